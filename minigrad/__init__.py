@@ -1,0 +1,38 @@
+"""minigrad: a small, fast tensor autograd framework with a NumPy (CPU) and CuPy (GPU) backend.
+
+    import minigrad as mg
+    x = mg.randn(3, 4, requires_grad=True)
+    (x.tanh() ** 2).sum().backward()
+    x.grad
+"""
+import os as _os
+
+# Running from a source checkout without installing: `minigrad.nn` and
+# `minigrad.models` live in the sibling folders nn/ and models/ (installed,
+# they sit inside the package). Let the package path see them.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and \
+        not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "nn")):
+    __path__.append(_root)  # noqa: F821
+
+from . import ops  # noqa: E402
+from .autograd import (Function, current_scope, detect_anomaly, enable_grad, grad,  # noqa: E402
+                       is_grad_enabled, no_grad, scope, set_grad_enabled, use_fused)
+from .backend import (cuda_is_available, get_rng_state, manual_seed, parse_device,  # noqa: E402
+                      set_rng_state)
+from .creation import (arange, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
+                       rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from .dtype import (bool_, float16, float32, float64, get_default_dtype, int32, int64,  # noqa: E402
+                    set_default_dtype)
+from .errors import (AnomalyError, AutogradError, DeviceError, DTypeError,  # noqa: E402
+                     IndexOutOfRangeError, MinigradError, ShapeError)
+from .gradcheck import gradcheck  # noqa: E402
+from .ops import (abs, cat, chunk, clamp, clip, concat, cross_entropy, dropout, embedding,  # noqa: E402
+                  exp, gelu, layer_norm, log, log_softmax, masked_fill, matmul, maximum, mean,
+                  minimum, relu, scaled_dot_product_attention, sigmoid, softmax, split, sqrt,
+                  stack, sum, tanh, where)
+from .tensor import Tensor  # noqa: E402
+
+__version__ = "0.1.0"
+
+manual_seed(int.from_bytes(_os.urandom(4), "little"))

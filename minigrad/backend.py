@@ -1,0 +1,148 @@
+"""Devices, array modules and random generators.
+
+A tensor holds one array: a `numpy.ndarray` on "cpu", a `cupy.ndarray` on
+"cuda:N". Ops never name numpy directly when CuPy must also work: they ask
+`xp_of(array)` for the module that owns their inputs. CuPy is imported lazily,
+so the CPU path never needs it.
+"""
+import numpy as np
+
+from .errors import DeviceError
+
+_cupy = None
+
+
+def cupy_module():
+    """Import CuPy on first use; a clear error when it is missing."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy  # noqa: F401
+        except ImportError as e:  # pragma: no cover - depends on the machine
+            raise DeviceError(
+                "device 'cuda' needs CuPy, which is not installed: "
+                "pip install 'minigrad[gpu]' (or cupy-cuda12x / cupy-cuda11x to match your CUDA)"
+            ) from e
+        _cupy = cupy
+    return _cupy
+
+
+def cuda_is_available():
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        cp = cupy_module()
+        return cp.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def parse_device(device):
+    """Normalise "cpu", "cuda", "cuda:1" (or None) to "cpu" / "cuda:N"."""
+    if device is None:
+        return "cpu"
+    if not isinstance(device, str):
+        device = str(device)
+    name = device.strip().lower()
+    if name == "cpu":
+        return "cpu"
+    if name == "cuda":
+        return "cuda:0"
+    if name.startswith("cuda:") and name[5:].isdigit():
+        return name
+    raise DeviceError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def device_of(array):
+    """The device string of an array."""
+    if isinstance(array, np.ndarray):
+        return "cpu"
+    dev = getattr(array, "device", None)
+    if dev is not None and hasattr(dev, "id"):
+        return f"cuda:{dev.id}"
+    return "cpu"
+
+
+def xp_of(array):
+    """The array module (numpy or cupy) that owns `array`."""
+    if isinstance(array, np.ndarray):
+        return np
+    return cupy_module()
+
+
+def xp_for(device):
+    """The array module for a device string."""
+    return np if parse_device(device) == "cpu" else cupy_module()
+
+
+def to_device(array, device):
+    """Copy `array` to `device` (no copy when it is already there)."""
+    device = parse_device(device)
+    if device_of(array) == device:
+        return array
+    if device == "cpu":
+        return array.get()
+    cp = cupy_module()
+    if not cuda_is_available():
+        raise DeviceError(f"device {device!r} requested but CuPy sees no GPU")
+    with cp.cuda.Device(int(device.split(":")[1])):
+        return cp.asarray(array)
+
+
+# ---------------------------------------------------------------- random numbers
+# One generator per device, seeded together by manual_seed. SFC64 is the fastest
+# NumPy bit generator, and its raw output makes cheap dropout masks.
+_generators = {}
+_seed = None
+
+
+def _new_cpu_generator(seed):
+    return np.random.Generator(np.random.SFC64(seed))
+
+
+def manual_seed(seed):
+    """Seed every device's generator: same seed, same run."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+    _generators["cpu"] = _new_cpu_generator(_seed)
+    return _seed
+
+
+def generator(device="cpu"):
+    """The random generator of a device (numpy.random.Generator or cupy's)."""
+    device = parse_device(device)
+    gen = _generators.get(device)
+    if gen is None:
+        if device == "cpu":
+            gen = _new_cpu_generator(_seed)
+        else:
+            cp = cupy_module()
+            with cp.cuda.Device(int(device.split(":")[1])):
+                gen = cp.random.default_rng(_seed)
+        _generators[device] = gen
+    return gen
+
+
+def get_rng_state():
+    """The CPU generator's state, as a JSON-serialisable dict (for checkpoints)."""
+    state = generator("cpu").bit_generator.state
+    return {k: (v if not isinstance(v, dict) else {kk: _jsonable(vv) for kk, vv in v.items()})
+            for k, v in state.items()}
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return [int(x) for x in v.tolist()]
+    return int(v) if isinstance(v, (np.integer,)) else v
+
+
+def set_rng_state(state):
+    """Restore a state from `get_rng_state`."""
+    gen = generator("cpu")
+    st = dict(state)
+    inner = dict(st["state"])
+    for k, v in inner.items():
+        if isinstance(v, list):
+            inner[k] = np.array(v, dtype=np.uint64)
+    st["state"] = inner
+    gen.bit_generator.state = st

@@ -1,0 +1,58 @@
+"""Dtypes: float32 by default, float64 for gradient checks, ints and bools for indices and masks.
+
+Dtypes are plain `numpy.dtype` objects, so they work with NumPy and CuPy alike.
+"""
+import threading
+
+import numpy as np
+
+from .errors import DTypeError
+
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+_ALIASES = {
+    "float": float32, "float16": float16, "half": float16, "float32": float32,
+    "float64": float64, "double": float64, "int32": int32, "int": int64,
+    "int64": int64, "long": int64, "bool": bool_,
+}
+
+
+class _DefaultDtype(threading.local):
+    value = float32
+
+
+_default = _DefaultDtype()
+
+
+def get_default_dtype():
+    """The float dtype given to tensors made from Python floats."""
+    return _default.value
+
+
+def set_default_dtype(dtype):
+    """Set the default float dtype (float32 unless you need float64 precision)."""
+    dtype = as_dtype(dtype)
+    if dtype.kind != "f":
+        raise DTypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
+    _default.value = dtype
+
+
+def as_dtype(dtype):
+    """Turn a dtype-like (np.float32, 'float32', minigrad.float32) into a numpy dtype."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str) and dtype in _ALIASES:
+        return _ALIASES[dtype]
+    try:
+        return np.dtype(dtype)
+    except TypeError as e:
+        raise DTypeError(f"unknown dtype {dtype!r}") from e
+
+
+def is_floating(dtype):
+    return np.dtype(dtype).kind == "f"

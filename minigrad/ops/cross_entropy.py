@@ -1,0 +1,114 @@
+"""Cross-entropy fused with log-softmax.
+
+Fusing pays twice: the loss never exponentiates a large logit (stable), and
+the gradient is simply softmax(logits) - target distribution, computed in one
+pass over the logits.
+"""
+import numpy as np
+
+from ..autograd import Function, fused_enabled
+from ..backend import xp_of
+from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
+from ..tensor import Tensor, constant
+from .softmax import _shifted
+
+
+class CrossEntropy(Function):
+    """logits (N, C), targets (N,) -> per-row loss or its sum / mean."""
+    name = "cross_entropy"
+    once_differentiable = True
+
+    def forward(self, logits):
+        xp = xp_of(logits)
+        n, c = logits.shape
+        t, eps = self.targets, self.label_smoothing
+        keep = t != self.ignore_index
+        safe_t = xp.where(keep, t, 0)
+        z = _shifted(logits, 1)
+        lse = xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        logp = z - lse                                    # log-softmax
+        picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0]
+        loss = -(1.0 - eps) * picked
+        if eps:
+            loss = loss - (eps / c) * logp.sum(axis=1)
+        w = keep.astype(logits.dtype)
+        loss = loss * w
+        self.logp, self.safe_t, self.w = logp, safe_t, w
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        if self.reduction == "sum":
+            return total
+        self.count = float(w.sum())
+        return total / logits.dtype.type(self.count) if self.count else total * logits.dtype.type(np.nan)
+
+    def backward(self, grad):
+        xp = xp_of(self.logp)
+        g = grad.data
+        n, c = self.logp.shape
+        d = xp.exp(self.logp)                            # softmax, computed in place of logp
+        eps = self.label_smoothing
+        if eps:
+            d -= eps / c
+        d[xp.arange(n), self.safe_t] -= (1.0 - eps)
+        scale = self.w
+        if self.reduction == "mean":
+            scale = scale * (g / g.dtype.type(self.count) if self.count else g * 0)
+        elif self.reduction == "sum":
+            scale = scale * g
+        else:
+            scale = scale * g
+        d *= scale[:, None]
+        return constant(d)
+
+
+def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    """Cross-entropy of raw logits (N, C) or (N, C, d1, ...) against class ids (N,) or (N, d1, ...)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise MinigradError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise MinigradError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if logits.dtype.kind != "f":
+        raise DTypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
+    t = targets.data if isinstance(targets, Tensor) else xp_of(logits.data).asarray(targets)
+    if t.dtype.kind not in "iu":
+        raise DTypeError(f"cross_entropy: targets must be integer class ids, got dtype {t.dtype}")
+    if logits.ndim < 1 or logits.ndim == 1 and t.ndim != 0 or \
+            logits.ndim > 1 and (t.shape != logits.shape[:1] + logits.shape[2:]):
+        raise ShapeError(f"cross_entropy: logits of shape {tuple(logits.shape)} need targets of "
+                         f"shape {tuple(logits.shape[:1] + logits.shape[2:])}, got {tuple(t.shape)}")
+    c = logits.shape[1] if logits.ndim > 1 else logits.shape[0]
+    valid = t[t != ignore_index]
+    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= c):
+        bad = int(valid.max()) if int(valid.max()) >= c else int(valid.min())
+        raise IndexOutOfRangeError(f"cross_entropy: target {bad} is out of range for {c} classes")
+    out_shape = t.shape
+    if logits.ndim == 1:                                  # one sample
+        logits, t = logits.reshape(1, c), t.reshape(1)
+    elif logits.ndim > 2:                                 # (N, C, d...) -> (N*d..., C)
+        logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, c)
+        t = t.reshape(-1)
+    if not fused_enabled():
+        return _cross_entropy_reference(logits, t, ignore_index, label_smoothing, reduction, out_shape)
+    out = CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index,
+                             label_smoothing=float(label_smoothing), reduction=reduction)
+    return out.reshape(out_shape) if reduction == "none" else out
+
+
+def _cross_entropy_reference(logits, t, ignore_index, eps, reduction, out_shape):
+    """The same loss from primitive ops (used to check the fused kernel)."""
+    from .softmax import log_softmax
+    from .index import getitem
+    xp = xp_of(logits.data)
+    n, c = logits.shape
+    logp = log_softmax(logits, -1)
+    keep = t != ignore_index
+    picked = getitem(logp, (xp.arange(n), xp.where(keep, t, 0)))
+    loss = -(1.0 - eps) * picked - (eps / c) * logp.sum(-1)
+    w = constant(keep.astype(logits.dtype))
+    loss = loss * w
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / float(keep.sum())

@@ -1,0 +1,444 @@
+"""Elementwise ops: arithmetic with broadcasting, unary math, comparisons, where.
+
+Broadcasting is free in forward (NumPy does it); in backward the engine sums
+each gradient back to its input's shape, so these backward rules ignore it.
+"""
+import math
+
+import numpy as np
+
+from ..autograd import Function, is_grad_enabled
+from ..backend import xp_of
+from ..dtype import get_default_dtype
+from ..errors import DTypeError
+from ..tensor import Tensor
+
+
+# ------------------------------------------------------------------ operand lifting
+def _scalar_dtype(value, like):
+    """Python scalars take the tensor's dtype, as long as that loses nothing."""
+    kind = like.dtype.kind
+    if isinstance(value, (bool, np.bool_)):
+        return like.dtype
+    if isinstance(value, (int, np.integer)):
+        return like.dtype if kind in "fiu" else np.dtype(np.int64)
+    if kind == "f":
+        return like.dtype
+    return get_default_dtype()
+
+
+def lift(value, like):
+    """Make `value` a Tensor on `like`'s device (a constant when it is a Python number)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float, bool, np.generic)) and np.ndim(value) == 0:
+        t = Tensor._make(like.xp.asarray(value, dtype=_scalar_dtype(value, like)), False, None)
+        t.name = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return t
+    return Tensor(value, device=like.device)
+
+
+def operands(a, b):
+    """Two tensors with a common dtype: floats win over ints, as in PyTorch."""
+    if not isinstance(a, Tensor):
+        a = lift(a, b)
+    if not isinstance(b, Tensor):
+        b = lift(b, a)
+    ka, kb = a.dtype.kind, b.dtype.kind
+    if ka == "f" and kb != "f":
+        b = b.astype(a.dtype)
+    elif kb == "f" and ka != "f":
+        a = a.astype(b.dtype)
+    return a, b
+
+
+# ------------------------------------------------------------------ arithmetic
+class Add(Function):
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    name = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, (-grad if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    name = "mul"
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.inputs
+        return (grad * b if self.needs_input_grad[0] else None,
+                grad * a if self.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    name = "div"
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.inputs
+        ga = grad / b if self.needs_input_grad[0] else None
+        gb = -grad * a / (b * b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    name = "neg"
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return -grad
+
+
+class PowScalar(Function):
+    """x ** p for a constant exponent p."""
+    name = "pow"
+
+    def forward(self, a):
+        return a ** self.exponent
+
+    def backward(self, grad):
+        (a,) = self.inputs
+        p = self.exponent
+        if p == 2:
+            return grad * (2 * a)
+        return grad * (p * a ** (p - 1))
+
+
+class Pow(Function):
+    """a ** b with both a tensor; the exponent's gradient is b's: a**b * log a."""
+    name = "pow"
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, grad):
+        a, b = self.inputs
+        ga = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            # 0 ** b has a zero derivative in b wherever it is defined (b > 0)
+            safe_a = where(a.detach() == 0, 1.0, a)
+            gb = grad * a ** b * log(safe_a)
+        return ga, gb
+
+
+class Cast(Function):
+    name = "cast"
+
+    def forward(self, a):
+        self.in_dtype = a.dtype
+        return a.astype(self.dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.in_dtype)
+
+
+# ------------------------------------------------------------------ unary math
+class Exp(Function):
+    name = "exp"
+
+    def forward(self, a):
+        self.out = _xp(a).exp(a)
+        return self.out
+
+    def backward(self, grad):
+        y = exp(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        return grad * y
+
+
+class Log(Function):
+    name = "log"
+
+    def forward(self, a):
+        return _xp(a).log(a)
+
+    def backward(self, grad):
+        return grad / self.inputs[0]
+
+
+class Sqrt(Function):
+    name = "sqrt"
+
+    def forward(self, a):
+        self.out = _xp(a).sqrt(a)
+        return self.out
+
+    def backward(self, grad):
+        y = sqrt(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        return grad / (2 * y)
+
+
+class Tanh(Function):
+    name = "tanh"
+
+    def forward(self, a):
+        self.out = _xp(a).tanh(a)
+        return self.out
+
+    def backward(self, grad):
+        y = tanh(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        return grad * (1 - y * y)
+
+
+class Sigmoid(Function):
+    name = "sigmoid"
+
+    def forward(self, a):
+        xp = _xp(a)
+        # split by sign so exp never overflows
+        e = xp.exp(-xp.abs(a))
+        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        return self.out
+
+    def backward(self, grad):
+        y = sigmoid(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        return grad * (y * (1 - y))
+
+
+class Relu(Function):
+    name = "relu"
+
+    def forward(self, a):
+        self.mask = a > 0
+        return _xp(a).maximum(a, 0)
+
+    def backward(self, grad):
+        return grad * Tensor._make(self.mask.astype(grad.dtype), False, None)
+
+
+class Abs(Function):
+    name = "abs"
+
+    def forward(self, a):
+        self.sign = _xp(a).sign(a)
+        return _xp(a).abs(a)
+
+    def backward(self, grad):
+        return grad * Tensor._make(self.sign, False, None)
+
+
+class Clip(Function):
+    name = "clip"
+
+    def forward(self, a):
+        xp = _xp(a)
+        lo = -math.inf if self.lo is None else self.lo
+        hi = math.inf if self.hi is None else self.hi
+        self.inside = (a >= lo) & (a <= hi)
+        return xp.clip(a, lo, hi).astype(a.dtype, copy=False)
+
+    def backward(self, grad):
+        return grad * Tensor._make(self.inside.astype(grad.dtype), False, None)
+
+
+class Maximum(Function):
+    """Elementwise max; on ties the gradient is shared equally, as in PyTorch."""
+    name = "maximum"
+
+    def forward(self, a, b):
+        xp = _xp(a)
+        self.share_a = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        return xp.maximum(a, b)
+
+    def backward(self, grad):
+        share = Tensor._make(self.share_a, False, None)
+        return grad * share, grad * (1 - share)
+
+
+class Minimum(Function):
+    name = "minimum"
+
+    def forward(self, a, b):
+        xp = _xp(a)
+        self.share_a = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        return xp.minimum(a, b)
+
+    def backward(self, grad):
+        share = Tensor._make(self.share_a, False, None)
+        return grad * share, grad * (1 - share)
+
+
+class Where(Function):
+    """cond ? a : b, with `cond` a constant boolean array."""
+    name = "where"
+
+    def forward(self, a, b):
+        return _xp(a).where(self.cond, a, b)
+
+    def backward(self, grad):
+        zero = Tensor._make(grad.xp.zeros((), dtype=grad.dtype), False, None)
+        return (Where.apply(grad, zero, cond=self.cond) if self.needs_input_grad[0] else None,
+                Where.apply(zero, grad, cond=self.cond) if self.needs_input_grad[1] else None)
+
+
+class MaskedFill(Function):
+    """Put `value` where `mask` is True (mask broadcasts against the input)."""
+    name = "masked_fill"
+
+    def forward(self, a):
+        xp = _xp(a)
+        return xp.where(self.mask, xp.asarray(self.value, dtype=a.dtype), a)
+
+    def backward(self, grad):
+        return MaskedFill.apply(grad, mask=self.mask, value=0)
+
+
+def _xp(a):
+    return np if isinstance(a, np.ndarray) else xp_of(a)
+
+
+# ------------------------------------------------------------------ functional API
+def add(a, b):
+    return Add.apply(*operands(a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*operands(a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*operands(a, b))
+
+
+def div(a, b):
+    a, b = operands(a, b)
+    if a.dtype.kind != "f":        # true division of ints gives floats, as in PyTorch
+        a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
+    return Div.apply(a, b)
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def pow(a, b):
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return PowScalar.apply(a, exponent=b)
+    return Pow.apply(*operands(a, b))
+
+
+def exp(a):
+    return Exp.apply(_float(a, "exp"))
+
+
+def log(a):
+    return Log.apply(_float(a, "log"))
+
+
+def sqrt(a):
+    return Sqrt.apply(_float(a, "sqrt"))
+
+
+def tanh(a):
+    return Tanh.apply(_float(a, "tanh"))
+
+
+def sigmoid(a):
+    return Sigmoid.apply(_float(a, "sigmoid"))
+
+
+def relu(a):
+    return Relu.apply(a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def clip(a, min=None, max=None):
+    return Clip.apply(a, lo=min, hi=max)
+
+
+clamp = clip
+
+
+def maximum(a, b):
+    return Maximum.apply(*operands(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*operands(a, b))
+
+
+def where(cond, a, b):
+    """Elements of `a` where `cond` is True, else of `b`."""
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if like is None:
+        like = Tensor(np.asarray(a, dtype=get_default_dtype()))
+    a, b = operands(lift(a, like), lift(b, like))
+    c = cond.data if isinstance(cond, Tensor) else like.xp.asarray(cond)
+    if c.dtype != np.bool_:
+        raise DTypeError(f"where: condition must be a bool tensor, got dtype {c.dtype}")
+    return Where.apply(a, b, cond=c)
+
+
+def masked_fill(a, mask, value):
+    """`a` with `value` wherever `mask` (bool, broadcastable to `a`) is True."""
+    m = mask.data if isinstance(mask, Tensor) else a.xp.asarray(mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    try:
+        np.broadcast_shapes(m.shape, a.shape)
+    except ValueError:
+        from ..errors import ShapeError
+        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to "
+                         f"the input's shape {tuple(a.shape)}") from None
+    if np.broadcast_shapes(m.shape, a.shape) != tuple(a.shape):
+        from ..errors import ShapeError
+        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} would enlarge the input "
+                         f"of shape {tuple(a.shape)}")
+    return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
+
+
+def _float(a, op):
+    if not isinstance(a, Tensor):
+        a = Tensor(a)
+    if a.dtype.kind != "f":
+        return a.astype(get_default_dtype())
+    return a
+
+
+# ------------------------------------------------------------------ comparisons (no gradient)
+def _compare(fn):
+    def op(a, b):
+        a, b = operands(a, b)
+        return Tensor._make(fn(a.data, b.data), False, None)
+    op.__name__ = fn.__name__
+    return op
+
+
+lt = _compare(np.less)
+le = _compare(np.less_equal)
+gt = _compare(np.greater)
+ge = _compare(np.greater_equal)
+eq = _compare(np.equal)
+ne = _compare(np.not_equal)
+logical_and = _compare(np.logical_and)
+logical_or = _compare(np.logical_or)
+
+
+def logical_not(a):
+    return Tensor._make(~a.data if a.dtype == np.bool_ else a.data == 0, False, None)
+
+
+def isfinite(a):
+    return Tensor._make(a.xp.isfinite(a.data), False, None)

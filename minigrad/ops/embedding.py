@@ -1,0 +1,41 @@
+"""Embedding lookup: rows of a weight matrix picked by token id."""
+import numpy as np
+
+from ..autograd import Function
+from ..backend import xp_of
+from ..errors import DTypeError, IndexOutOfRangeError
+from ..tensor import Tensor, constant
+from .index import scatter_add
+
+
+class Embedding(Function):
+    name = "embedding"
+    once_differentiable = True
+
+    def forward(self, weight):
+        return weight[self.ids]
+
+    def backward(self, grad):
+        g = grad.data.reshape(-1, grad.shape[-1])
+        ids = self.ids.reshape(-1)
+        dw = xp_of(g).zeros(self.inputs[0].shape, dtype=g.dtype)
+        scatter_add(dw, ids, g)
+        if self.padding_idx is not None:
+            dw[self.padding_idx] = 0
+        return constant(dw)
+
+
+def embedding(ids, weight, padding_idx=None):
+    """weight[ids]; rows at `padding_idx` get no gradient."""
+    idx = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"embedding: token ids must be integers, got dtype {idx.dtype}")
+    vocab = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= vocab):
+        bad = int(idx.max()) if int(idx.max()) >= vocab else int(idx.min())
+        raise IndexOutOfRangeError(
+            f"embedding: token id {bad} is out of range for a vocabulary of {vocab} "
+            f"(weight shape {tuple(weight.shape)})")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += vocab
+    return Embedding.apply(weight, ids=idx, padding_idx=padding_idx)

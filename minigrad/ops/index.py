@@ -1,0 +1,109 @@
+"""Indexing: basic slices and integer-array (gather) indexing.
+
+The backward of a gather is a scatter-add: where an index repeats, its
+gradients add up (`np.add.at`, or `cupyx.scatter_add` on the GPU).
+"""
+import numpy as np
+
+from ..autograd import Function
+from ..backend import xp_of
+from ..errors import IndexOutOfRangeError
+from ..tensor import Tensor
+
+
+def as_index(index):
+    """Replace Tensors (and lists) inside an index by arrays."""
+    if isinstance(index, tuple):
+        return tuple(as_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_advanced(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and getattr(p, "ndim", 0) >= 0 and not np.isscalar(p)
+               for p in parts)
+
+
+def scatter_add(out, index, values):
+    """out[index] += values, adding up repeated indices."""
+    if isinstance(out, np.ndarray):
+        np.add.at(out, index, values)
+    else:  # pragma: no cover - GPU only
+        import cupyx
+        cupyx.scatter_add(out, index, values)
+
+
+class GetItem(Function):
+    name = "getitem"
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return a[self.index]
+
+    def backward(self, grad):
+        return IndexBackward.apply(grad, index=self.index, shape=self.in_shape,
+                                   advanced=self.advanced)
+
+
+class IndexBackward(Function):
+    """Scatter a gradient back into a zero tensor of the indexed input's shape."""
+    name = "index_backward"
+
+    def forward(self, g):
+        out = xp_of(g).zeros(self.shape, dtype=g.dtype)
+        if self.advanced:
+            scatter_add(out, self.index, g)
+        else:
+            out[self.index] = g
+        return out
+
+    def backward(self, grad):
+        return GetItem.apply(grad, index=self.index, advanced=self.advanced)
+
+
+def _check_bounds(a, index):
+    parts = index if isinstance(index, tuple) else (index,)
+    dim = 0
+    for p in parts:
+        if p is None:
+            continue
+        if p is Ellipsis:
+            dim = a.ndim - sum(1 for q in parts[parts.index(p) + 1:] if q is not None)
+            continue
+        if dim >= a.ndim:
+            raise IndexOutOfRangeError(
+                f"getitem: too many indices for a tensor of shape {tuple(a.shape)}")
+        size = a.shape[dim]
+        if isinstance(p, (int, np.integer)):
+            if not -size <= p < size:
+                raise IndexOutOfRangeError(
+                    f"getitem: index {p} is out of range for axis {dim} of size {size} "
+                    f"(shape {tuple(a.shape)})")
+        elif hasattr(p, "dtype") and p.dtype.kind in "iu" and p.size:
+            lo, hi = int(p.min()), int(p.max())
+            if lo < -size or hi >= size:
+                bad = hi if hi >= size else lo
+                raise IndexOutOfRangeError(
+                    f"getitem: index {bad} is out of range for axis {dim} of size {size} "
+                    f"(shape {tuple(a.shape)})")
+        elif hasattr(p, "dtype") and p.dtype == np.bool_:
+            dim += p.ndim
+            continue
+        dim += 1
+
+
+def getitem(a, index):
+    index = as_index(index)
+    _check_bounds(a, index)
+    return GetItem.apply(a, index=index, advanced=_is_advanced(index))
+
+
+def take(a, indices, axis=0):
+    """Gather along one axis (like numpy.take with an integer tensor)."""
+    from .reduce import normalize_axes
+    axis = normalize_axes(axis, a.ndim, "take")[0]
+    return getitem(a, (slice(None),) * axis + (as_index(indices),))

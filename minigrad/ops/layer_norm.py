@@ -1,0 +1,69 @@
+"""Layer normalisation, fused: one forward pass saves what the backward needs.
+
+PyTorch's formula: biased variance, eps inside the square root.
+"""
+from ..autograd import Function, fused_enabled
+from ..errors import ShapeError
+from ..tensor import constant
+
+
+class LayerNorm(Function):
+    name = "layer_norm"
+    once_differentiable = True
+
+    def forward(self, x, *params):
+        weight = params[0] if self.has_weight else None
+        bias = params[-1] if self.has_bias else None
+        axes = tuple(range(x.ndim - self.nd, x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        xc = x - mu
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        self.rstd = 1.0 / (var + self.eps) ** 0.5
+        self.xhat = xc * self.rstd
+        self.axes = axes
+        self.weight = weight
+        out = self.xhat
+        if weight is not None:
+            out = out * weight
+        if bias is not None:
+            out = out + bias
+        return out
+
+    def backward(self, grad):
+        g = grad.data
+        xhat, axes = self.xhat, self.axes
+        batch_axes = tuple(range(g.ndim - self.nd))
+        dxhat = g * self.weight if self.weight is not None else g
+        dx = self.rstd * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                          - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        grads = [constant(dx)]
+        if self.has_weight:
+            grads.append(constant((g * xhat).sum(axis=batch_axes)) if self.needs_input_grad[1] else None)
+        if self.has_bias:
+            grads.append(constant(g.sum(axis=batch_axes)) if self.needs_input_grad[-1] else None)
+        return tuple(grads)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) axes, then scale and shift."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    nd = len(normalized_shape)
+    if tuple(x.shape[x.ndim - nd:]) != normalized_shape or nd > x.ndim:
+        raise ShapeError(f"layer_norm: input of shape {tuple(x.shape)} does not end in the "
+                         f"normalized shape {normalized_shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match the "
+                             f"normalized shape {normalized_shape}")
+    if not fused_enabled():
+        axes = tuple(range(x.ndim - nd, x.ndim))
+        xc = x - x.mean(axes, keepdims=True)
+        out = xc / ((xc * xc).mean(axes, keepdims=True) + eps).sqrt()
+        if weight is not None:
+            out = out * weight
+        return out + bias if bias is not None else out
+    inputs = [x] + [p for p in (weight, bias) if p is not None]
+    return LayerNorm.apply(*inputs, nd=nd, eps=eps,
+                           has_weight=weight is not None, has_bias=bias is not None)

@@ -1,0 +1,45 @@
+"""Matrix multiplication with batch broadcasting: the op that does most of the work."""
+from ..autograd import Function
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor
+from .elementwise import operands
+
+
+class MatMul(Function):
+    name = "matmul"
+
+    def forward(self, a, b):
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = grad @ b.swapaxes(-1, -2)
+        if self.needs_input_grad[1]:
+            if b.ndim == 2 and a.ndim > 2:
+                # fold the batch into rows: one GEMM gives the summed weight gradient
+                gb = a.reshape(-1, a.shape[-1]).swapaxes(-1, -2) @ grad.reshape(-1, grad.shape[-1])
+            else:
+                gb = a.swapaxes(-1, -2) @ grad
+        return ga, gb
+
+
+def matmul(a, b):
+    """a @ b: 1-D operands act as vectors, leading dimensions broadcast."""
+    a, b = operands(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+        raise DTypeError(f"matmul: expected numeric tensors, got {a.dtype} and {b.dtype}")
+    k_a = a.shape[-1]
+    k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if k_a != k_b:
+        raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align: "
+                         f"{k_a} != {k_b}")
+    if a.ndim == 1:
+        return matmul(a.unsqueeze(0), b).squeeze(-2) if b.ndim > 1 else (a * b).sum()
+    if b.ndim == 1:
+        return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    return MatMul.apply(a, b)

@@ -1,0 +1,156 @@
+"""Reductions over axes: sum, mean, var, max, min, argmax, argmin."""
+import builtins
+
+import numpy as np
+
+from ..autograd import Function
+from ..errors import ShapeError
+from ..tensor import Tensor
+
+
+def normalize_axes(axis, ndim, op):
+    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of positive axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise ShapeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} "
+                             f"dimension{'s' if ndim != 1 else ''}")
+        out.append(int(a) % builtins.max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: axis {axis!r} repeats a dimension")
+    return tuple(sorted(out))
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand_back(grad, in_shape, axes, keepdims):
+    """Spread a reduced gradient back over the reduced axes (differentiably)."""
+    if not keepdims:
+        grad = grad.reshape(_kept_shape(in_shape, axes))
+    return grad.broadcast_to(in_shape)
+
+
+class Sum(Function):
+    name = "sum"
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return a.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, grad):
+        return _expand_back(grad, self.in_shape, self.axes, self.keepdims)
+
+
+class Mean(Function):
+    name = "mean"
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        self.count = int(np.prod([a.shape[i] for i in self.axes]))
+        return a.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, grad):
+        return _expand_back(grad, self.in_shape, self.axes, self.keepdims) / builtins.max(self.count, 1)
+
+
+class Max(Function):
+    """max (or min) over axes; ties share the gradient equally (PyTorch's amax)."""
+    name = "max"
+
+    def forward(self, a):
+        out = a.min(axis=self.axes, keepdims=True) if self.smallest else \
+            a.max(axis=self.axes, keepdims=True)
+        winners = (a == out).astype(a.dtype)
+        self.share = winners / winners.sum(axis=self.axes, keepdims=True)
+        self.in_shape = a.shape
+        return out if self.keepdims else out.reshape(
+            tuple(s for i, s in enumerate(a.shape) if i not in self.axes))
+
+    def backward(self, grad):
+        spread = _expand_back(grad, self.in_shape, self.axes, self.keepdims)
+        return spread * Tensor._make(self.share, False, None)
+
+
+def _reduce_input(a, op):
+    if not isinstance(a, Tensor):
+        a = Tensor(a)
+    return a
+
+
+def sum(a, axis=None, keepdims=False):
+    a = _reduce_input(a, "sum")
+    axes = normalize_axes(axis, a.ndim, "sum")
+    if a.dtype.kind in "bu" or a.dtype.kind == "i" and a.dtype != np.int64:
+        a = a.astype(np.int64)
+    return Sum.apply(a, axes=axes, keepdims=keepdims)
+
+
+def mean(a, axis=None, keepdims=False):
+    a = _reduce_input(a, "mean")
+    axes = normalize_axes(axis, a.ndim, "mean")
+    if a.dtype.kind != "f":
+        from ..dtype import get_default_dtype
+        a = a.astype(get_default_dtype())
+    return Mean.apply(a, axes=axes, keepdims=keepdims)
+
+
+def var(a, axis=None, keepdims=False, correction=1):
+    """Variance with PyTorch's default Bessel correction (`correction=0` is NumPy's)."""
+    a = _reduce_input(a, "var")
+    axes = normalize_axes(axis, a.ndim, "var")
+    count = int(np.prod([a.shape[i] for i in axes]))
+    centred = a - mean(a, axes, keepdims=True)
+    return sum(centred * centred, axes, keepdims) / builtins.max(count - correction, 0)
+
+
+def _extreme(a, axis, keepdims, smallest, op):
+    a = _reduce_input(a, op)
+    axes = normalize_axes(axis, a.ndim, op)
+    if a.size == 0:
+        raise ShapeError(f"{op}: cannot reduce an empty tensor of shape {tuple(a.shape)}")
+    return Max.apply(a, axes=axes, keepdims=keepdims, smallest=smallest)
+
+
+def max(a, axis=None, keepdims=False):
+    return _extreme(a, axis, keepdims, False, "max")
+
+
+def min(a, axis=None, keepdims=False):
+    return _extreme(a, axis, keepdims, True, "min")
+
+
+def _arg(a, axis, keepdims, op):
+    a = _reduce_input(a, op)
+    if axis is None:
+        out = getattr(a.data.reshape(-1), op)()
+        if keepdims:
+            out = a.xp.asarray(out).reshape((1,) * a.ndim)
+    else:
+        (ax,) = normalize_axes(axis, a.ndim, op)
+        out = getattr(a.data, op)(axis=ax, keepdims=keepdims)
+    return Tensor._make(a.xp.asarray(out).astype(np.int64), False, None)
+
+
+def argmax(a, axis=None, keepdims=False):
+    return _arg(a, axis, keepdims, "argmax")
+
+
+def argmin(a, axis=None, keepdims=False):
+    return _arg(a, axis, keepdims, "argmin")
+
+
+def any(a, axis=None, keepdims=False):
+    axes = normalize_axes(axis, a.ndim, "any")
+    return Tensor._make(a.data.any(axis=axes, keepdims=keepdims), False, None)
+
+
+def all(a, axis=None, keepdims=False):
+    axes = normalize_axes(axis, a.ndim, "all")
+    return Tensor._make(a.data.all(axis=axes, keepdims=keepdims), False, None)

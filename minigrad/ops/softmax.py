@@ -1,0 +1,75 @@
+"""Softmax and log-softmax, stable: subtract the row maximum before exp.
+
+A row whose entries are all -inf (every key masked) gives zeros, not NaN.
+"""
+from ..autograd import Function, fused_enabled
+from ..backend import xp_of
+from ..errors import DTypeError
+from ..tensor import Tensor, constant
+from .reduce import normalize_axes
+
+
+def _shifted(x, axis):
+    """x - max(x), with rows of all -inf shifted by 0 so they stay -inf."""
+    xp = xp_of(x)
+    m = x.max(axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    return x - m
+
+
+class Softmax(Function):
+    name = "softmax"
+    once_differentiable = True
+
+    def forward(self, x):
+        xp = xp_of(x)
+        e = xp.exp(_shifted(x, self.axis))
+        s = e.sum(axis=self.axis, keepdims=True)
+        s[s == 0] = 1                      # fully masked rows: 0 / 1
+        e /= s
+        self.out = e
+        return e
+
+    def backward(self, grad):
+        y, g = self.out, grad.data
+        gy = g * y
+        return constant(gy - y * gy.sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    name = "log_softmax"
+    once_differentiable = True
+
+    def forward(self, x):
+        xp = xp_of(x)
+        z = _shifted(x, self.axis)
+        s = xp.exp(z).sum(axis=self.axis, keepdims=True)
+        self.out = z - xp.log(s)
+        return self.out
+
+    def backward(self, grad):
+        g = grad.data
+        p = xp_of(g).exp(self.out)
+        return constant(g - p * g.sum(axis=self.axis, keepdims=True))
+
+
+def _axis(x, axis, op):
+    if x.dtype.kind != "f":
+        raise DTypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+    return normalize_axes(axis, x.ndim, op)[0] if x.ndim else None
+
+
+def softmax(x, axis=-1):
+    axis = _axis(x, axis, "softmax")
+    if not fused_enabled():
+        e = (x - x.max(axis, keepdims=True).detach()).exp()
+        return e / e.sum(axis, keepdims=True)
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    axis = _axis(x, axis, "log_softmax")
+    if not fused_enabled():
+        z = x - x.max(axis, keepdims=True).detach()
+        return z - z.exp().sum(axis, keepdims=True).log()
+    return LogSoftmax.apply(x, axis=axis)
