@@ -1,1 +1,2 @@
-"""Neural-network modules (installed as minigrad.nn)."""
+"""Neural-network modules, PyTorch-shaped (installed as `minigrad.nn`)."""
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential

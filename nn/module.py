@@ -1,0 +1,362 @@
+"""Module and Parameter: the building blocks every layer is made of.
+
+A Module owns Parameters and child Modules, found by attribute assignment as in
+PyTorch. Calling a module runs `forward` inside a named scope, so every op it
+records knows the module path it ran in ('encoder.layers.0.self_attn'); the
+graph pictures group ops by that path.
+"""
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.autograd import scope
+from minigrad.backend import parse_device, to_device
+from minigrad.dtype import as_dtype
+from minigrad.errors import MinigradError, ShapeError
+from minigrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a module's learnable state: requires grad by default."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        if self.dtype.kind == "f":
+            self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class _Running(threading.local):
+    def __init__(self):
+        self.stack = []          # the modules whose forward is running, outermost first
+
+
+_running = _Running()
+
+
+class Module:
+    """Base class of every layer. Subclasses set attributes in `__init__` and define `forward`."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_child_paths", None)
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise MinigradError(f"{type(self).__name__}: call super().__init__() before "
+                                "assigning attributes")
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        self._invalidate_paths()
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        self._invalidate_paths()
+        object.__delattr__(self, name)
+
+    def _invalidate_paths(self):
+        object.__setattr__(self, "_child_paths", None)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """State that is not learned (e.g. the positional-encoding table) but moves with `.to()`."""
+        object.__setattr__(self, name, tensor)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def register_parameter(self, name, param):
+        setattr(self, name, param)
+
+    def add_module(self, name, module):
+        setattr(self, name, module)
+
+    # ------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        stack = _running.stack
+        name = self._name_under(stack[-1]) if stack else ""
+        stack.append(self)
+        try:
+            with scope(name, type(self).__name__):
+                return self.forward(*args, **kwargs)
+        finally:
+            stack.pop()
+
+    def _name_under(self, parent):
+        """This module's path relative to the running parent module."""
+        paths = parent._child_paths
+        if paths is None or id(self) not in paths:      # first call, or children changed
+            paths = {}
+            for path, m in parent._named_modules_through_containers():
+                paths.setdefault(id(m), path)
+            object.__setattr__(parent, "_child_paths", paths)
+        return paths.get(id(self), type(self).__name__.lower())
+
+    def _named_modules_through_containers(self, prefix=""):
+        """Descendants reachable without passing through another called module."""
+        for name, m in self._modules.items():
+            path = f"{prefix}{name}"
+            yield path, m
+            if isinstance(m, (ModuleList, ModuleDict)):
+                yield from m._named_modules_through_containers(path + ".")
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    # ------------------------------------------------------------ traversal
+    def named_modules(self, prefix="", memo=None):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(path, parameter) pairs; a parameter shared by two modules appears once."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_prefix, m in modules:
+            for name, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix=""):
+        for mod_prefix, m in self.named_modules(prefix):
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    def num_parameters(self, trainable_only=False):
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------ state
+    def state_dict(self):
+        """Parameters and persistent buffers by path (tensors sharing the module's memory)."""
+        out = OrderedDict()
+        for mod_prefix, m in self.named_modules():
+            for name, p in m._parameters.items():
+                if p is not None:
+                    out[f"{mod_prefix}.{name}" if mod_prefix else name] = p.detach()
+            for name, b in m._buffers.items():
+                if b is not None and name not in m._non_persistent:
+                    out[f"{mod_prefix}.{name}" if mod_prefix else name] = b.detach()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values in place. Every missing, unexpected or mis-shaped entry is
+        reported in one error (with strict=False, missing and unexpected are allowed)."""
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = []
+        for k, target in own.items():
+            if k not in state_dict:
+                continue
+            value = state_dict[k]
+            shape = tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
+            if shape != tuple(target.shape):
+                problems.append(f"shape mismatch for {k}: checkpoint {shape}, model "
+                                f"{tuple(target.shape)}")
+        errors = []
+        if strict and missing:
+            errors.append(f"missing keys {missing}")
+        if strict and unexpected:
+            errors.append(f"unexpected keys {unexpected}")
+        errors += problems
+        if errors:
+            raise ShapeError("load_state_dict: " + "; ".join(errors))
+        for k, target in own.items():
+            if k in state_dict:
+                value = state_dict[k]
+                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                target.data[...] = to_device(array, target.device).astype(target.dtype, copy=False)
+        return missing, unexpected
+
+    # ------------------------------------------------------------ modes and devices
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def to(self, *args, dtype=None, device=None):
+        """Move (or cast) every parameter and buffer in place; returns self."""
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+                device = a
+            else:
+                dtype = a
+        device = parse_device(device) if device is not None else None
+        dtype = as_dtype(dtype)
+        for t in list(self.parameters()) + list(self.buffers()):
+            data = t.data
+            if device is not None:
+                data = to_device(data, device)
+            if dtype is not None and data.dtype.kind == "f":
+                data = data.astype(dtype)
+            t.data = data
+            if t.grad is not None:
+                t.grad = None
+        return self
+
+    def cuda(self, index=0):
+        return self.to(f"cuda:{index}")
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def requires_grad_(self, flag=True):
+        for p in self.parameters():
+            p.requires_grad_(flag)
+        return self
+
+    # ------------------------------------------------------------ printing
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class ModuleList(Module):
+    """A list of modules, registered under their index ('layers.0', 'layers.1', ...)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ModuleList(list(self._modules.values())[i])
+        n = len(self._modules)
+        if not -n <= i < n:
+            raise IndexError(f"ModuleList: index {i} out of range for {n} modules")
+        return self._modules[str(i % n)]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    def __init__(self, modules=None):
+        super().__init__()
+        for k, m in (modules or {}).items():
+            setattr(self, k, m)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        setattr(self, key, module)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+
+class Sequential(Module):
+    """Modules applied one after another."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
