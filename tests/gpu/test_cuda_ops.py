@@ -1,0 +1,96 @@
+"""Every op on "cuda" gives the CPU's numbers (forward and gradients).
+
+Runs only where CuPy sees an NVIDIA GPU (benchmarks/gpu_check.sh runs it there);
+elsewhere each test is skipped with the reason.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not mg.cuda_is_available(), reason="needs CuPy and an NVIDIA GPU")]
+
+RNG = np.random.default_rng(0)
+
+
+def _arr(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+CASES = {
+    "add": (lambda a, b: a + b, [(3, 4), (4,)]),
+    "mul": (lambda a, b: a * b, [(2, 3, 4), (3, 1)]),
+    "div": (lambda a, b: a / (b.abs() + 1), [(3, 4), (3, 4)]),
+    "pow": (lambda a: a ** 2, [(5,)]),
+    "exp_log": (lambda a: (a.exp() + 1).log(), [(3, 4)]),
+    "tanh_sigmoid_relu": (lambda a: a.tanh() + a.sigmoid() + a.relu(), [(3, 4)]),
+    "gelu": (lambda a: mg.gelu(a) + mg.gelu(a, approximate="tanh"), [(3, 4)]),
+    "matmul": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
+    "sum_mean_var": (lambda a: a.sum(0) + a.mean(-1, keepdims=True) + a.var(1), [(4, 4)]),
+    "max": (lambda a: a.max(-1), [(3, 5)]),
+    "shape": (lambda a: a.reshape(6, 2).T.unsqueeze(0).expand(2, 2, 6), [(3, 4)]),
+    "concat": (lambda a, b: mg.concat([a, b], 1), [(3, 4), (3, 2)]),
+    "stack": (lambda a, b: mg.stack([a, b], 1), [(3, 4), (3, 4)]),
+    "getitem": (lambda a: a[[0, 0, 2], 1:], [(3, 4)]),
+    "softmax": (lambda a: mg.softmax(a, -1) * mg.log_softmax(a, 0), [(3, 4)]),
+    "layer_norm": (lambda a, w, b: mg.layer_norm(a, (4,), w, b), [(3, 4), (4,), (4,)]),
+    "attention": (lambda q, k, v: mg.scaled_dot_product_attention(q, k, v, is_causal=True)[0],
+                  [(2, 2, 5, 8), (2, 2, 5, 8), (2, 2, 5, 8)]),
+    "where_masked_fill": (lambda a, b: mg.where(a > 0, a, b).masked_fill(b > 1, 0.0),
+                          [(3, 4), (3, 4)]),
+}
+
+
+def _run(fn, arrays, device):
+    inputs = [mg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    out = fn(*inputs)
+    weights = mg.tensor(np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape),
+                        device=device)
+    (out * weights).sum().backward()
+    return out.numpy(), [t.grad.numpy() for t in inputs]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_op_matches_cpu(name):
+    fn, shapes = CASES[name]
+    arrays = [_arr(*s) for s in shapes]
+    out_cpu, grads_cpu = _run(fn, arrays, "cpu")
+    out_gpu, grads_gpu = _run(fn, arrays, "cuda")
+    np.testing.assert_allclose(out_gpu, out_cpu, rtol=1e-4, atol=1e-5)
+    for g, c in zip(grads_gpu, grads_cpu):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
+def test_cross_entropy_and_embedding_match_cpu():
+    logits = _arr(6, 5)
+    targets = np.array([0, 4, -100, 2, 2, 1])
+    weight = _arr(7, 3)
+    ids = np.array([[1, 2, 1], [6, 0, 0]])
+    results = {}
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(logits, device=device, requires_grad=True)
+        loss = mg.cross_entropy(x, mg.tensor(targets, device=device), label_smoothing=0.1)
+        w = mg.tensor(weight, device=device, requires_grad=True)
+        e = mg.embedding(mg.tensor(ids, device=device), w, padding_idx=0)
+        (loss + e.sum()).backward()
+        results[device] = (loss.item(), x.grad.numpy(), w.grad.numpy())
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-5)
+    for g, c in zip(results["cuda"][1:], results["cpu"][1:]):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-6)
+
+
+def test_dropout_on_gpu_keeps_expectation():
+    x = mg.ones(1000, 1000, device="cuda")
+    y = mg.dropout(x, 0.25)
+    assert y.device == "cuda:0"
+    assert abs(float(y.mean().item()) - 1.0) < 0.01
+
+
+def test_device_round_trip_and_mixing_error():
+    a = mg.randn(3, 4)
+    b = a.to("cuda")
+    assert b.device == "cuda:0"
+    np.testing.assert_array_equal(b.to("cpu").numpy(), a.numpy())
+    with pytest.raises(mg.DeviceError, match="cpu.*cuda:0|cuda:0.*cpu"):
+        a + b
