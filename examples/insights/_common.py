@@ -1,0 +1,102 @@
+"""Helpers shared by the insight experiments only: where figures go, printing a
+table of measured numbers, median timings and the length of a recorded graph's
+longest path.
+
+Generic example code (data batches, training loops) lives in examples/common.py;
+this file holds what the insight scripts need to *measure and show* a claim.
+"""
+import os
+import statistics
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")                  # no display needed: every figure goes to a PNG
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIGURE_DIR = os.path.join(ROOT, "runs", "insights")
+
+
+def pyplot():
+    """matplotlib.pyplot, imported lazily on the Agg backend."""
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def figure_path(name, directory=None):
+    """runs/insights/<name>.png (the folder is created); `directory` overrides the folder."""
+    directory = directory or FIGURE_DIR
+    os.makedirs(directory, exist_ok=True)
+    return os.path.join(directory, f"{name}.png")
+
+
+def save_figure(fig, name, directory=None):
+    path = figure_path(name, directory)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    print(f"figure written to {os.path.relpath(path, os.getcwd())}")
+    return path
+
+
+def print_table(title, headers, rows):
+    """Print rows as an aligned text table; floats get 4 significant digits."""
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+    cells = [[fmt(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def median_time(fn, repeats=5, warmup=1):
+    """Median wall time of fn() in seconds. A median, because a shared machine's
+    timings have long upper tails (another process takes a core now and then)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def graph_depth(tensor, source=None):
+    """Number of recorded ops on the longest path from the leaves (or from the
+    tensor `source`) to `tensor`: the ops that must run one after another.
+
+    Walks the creator graph iteratively (an RNN's graph is thousands of ops deep).
+    Returns 0 when `source` does not reach `tensor`.
+    """
+    order, seen, stack = [], set(), [(tensor, False)]
+    while stack:                           # iterative post-order: inputs before users
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        for parent in (ctx.__dict__.get("inputs", ()) if ctx is not None else ()):
+            if id(parent) not in seen:
+                stack.append((parent, False))
+    depth = {}
+    for t in order:
+        ctx = t._ctx
+        parents = ctx.__dict__.get("inputs", ()) if ctx is not None else ()
+        if source is not None and t is source:
+            depth[id(t)] = 0
+        elif ctx is None or not parents:
+            depth[id(t)] = None if source is not None else 0
+        else:
+            reached = [depth[id(p)] for p in parents if depth.get(id(p)) is not None]
+            depth[id(t)] = 1 + max(reached) if reached else None
+    return depth[id(tensor)] or 0
