@@ -1,0 +1,94 @@
+"""Adam (Kingma and Ba, 2015) and AdamW (Loshchilov and Hutter, 2019).
+
+Adam keeps running means of the gradient (m) and of its square (v) and moves
+each weight by lr * m_hat / (sqrt(v_hat) + eps): a per-weight step size that
+is large where gradients are consistent and small where they are noisy. The
+hats undo the bias of starting m and v at zero. AdamW applies weight decay to
+the weights directly rather than through the gradient, so it is not rescaled
+by the adaptive denominator.
+"""
+import math
+
+from ..errors import MinigradError
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """As `torch.optim.Adam` (single-tensor path), updating each parameter in place:
+
+        g = grad + weight_decay * p          (Adam; AdamW instead scales p by 1 - lr * wd)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g^2    (amsgrad: v_max = max(v_max, v), used below)
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def _check_hyperparameters(self, group):
+        super()._check_hyperparameters(group)
+        name = type(self).__name__
+        b1, b2 = group["betas"]
+        for i, b in enumerate((b1, b2)):
+            if not 0.0 <= b < 1.0:
+                raise MinigradError(f"{name}: betas[{i}] must be in [0, 1), got {b}")
+        if group["eps"] < 0.0:
+            raise MinigradError(f"{name}: eps must be >= 0, got {group['eps']}")
+        if group["weight_decay"] < 0.0:
+            raise MinigradError(f"{name}: weight_decay must be >= 0, got {group['weight_decay']}")
+
+    def step(self):
+        for group in self.param_groups:
+            lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+            wd, amsgrad = group["weight_decay"], group["amsgrad"]
+            for p, g in self._params_with_grad(group):
+                w = p.data
+                xp = p.xp
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(w),
+                                             "exp_avg_sq": xp.zeros_like(w)}
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = xp.zeros_like(w)
+                state["step"] += 1
+                t = state["step"]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                tmp = self._scratch(w)
+                if wd and self.decoupled_weight_decay:
+                    w *= 1.0 - lr * wd
+                elif wd:
+                    g = g + wd * w                       # a new array: the grad stays as it was
+                # m += (1 - b1) * (g - m): PyTorch's lerp, same rounding
+                xp.subtract(g, m, out=tmp)
+                tmp *= 1.0 - b1
+                m += tmp
+                # v = b2 * v + (1 - b2) * g * g
+                v *= b2
+                xp.multiply(g, g, out=tmp)
+                tmp *= 1.0 - b2
+                v += tmp
+                if amsgrad:
+                    vmax = state["max_exp_avg_sq"]
+                    xp.maximum(vmax, v, out=vmax)
+                    v = vmax
+                step_size = lr / (1.0 - b1 ** t)
+                xp.sqrt(v, out=tmp)
+                tmp /= math.sqrt(1.0 - b2 ** t)
+                tmp += eps
+                xp.divide(m, tmp, out=tmp)
+                tmp *= step_size
+                w -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p <- p * (1 - lr * weight_decay) before the Adam step."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

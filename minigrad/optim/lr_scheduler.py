@@ -1,0 +1,151 @@
+"""Learning-rate schedules: the learning rate as a function of the step number.
+
+Each schedule is a closed-form rule `lr_at(step)` per parameter group. As in
+PyTorch, building a schedule applies the rate for step 0, and every `step()`
+(called after `optimizer.step()`) moves to the next step and writes the new
+rate into the optimizer's groups. `last_epoch` counts the `step()` calls (the
+PyTorch name; here it counts optimizer steps, not epochs).
+
+The state (`state_dict`) is a small JSON-able dict, so a checkpoint keeps it
+in its metadata.
+"""
+import math
+
+from ..errors import MinigradError
+
+
+class LRScheduler:
+    """Base class: subclasses define `lr_at(step)` -> one rate per parameter group."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        self.optimizer = optimizer
+        for i, g in enumerate(optimizer.param_groups):
+            if last_epoch == -1:
+                g.setdefault("initial_lr", g["lr"])
+            elif "initial_lr" not in g:
+                raise MinigradError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} "
+                                    f"needs 'initial_lr' in parameter group {i}")
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self.step()
+
+    def lr_at(self, step):
+        raise NotImplementedError(f"{type(self).__name__} has no lr_at()")
+
+    def step(self):
+        """Advance one step and set the optimizer's learning rates for it."""
+        self.last_epoch += 1
+        lrs = [float(lr) for lr in self.lr_at(self.last_epoch)]
+        for g, lr in zip(self.optimizer.param_groups, lrs):
+            g["lr"] = lr
+        self._last_lr = lrs
+
+    def get_last_lr(self):
+        """The learning rates (one per group) that the last `step()` set."""
+        return list(self._last_lr)
+
+    def _unsaved(self):
+        return ("optimizer",)
+
+    def state_dict(self):
+        """Everything but the optimizer (and functions): JSON-able numbers and lists."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+                if k not in self._unsaved()}
+
+    def load_state_dict(self, state_dict):
+        own = self.state_dict()
+        unknown = sorted(set(state_dict) - set(own))
+        missing = sorted(set(own) - set(state_dict))
+        if unknown or missing:
+            raise MinigradError(f"{type(self).__name__}.load_state_dict: missing keys {missing}; "
+                                f"unexpected keys {unknown}")
+        self.__dict__.update(state_dict)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.state_dict().items()
+                         if k not in ("base_lrs", "_last_lr"))
+        return f"{type(self).__name__}({args})"
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr * lr_lambda(step); one function, or one per parameter group."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise MinigradError(f"LambdaLR: got {len(lr_lambda)} lr_lambdas for {n} "
+                                    "parameter groups")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        super().__init__(optimizer, last_epoch)
+
+    def _unsaved(self):
+        return ("optimizer", "lr_lambdas")
+
+    def lr_at(self, step):
+        return [base * f(step) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class NoamLR(LRScheduler):
+    """The Transformer paper's schedule (Vaswani et al., 2017, section 5.3):
+
+        lr = factor * d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5)
+
+    Linear warmup for `warmup_steps`, then decay as the inverse square root of
+    the step. Step 0 counts as step 1 (as in the Annotated Transformer), so the
+    first update is not made at rate zero. The rate is absolute: it replaces the
+    optimizer's lr in every group (use `factor` to scale it).
+    """
+
+    def __init__(self, optimizer, d_model, warmup_steps, factor=1.0, last_epoch=-1):
+        if d_model <= 0 or warmup_steps <= 0:
+            raise MinigradError(f"NoamLR: d_model and warmup_steps must be > 0, got "
+                                f"d_model={d_model}, warmup_steps={warmup_steps}")
+        self.d_model, self.warmup_steps, self.factor = d_model, warmup_steps, factor
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        step = max(step, 1)
+        lr = self.factor * (self.d_model ** (-0.5) *
+                            min(step ** (-0.5), step * self.warmup_steps ** (-1.5)))
+        return [lr] * len(self.base_lrs)
+
+
+class CosineWithWarmup(LRScheduler):
+    """Linear warmup from 0 to base_lr over `warmup_steps`, then half a cosine
+    from base_lr down to `min_lr` at `total_steps`, constant after that.
+
+    The warmup follows the common convention lr = base_lr * step / warmup_steps,
+    so step 0 has rate 0 (as Hugging Face's get_cosine_schedule_with_warmup).
+    """
+
+    def __init__(self, optimizer, warmup_steps, total_steps, min_lr=0.0, last_epoch=-1):
+        if warmup_steps < 0 or total_steps < warmup_steps:
+            raise MinigradError(f"CosineWithWarmup: need 0 <= warmup_steps <= total_steps, got "
+                                f"warmup_steps={warmup_steps}, total_steps={total_steps}")
+        self.warmup_steps, self.total_steps, self.min_lr = warmup_steps, total_steps, min_lr
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        if step < self.warmup_steps:
+            return [base * step / max(1, self.warmup_steps) for base in self.base_lrs]
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return [self.min_lr + (base - self.min_lr) * cosine for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr * factor for the first `total_iters` steps, then base_lr (as
+    torch.optim.lr_scheduler.ConstantLR). factor=1 gives a constant rate."""
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        if not 0.0 < factor <= 1.0:
+            raise MinigradError(f"ConstantLR: factor must be in (0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        scale = self.factor if step < self.total_iters else 1.0
+        return [base * scale for base in self.base_lrs]

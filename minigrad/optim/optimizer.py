@@ -1,0 +1,183 @@
+"""The Optimizer base class: parameter groups, per-parameter state, saving and restoring.
+
+As in PyTorch, an optimizer holds a list of parameter groups, each a dict
+with 'params' and that group's hyper-parameters (so the embeddings can have
+their own learning rate), and a `state` dict from parameter to its running
+buffers (momentum, Adam's moments). Subclasses implement `step()`, updating
+each parameter's array in place on its own device.
+
+`state_dict()` names parameters by their position across the groups, as
+PyTorch does, so a saved state loads into a freshly built optimizer:
+
+    {"state": {0: {"step": 3, "exp_avg": Tensor, ...}, ...},
+     "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), ..., "params": [0, 1, 2]}]}
+
+Arrays are minigrad Tensors and everything else is JSON-able, which is what
+`minigrad.io` needs to store it in a safetensors checkpoint.
+"""
+from ..backend import to_device, xp_of
+from ..errors import MinigradError, ShapeError
+from ..tensor import Tensor, constant
+
+
+class Optimizer:
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}                 # parameter -> {name: array or int}
+        groups = list(params)
+        if not groups:
+            raise MinigradError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, group):
+        """Add a group of parameters; missing hyper-parameters take the defaults."""
+        name = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise MinigradError(f"{name}: a parameter group must be a dict with a 'params' entry")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise MinigradError(f"{name}: can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise MinigradError(f"{name}: can only optimize leaf tensors (parameters), "
+                                    f"got one computed by {p.grad_fn.name}")
+            if id(p) in seen:
+                raise MinigradError(f"{name}: a parameter of shape {tuple(p.shape)} appears in "
+                                    "more than one place; each parameter may appear once")
+            seen.add(id(p))
+        new = {k: v for k, v in group.items() if k != "params"}
+        for k, v in self.defaults.items():
+            new.setdefault(k, v)
+        self._check_hyperparameters(new)
+        new["params"] = params
+        self.param_groups.append(new)
+
+    def _check_hyperparameters(self, group):
+        """Subclasses raise a clear error for values out of range."""
+        if group.get("lr", 0.0) < 0.0:
+            raise MinigradError(f"{type(self).__name__}: learning rate must be >= 0, "
+                                f"got {group['lr']}")
+
+    # ------------------------------------------------------------ every step
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients of the last backward (None by default: no memory kept)."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = constant(p.grad.xp.zeros_like(p.grad.data))
+
+    def step(self):
+        raise NotImplementedError(f"{type(self).__name__} has no step()")
+
+    def _params_with_grad(self, group):
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, p.grad.data
+
+    def _scratch(self, like):
+        """A reusable work array of `like`'s shape, dtype and device, so a step
+        allocates no fresh memory per parameter (one buffer per device and dtype)."""
+        cache = self.__dict__.setdefault("_scratch_buffers", {})
+        key = (type(like), str(getattr(like, "device", "cpu")), like.dtype)
+        buf = cache.get(key)
+        if buf is None or buf.size < like.size:
+            buf = cache[key] = xp_of(like).empty(like.size, dtype=like.dtype)
+        return buf[:like.size].reshape(like.shape)
+
+    # ------------------------------------------------------------ saving
+    def _indexed_params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def state_dict(self):
+        """The state as {'state': {index: {...}}, 'param_groups': [...]}; arrays as Tensors
+        that share memory with the optimizer (copy them to keep a snapshot)."""
+        index = {id(p): i for i, p in enumerate(self._indexed_params())}
+        state = {}
+        for p, s in self.state.items():
+            state[index[id(p)]] = {k: (constant(v) if hasattr(v, "dtype") and hasattr(v, "shape")
+                                       else v) for k, v in s.items()}
+        groups = []
+        for g in self.param_groups:
+            groups.append({**{k: v for k, v in g.items() if k != "params"},
+                           "params": [index[id(p)] for p in g["params"]]})
+        return {"state": state, "param_groups": groups}
+
+    def state_dict_problems(self, state_dict):
+        """Every reason `state_dict` cannot load into this optimizer (empty when it can)."""
+        name = type(self).__name__
+        try:
+            groups, state = state_dict["param_groups"], state_dict["state"]
+        except (KeyError, TypeError):
+            return [f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups'"]
+        problems = []
+        if len(groups) != len(self.param_groups):
+            return [f"{name}.load_state_dict: checkpoint has {len(groups)} parameter groups, "
+                    f"optimizer has {len(self.param_groups)}"]
+        for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(own["params"]):
+                problems.append(f"{name}.load_state_dict: group {i} has {len(saved['params'])} "
+                                f"parameters in the checkpoint, {len(own['params'])} in the optimizer")
+        if problems:
+            return problems
+        params = self._indexed_params()
+        position = {int(k): p for saved, own in zip(groups, self.param_groups)
+                    for k, p in zip(saved["params"], own["params"])}
+        for key, s in state.items():
+            p = position.get(int(key))
+            if p is None:
+                problems.append(f"{name}.load_state_dict: state for parameter {key}, which no "
+                                f"group lists (the optimizer has {len(params)} parameters)")
+                continue
+            for k, v in s.items():
+                if hasattr(v, "shape") and tuple(v.shape) not in ((), tuple(p.shape)):
+                    problems.append(f"{name}.load_state_dict: shape mismatch for state {key}.{k}: "
+                                    f"checkpoint {tuple(v.shape)}, parameter {tuple(p.shape)}")
+        return problems
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and state; every problem is reported in one error."""
+        problems = self.state_dict_problems(state_dict)
+        if problems:
+            raise ShapeError("; ".join(problems))
+        groups = state_dict["param_groups"]
+        position = {int(k): p for saved, own in zip(groups, self.param_groups)
+                    for k, p in zip(saved["params"], own["params"])}
+        self.state = {}
+        for key, s in state_dict["state"].items():
+            p = position[int(key)]
+            self.state[p] = {k: self._restore(v, p) for k, v in s.items()}
+        for saved, own in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    own[k] = tuple(v) if isinstance(v, list) else v
+
+    @staticmethod
+    def _restore(value, param):
+        """A saved state entry as an array on the parameter's device and in its dtype."""
+        if isinstance(value, Tensor):
+            value = value.data
+        if not hasattr(value, "shape"):
+            return value
+        array = to_device(value, param.device)
+        if array.dtype.kind == "f":
+            array = array.astype(param.dtype, copy=True)
+        else:
+            array = array.copy()
+        return array if array.ndim else (array.item() if array.dtype.kind in "iu" else array)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(k for k in g if k != "params"):
+                lines.append(f"    {k}: {g[k]}")
+        return "\n".join(lines) + "\n)"
+

@@ -1,0 +1,40 @@
+"""Token embeddings: a learned vector per vocabulary entry, looked up by id."""
+from minigrad.errors import MinigradError
+from minigrad.ops import embedding
+
+from . import init
+from .linear import empty_parameter
+from .module import Module
+
+
+class Embedding(Module):
+    """A (num_embeddings, embedding_dim) table; forward(ids) returns table[ids].
+
+    Rows start N(0, 1) as in PyTorch. The row at `padding_idx` starts at zero and
+    never receives a gradient, so padding tokens stay the zero vector.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
+        super().__init__()
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise MinigradError(f"Embedding: padding_idx {padding_idx} is out of range for "
+                                    f"{self.num_embeddings} embeddings")
+            padding_idx %= self.num_embeddings
+        self.padding_idx = padding_idx
+        self.weight = empty_parameter((self.num_embeddings, self.embedding_dim), dtype, device)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, ids):
+        return embedding(ids, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

@@ -1,0 +1,42 @@
+"""Layer normalisation (Ba, Kiros and Hinton, 2016)."""
+from minigrad.ops import layer_norm
+
+from . import init
+from .linear import empty_parameter
+from .module import Module
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last axes to zero mean and unit variance,
+    then scale by `weight` (starts at 1) and shift by `bias` (starts at 0).
+
+    PyTorch's formula: biased variance, eps inside the square root.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = empty_parameter(self.normalized_shape, dtype, device)
+            self.bias = empty_parameter(self.normalized_shape, dtype, device) if bias else None
+        else:
+            self.weight = self.bias = None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x):
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

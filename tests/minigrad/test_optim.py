@@ -1,0 +1,313 @@
+"""Optimizers, schedules and gradient clipping against torch.optim."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn as nn
+import minigrad.optim as optim
+from testutil import require_torch
+
+SHAPES = [(5, 4), (4,), (3, 2, 2)]
+
+
+def _problem(steps, seed=0):
+    """Starting weights and a fixed sequence of gradients (float32)."""
+    rng = np.random.default_rng(seed)
+    w0 = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(steps)]
+    return w0, grads
+
+
+def _run_minigrad(make, w0, grads, groups=False):
+    params = [nn.Parameter(mg.tensor(w.copy())) for w in w0]
+    opt = make([{"params": params[:1], "lr": 0.05}, {"params": params[1:]}] if groups else params)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = mg.tensor(g.copy())
+        opt.step()
+        opt.zero_grad()
+    return [p.numpy() for p in params], opt
+
+
+def _run_torch(make, w0, grads, groups=False):
+    torch = require_torch()
+    params = [torch.nn.Parameter(torch.tensor(w.copy())) for w in w0]
+    opt = make([{"params": params[:1], "lr": 0.05}, {"params": params[1:]}] if groups else params)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = torch.tensor(g.copy())
+        opt.step()
+        opt.zero_grad()
+    return [p.detach().numpy() for p in params]
+
+
+OPTIMIZERS = {
+    "sgd": ("SGD", dict(lr=0.1)),
+    "sgd_momentum": ("SGD", dict(lr=0.1, momentum=0.9)),
+    "sgd_dampening": ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3)),
+    "sgd_nesterov": ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    "sgd_weight_decay": ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.01)),
+    "adam": ("Adam", dict(lr=0.01)),
+    "adam_weight_decay": ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    "adam_amsgrad": ("Adam", dict(lr=0.01, amsgrad=True)),
+    "adamw": ("AdamW", dict(lr=0.01)),
+    "adamw_amsgrad": ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("groups", [False, True], ids=["one_group", "two_groups"])
+def test_twenty_steps_equal_torch(name, groups):
+    torch = require_torch()
+    cls, kwargs = OPTIMIZERS[name]
+    w0, grads = _problem(20)
+    ours, _ = _run_minigrad(lambda p: getattr(optim, cls)(p, **kwargs), w0, grads, groups)
+    theirs = _run_torch(lambda p: getattr(torch.optim, cls)(p, **kwargs), w0, grads, groups)
+    for a, b, w in zip(ours, theirs, w0):
+        assert not np.allclose(a, w)                   # the weights did move
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        assert a.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["sgd_nesterov", "adam_amsgrad", "adamw"])
+def test_state_dict_resume_equals_uninterrupted_run(name):
+    cls, kwargs = OPTIMIZERS[name]
+    make = lambda p: getattr(optim, cls)(p, **kwargs)            # noqa: E731
+    w0, grads = _problem(20)
+    straight, _ = _run_minigrad(make, w0, grads)
+    half, opt = _run_minigrad(make, w0, grads[:10])
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["params"] == [0, 1, 2] and set(sd["state"]) == {0, 1, 2}
+    snapshot = {i: {k: (v.numpy().copy() if isinstance(v, mg.Tensor) else v)
+                    for k, v in s.items()} for i, s in sd["state"].items()}
+    params = [nn.Parameter(mg.tensor(w)) for w in half]
+    fresh = make(params)
+    fresh.load_state_dict({"state": {i: {k: (mg.tensor(v) if isinstance(v, np.ndarray) else v)
+                                         for k, v in s.items()} for i, s in snapshot.items()},
+                           "param_groups": sd["param_groups"]})
+    for step_grads in grads[10:]:
+        for p, g in zip(params, step_grads):
+            p.grad = mg.tensor(g.copy())
+        fresh.step()
+    for a, b in zip(straight, params):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_load_state_dict_reports_every_problem():
+    params = [nn.Parameter(mg.zeros(*s)) for s in SHAPES]
+    opt = optim.Adam(params)
+    for p in params:
+        p.grad = mg.ones(*p.shape)
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["exp_avg"] = mg.zeros(9, 9)
+    sd["state"][2]["exp_avg_sq"] = mg.zeros(1, 2)
+    with pytest.raises(mg.MinigradError) as e:
+        opt.load_state_dict(sd)
+    assert "state 0.exp_avg: checkpoint (9, 9), parameter (5, 4)" in str(e.value)
+    assert "state 2.exp_avg_sq: checkpoint (1, 2), parameter (3, 2, 2)" in str(e.value)
+    other = optim.Adam([nn.Parameter(mg.zeros(2))])
+    with pytest.raises(mg.MinigradError, match="group 0 has 3 parameters in the checkpoint, 1"):
+        other.load_state_dict(opt.state_dict())
+
+
+def test_zero_grad_and_argument_checks():
+    p = nn.Parameter(mg.ones(3))
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = mg.ones(3)
+    opt.zero_grad(set_to_none=False)
+    assert np.all(p.grad.numpy() == 0)
+    opt.zero_grad()
+    assert p.grad is None
+    opt.step()                                          # no gradient: nothing moves
+    assert np.all(p.numpy() == 1)
+    with pytest.raises(mg.MinigradError, match="nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(mg.MinigradError, match="betas"):
+        optim.Adam([p], betas=(0.9, 1.0))
+    with pytest.raises(mg.MinigradError, match="learning rate"):
+        optim.AdamW([p], lr=-1)
+    with pytest.raises(mg.MinigradError, match="more than one place"):
+        optim.Adam([p, p])
+    with pytest.raises(mg.MinigradError, match="empty"):
+        optim.Adam([])
+
+
+def test_updates_are_in_place():
+    p = nn.Parameter(mg.ones(4))
+    array = p.data
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = mg.ones(4)
+    opt.step()
+    assert p.data is array and np.all(array < 1)
+
+
+# ------------------------------------------------------------------ schedules
+def _lrs(sched, opt, steps):
+    out = [sched.get_last_lr()[0]]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        out.append(sched.get_last_lr()[0])
+    return np.array(out)
+
+
+def _torch_lambda_lrs(lam, base_lr, steps):
+    torch = require_torch()
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+    return _lrs(torch.optim.lr_scheduler.LambdaLR(opt, lam), opt, steps)
+
+
+def _noam(step, d_model=512, warmup=400, factor=2.0):
+    step = max(step, 1)
+    return factor * (d_model ** (-0.5) * min(step ** (-0.5), step * warmup ** (-1.5)))
+
+
+def _cosine(step, base, warmup=100, total=800, min_lr=0.0):
+    if step < warmup:
+        return step / max(1, warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return (min_lr + (base - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))) / base
+
+
+def _sgd(lr):
+    return optim.SGD([nn.Parameter(mg.zeros(1))], lr=lr)
+
+
+@pytest.mark.torch
+def test_lambda_lr_equals_torch_over_1000_steps():
+    lam = lambda s: 0.95 ** (s // 10) * (1 + math.sin(s / 50.0))    # noqa: E731
+    opt = _sgd(0.3)
+    ours = _lrs(optim.LambdaLR(opt, lam), opt, 1000)
+    np.testing.assert_allclose(ours, _torch_lambda_lrs(lam, 0.3, 1000), rtol=1e-12, atol=0)
+
+
+@pytest.mark.torch
+def test_noam_equals_torch_lambda_lr_with_the_paper_rate():
+    opt = _sgd(1.0)
+    sched = optim.NoamLR(opt, d_model=512, warmup_steps=400, factor=2.0)
+    ours = _lrs(sched, opt, 1000)
+    np.testing.assert_allclose(ours, _torch_lambda_lrs(_noam, 1.0, 1000), rtol=1e-12, atol=0)
+    assert ours[0] == ours[1] > 0                        # step 0 is counted as step 1
+    assert ours.argmax() == 400                          # peak at the end of warmup
+    assert opt.param_groups[0]["lr"] == ours[-1]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("min_lr", [0.0, 0.01])
+def test_cosine_with_warmup_equals_torch_lambda_lr(min_lr):
+    opt = _sgd(0.5)
+    ours = _lrs(optim.CosineWithWarmup(opt, 100, 800, min_lr=min_lr), opt, 1000)
+    theirs = _torch_lambda_lrs(lambda s: _cosine(s, 0.5, min_lr=min_lr), 0.5, 1000)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+    assert ours[0] == 0 and ours[100] == pytest.approx(0.5) and ours[-1] == pytest.approx(min_lr)
+
+
+@pytest.mark.torch
+def test_constant_lr_equals_torch():
+    torch = require_torch()
+    topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.2)
+    theirs = _lrs(torch.optim.lr_scheduler.ConstantLR(topt, factor=0.25, total_iters=7), topt, 50)
+    opt = _sgd(0.2)
+    ours = _lrs(optim.ConstantLR(opt, factor=0.25, total_iters=7), opt, 50)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_schedule_state_dict_resumes():
+    opt = _sgd(1.0)
+    sched = optim.NoamLR(opt, 64, 10)
+    for _ in range(25):
+        sched.step()
+    state = sched.state_dict()
+    opt2 = _sgd(1.0)
+    sched2 = optim.NoamLR(opt2, 64, 10)
+    sched2.load_state_dict(state)
+    sched.step()
+    sched2.step()
+    assert sched2.last_epoch == 26 and sched2.get_last_lr() == sched.get_last_lr()
+    assert opt2.param_groups[0]["lr"] == sched.get_last_lr()[0]
+    with pytest.raises(mg.MinigradError, match="unexpected keys"):
+        sched2.load_state_dict({**state, "gamma": 0.1})
+
+
+def test_lambda_lr_per_group():
+    a, b = nn.Parameter(mg.zeros(1)), nn.Parameter(mg.zeros(1))
+    opt = optim.SGD([{"params": [a], "lr": 1.0}, {"params": [b], "lr": 0.1}])
+    sched = optim.LambdaLR(opt, [lambda s: s, lambda s: 2.0])
+    sched.step()
+    sched.step()
+    assert sched.get_last_lr() == [2.0, 0.2]
+
+
+# ------------------------------------------------------------------ clipping
+@pytest.mark.torch
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm_equals_torch(norm_type, max_norm):
+    torch = require_torch()
+    _, grads = _problem(1)
+    ours = [nn.Parameter(mg.zeros(*s)) for s in SHAPES]
+    theirs = [torch.nn.Parameter(torch.zeros(s)) for s in SHAPES]
+    for p, q, g in zip(ours, theirs, grads[0]):
+        p.grad = mg.tensor(g.copy())
+        q.grad = torch.tensor(g.copy())
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    total_t = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.shape == () and total.dtype == np.float32
+    np.testing.assert_allclose(float(total), float(total_t), rtol=1e-6)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, atol=1e-7)
+    clipped = math.isfinite(norm_type) and max_norm < float(total)
+    new_norm = sum(float((np.abs(p.grad.numpy()) ** norm_type).sum()) for p in ours) ** (
+        1 / norm_type) if math.isfinite(norm_type) else None
+    if clipped:
+        assert new_norm == pytest.approx(max_norm, rel=1e-4)
+
+
+def test_clip_grad_norm_does_not_scale_a_shared_gradient_twice():
+    a, b = nn.Parameter(mg.ones(3)), nn.Parameter(mg.ones(3))
+    (a + b).sum().backward()                            # a.grad and b.grad are one array
+    optim.clip_grad_norm_([a, b], 1.0)
+    expected = 1.0 / (math.sqrt(6) + 1e-6)
+    np.testing.assert_allclose(a.grad.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(b.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_clip_grad_norm_nonfinite():
+    p = nn.Parameter(mg.zeros(2))
+    p.grad = mg.tensor([np.inf, 1.0])
+    with pytest.raises(mg.MinigradError, match="norm of the gradients is inf"):
+        optim.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+
+
+# ------------------------------------------------------------------ training
+def _spirals(n_per_class=40, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for c in range(classes):
+        r = np.linspace(0.1, 1.0, n_per_class)
+        t = np.linspace(c * 4.0, (c + 1) * 4.0, n_per_class) + rng.normal(0, 0.1, n_per_class)
+        xs.append(np.stack([r * np.sin(t), r * np.cos(t)], 1))
+        ys.append(np.full(n_per_class, c))
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+
+
+def test_mlp_with_adam_fits_spirals_exactly():
+    x, y = _spirals()
+    model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 3))
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    xt, yt = mg.tensor(x), mg.tensor(y)
+    for step in range(600):
+        loss = loss_fn(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 49 and (model(xt).numpy().argmax(1) == y).all():
+            break
+    accuracy = (model(xt).numpy().argmax(1) == y).mean()
+    assert accuracy == 1.0, f"train accuracy {accuracy:.3f} after {step + 1} steps"

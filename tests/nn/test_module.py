@@ -1,0 +1,143 @@
+"""Module behaviour: registration, traversal, state dicts, modes, printing and scopes."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.norm = nn.LayerNorm(d)
+        self.drop = nn.Dropout(0.1)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(mg.current_scope())
+        h = self.fc(x)
+        self.fc_scope = h._ctx.scope
+        return self.norm(x + self.drop(h))
+
+
+class Net(nn.Module):
+    def __init__(self, d=4, n=2, vocab=7):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.layers = nn.ModuleList([Block(d) for _ in range(n)])
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x)
+
+
+def test_named_parameters_in_registration_order():
+    names = [n for n, _ in Net().named_parameters()]
+    assert names == ["embed.weight",
+                     "layers.0.fc.weight", "layers.0.fc.bias", "layers.0.norm.weight",
+                     "layers.0.norm.bias",
+                     "layers.1.fc.weight", "layers.1.fc.bias", "layers.1.norm.weight",
+                     "layers.1.norm.bias",
+                     "head.weight"]
+    net = Net()
+    assert net.num_parameters() == 7 * 4 + 2 * (16 + 4 + 4 + 4) + 4 * 7
+
+
+def test_shared_parameter_counted_once():
+    net = Net()
+    net.head.weight = net.embed.weight                  # weight tying
+    params = list(net.parameters())
+    assert sum(p is net.embed.weight for p in params) == 1
+    assert net.num_parameters() == 7 * 4 + 2 * 28
+
+
+def test_state_dict_round_trip():
+    a, b = Net(), Net()
+    assert not np.array_equal(a.head.weight.numpy(), b.head.weight.numpy())
+    b.load_state_dict(a.state_dict())
+    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
+        assert na == nb and np.array_equal(pa.numpy(), pb.numpy())
+    # loading copies values: the two models do not share memory afterwards
+    b.head.weight.data[...] = 0
+    assert not np.all(a.head.weight.numpy() == 0)
+
+
+def test_load_state_dict_reports_every_problem_at_once():
+    net = Net()
+    sd = dict(net.state_dict())
+    del sd["head.weight"]
+    sd["layers.0.fc.weight"] = mg.zeros(3, 4)
+    sd["layers.9.fc.weight"] = mg.zeros(4, 4)
+    with pytest.raises(mg.MinigradError) as e:
+        net.load_state_dict(sd)
+    msg = str(e.value)
+    assert "missing keys ['head.weight']" in msg
+    assert "unexpected keys ['layers.9.fc.weight']" in msg
+    assert "shape mismatch for layers.0.fc.weight: checkpoint (3, 4), model (4, 4)" in msg
+
+
+def test_load_state_dict_not_strict_allows_missing_and_unexpected():
+    net = Net()
+    sd = {"head.weight": mg.ones(7, 4), "extra": mg.zeros(1)}
+    missing, unexpected = net.load_state_dict(sd, strict=False)
+    assert unexpected == ["extra"] and "embed.weight" in missing
+    assert np.all(net.head.weight.numpy() == 1)
+
+
+def test_train_eval_propagate_to_every_submodule():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    ids = mg.tensor([[1, 2, 3]])
+    assert np.array_equal(net(ids).numpy(), net(ids).numpy())    # dropout off: deterministic
+    net.train()
+    assert all(m.training for m in net.modules())
+
+
+def test_repr_prints_the_tree():
+    assert repr(Net(n=1)) == """Net(
+  (embed): Embedding(7, 4)
+  (layers): ModuleList(
+    (0): Block(
+      (fc): Linear(in_features=4, out_features=4, bias=True)
+      (norm): LayerNorm((4,), eps=1e-05, elementwise_affine=True)
+      (drop): Dropout(p=0.1)
+    )
+  )
+  (head): Linear(in_features=4, out_features=7, bias=False)
+)"""
+
+
+def test_ops_record_the_module_path_they_ran_in():
+    net = Net()
+    out = net(mg.tensor([[1, 2]]))
+    assert net.layers[0].seen == ["layers.0"] and net.layers[1].seen == ["layers.1"]
+    path = ".".join(n for n, _ in net.layers[1].fc_scope if n)
+    kinds = [k for _, k in net.layers[1].fc_scope]
+    assert path == "layers.1.fc" and kinds == ["Net", "Block", "Linear"]
+    assert ".".join(n for n, _ in out._ctx.scope if n) == "head"
+    assert mg.current_scope() == ""                     # the stack is empty afterwards
+
+
+def test_zero_grad_and_to_dtype():
+    net = Net()
+    net(mg.tensor([[1, 2]])).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    net.to(mg.float64)
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    assert net(mg.tensor([[1, 2]])).dtype == np.float64
+
+
+def test_sequential_applies_in_order():
+    seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+    x = mg.randn(4, 3)
+    manual = seq[2](seq[1](seq[0](x)))
+    assert np.array_equal(seq(x).numpy(), manual.numpy())
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
