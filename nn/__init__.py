@@ -7,3 +7,7 @@ from .embedding import Embedding
 from .linear import Linear
 from .loss import CrossEntropyLoss
 from .normalization import LayerNorm
+from .attention import KeyValueCache, MultiHeadAttention, MultiheadAttention
+from .feedforward import FeedForward
+from .positional import PositionalEncoding
+from .token_embedding import TokenEmbedding

@@ -1,0 +1,231 @@
+"""The encoder-decoder Transformer of "Attention Is All You Need" (Vaswani et al., 2017).
+
+    Encoder: N x [self-attention -> add & norm -> feed-forward -> add & norm], final norm
+    Decoder: N x [masked self-attention -> add & norm -> cross-attention over the
+                  encoder's memory -> add & norm -> feed-forward -> add & norm], final norm
+
+Argument names, defaults and parameter names follow torch.nn.Transformer, so a
+PyTorch state dict loads after the small renaming in `convert.py` (the feed-forward
+sublayer is its own module here: `feed_forward.linear1` for PyTorch's `linear1`).
+Post-norm (the paper's) by default; `norm_first=True` gives pre-norm, which
+trains deep stacks without warmup tricks.
+"""
+import math
+
+import numpy as np
+
+from minigrad.backend import xp_for
+from minigrad.dtype import as_dtype, get_default_dtype
+from minigrad.errors import ShapeError
+from minigrad.nn import Dropout, FeedForward, LayerNorm, Module, ModuleList, MultiheadAttention, init
+from minigrad.tensor import Tensor
+
+
+def generate_square_subsequent_mask(sz, dtype=None, device=None):
+    """The causal mask: position i may attend to positions <= i.
+
+    As torch.nn.Transformer.generate_square_subsequent_mask: a float (sz, sz) tensor
+    with -inf above the diagonal and 0 elsewhere. With dtype=bool, True above the
+    diagonal (True = blocked). Both forms are accepted wherever a mask is.
+    """
+    dtype = as_dtype(dtype) or get_default_dtype()
+    xp = xp_for(device)
+    above = xp.triu(xp.ones((sz, sz), dtype=bool), k=1)
+    if dtype == np.bool_:
+        return Tensor(above)
+    return Tensor(xp.where(above, dtype.type(-math.inf), dtype.type(0)).astype(dtype))
+
+
+class EncoderLayer(Module):
+    """Self-attention and feed-forward, each wrapped in dropout, residual and layer norm.
+
+    Same arguments and parameter names as torch.nn.TransformerEncoderLayer.
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True):
+        super().__init__()
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first)
+        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self.dropout2(self.feed_forward(self.norm2(x)))
+        else:
+            x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self.dropout2(self.feed_forward(x)))
+        return x
+
+    def _self_attention(self, x, mask, key_padding_mask, is_causal):
+        out, _ = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask,
+                                need_weights=False, is_causal=bool(is_causal))
+        return self.dropout1(out)
+
+
+class DecoderLayer(Module):
+    """Masked self-attention, cross-attention over the memory, feed-forward; each with
+    dropout, residual and layer norm. Queries of the cross-attention come from the
+    decoder, its keys and values from the encoder's output (the memory).
+
+    Same arguments and parameter names as torch.nn.TransformerDecoderLayer.
+    `cache` = (self-attention KeyValueCache, cross-attention KeyValueCache) for
+    incremental decoding (see models/decoding.py).
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True):
+        super().__init__()
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first)
+        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False, *,
+                cache=None):
+        self_cache, cross_cache = cache if cache is not None else (None, None)
+        x = tgt
+        if self.norm_first:
+            x = x + self._self_attention(self.norm1(x), tgt_mask, tgt_key_padding_mask,
+                                         tgt_is_causal, self_cache)
+            x = x + self._cross_attention(self.norm2(x), memory, memory_mask,
+                                          memory_key_padding_mask, memory_is_causal, cross_cache)
+            x = x + self.dropout3(self.feed_forward(self.norm3(x)))
+        else:
+            x = self.norm1(x + self._self_attention(x, tgt_mask, tgt_key_padding_mask,
+                                                    tgt_is_causal, self_cache))
+            x = self.norm2(x + self._cross_attention(x, memory, memory_mask,
+                                                     memory_key_padding_mask, memory_is_causal,
+                                                     cross_cache))
+            x = self.norm3(x + self.dropout3(self.feed_forward(x)))
+        return x
+
+    def _self_attention(self, x, mask, key_padding_mask, is_causal, cache):
+        out, _ = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask,
+                                need_weights=False, is_causal=bool(is_causal), cache=cache)
+        return self.dropout1(out)
+
+    def _cross_attention(self, x, memory, mask, key_padding_mask, is_causal, cache):
+        out, _ = self.multihead_attn(x, memory, memory, attn_mask=mask,
+                                     key_padding_mask=key_padding_mask, need_weights=False,
+                                     is_causal=bool(is_causal), cache=cache)
+        return self.dropout2(out)
+
+
+class Encoder(Module):
+    """A stack of encoder layers, then an optional final layer norm."""
+
+    def __init__(self, layers, norm=None):
+        super().__init__()
+        self.layers = ModuleList(layers)
+        self.num_layers = len(self.layers)
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
+                      is_causal=bool(is_causal))
+        return self.norm(x) if self.norm is not None else x
+
+
+class Decoder(Module):
+    """A stack of decoder layers, each attending to the same memory, then an optional
+    final layer norm. `cache`: one (self, cross) KeyValueCache pair per layer."""
+
+    def __init__(self, layers, norm=None):
+        super().__init__()
+        self.layers = ModuleList(layers)
+        self.num_layers = len(self.layers)
+        self.norm = norm
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *,
+                cache=None):
+        x = tgt
+        caches = cache if cache is not None else [None] * self.num_layers
+        for layer, layer_cache in zip(self.layers, caches):
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal,
+                      cache=layer_cache)
+        return self.norm(x) if self.norm is not None else x
+
+
+class Transformer(Module):
+    """torch.nn.Transformer: an Encoder and a Decoder with final layer norms.
+
+    Inputs are (S, B, d_model) and (T, B, d_model), or (B, S, d_model) and
+    (B, T, d_model) with batch_first=True; the output has the target's shape.
+    Masks as in MultiheadAttention (bool True = blocked, or additive float).
+    """
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True):
+        super().__init__()
+        layer_args = dict(d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward,
+                          dropout=dropout, activation=activation, layer_norm_eps=layer_norm_eps,
+                          batch_first=batch_first, norm_first=norm_first, bias=bias)
+        self.encoder = Encoder([EncoderLayer(**layer_args) for _ in range(num_encoder_layers)],
+                               LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
+        self.decoder = Decoder([DecoderLayer(**layer_args) for _ in range(num_decoder_layers)],
+                               LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
+        self.d_model = d_model
+        self.nhead = nhead
+        self.batch_first = batch_first
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        """Xavier-uniform for every matrix, as torch.nn.Transformer does."""
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, nhead={self.nhead}, batch_first={self.batch_first}"
+
+    generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        self._check_inputs(src, tgt)
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    def _check_inputs(self, src, tgt):
+        if src.ndim != tgt.ndim or src.ndim not in (2, 3):
+            raise ShapeError(f"Transformer: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must "
+                             "both be batched (3 dims) or both unbatched (2 dims)")
+        if src.ndim == 3:
+            axis = 0 if self.batch_first else 1
+            if src.shape[axis] != tgt.shape[axis]:
+                raise ShapeError(f"Transformer: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} "
+                                 f"have different batch sizes {src.shape[axis]} and "
+                                 f"{tgt.shape[axis]} (batch_first={self.batch_first})")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ShapeError(f"Transformer: the feature size of src {tuple(src.shape)} and tgt "
+                             f"{tuple(tgt.shape)} must equal d_model={self.d_model}")

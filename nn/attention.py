@@ -1,0 +1,255 @@
+"""Multi-head attention: several attention heads side by side, one batched matmul.
+
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O,
+    head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)          (Vaswani et al., 2017)
+
+The per-head projections W_i^Q, W_i^K, W_i^V are stored packed, as in PyTorch:
+`in_proj_weight` is (3E, E), its rows the query, key and value projections of
+every head. For self-attention one matmul against the packed weight makes Q, K
+and V at once; the heads are then strided views of that one (N, 3E) output
+("split heads"), so every head runs in one batched matmul on (B, h, T, d_k)
+arrays and the backward pass meets a single matmul for the whole projection.
+
+`KeyValueCache` keeps keys and values already computed, so incremental decoding
+projects only the newest target position (self-attention) and projects the
+encoder's memory once (cross-attention).
+"""
+import math
+
+import numpy as np
+
+from minigrad.errors import DTypeError, ShapeError
+from minigrad.ops import concat, scaled_dot_product_attention
+from minigrad.tensor import Tensor
+
+from . import init
+from .linear import Linear
+from .module import Module, Parameter
+
+
+class KeyValueCache:
+    """Keys and values, split into heads (B, h, S, d_k), kept between decoding steps.
+
+    static=False (decoder self-attention): every call appends the new positions'
+    keys and values. static=True (cross-attention): the first call projects the
+    encoder memory, later calls reuse it.
+    """
+
+    def __init__(self, static=False):
+        self.static = static
+        self.k = None
+        self.v = None
+
+    def __len__(self):
+        return 0 if self.k is None else self.k.shape[2]
+
+    def reorder(self, index):
+        """Keep the rows named by `index` (beam search: each survivor's parent beam)."""
+        if self.k is not None:
+            self.k, self.v = self.k[index], self.v[index]
+
+
+def _as_array(mask):
+    return mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+
+
+class MultiheadAttention(Module):
+    """Attention of every query over every key, in `num_heads` subspaces of size E / num_heads.
+
+    Inputs are (T, B, E) (or (B, T, E) with batch_first=True, or unbatched (T, E)).
+    Masks follow torch.nn.MultiheadAttention: `attn_mask` (T, S) or (B * num_heads, T, S),
+    `key_padding_mask` (B, S); bool masks block where True, float masks are added to
+    the scores. Returns (output, weights): weights (B, T, S) averaged over heads, or
+    (B, num_heads, T, S) with average_attn_weights=False, or None with need_weights=False.
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ShapeError(f"MultiheadAttention: embed_dim ({embed_dim}) and num_heads "
+                             f"({num_heads}) must be positive")
+        if embed_dim % num_heads:
+            raise ShapeError(f"MultiheadAttention: num_heads={num_heads} does not divide "
+                             f"embed_dim={embed_dim} (each head gets embed_dim / num_heads dims)")
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.dropout = float(dropout)
+        self.batch_first = batch_first
+        self.in_proj_weight = Parameter(np.empty((3 * embed_dim, embed_dim), dtype=np.float32))
+        self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dtype=np.float32)) if bias else None
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        """As PyTorch: Xavier-uniform packed projection, zero biases."""
+        init.xavier_uniform_(self.in_proj_weight)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+
+    def extra_repr(self):
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+                f"batch_first={self.batch_first}")
+
+    # ------------------------------------------------------------ forward
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False, *, cache=None):
+        """`cache` (a KeyValueCache) turns on incremental decoding; see the class doc."""
+        self_attention = query is key and key is value
+        shared_kv = key is value
+        self._check_inputs(query, key, value, cache)
+        batched = query.ndim == 3
+        batch_first = self.batch_first or not batched
+        if not batched:                       # (T, E) -> (1, T, E)
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None:
+                key_padding_mask = _as_array(key_padding_mask).reshape(1, -1)
+        if batch_first:
+            b, t = query.shape[0], query.shape[1]
+        else:
+            t, b = query.shape[0], query.shape[1]
+
+        q, k, v = self._project(query, key, value, self_attention, shared_kv, batch_first, cache)
+        s = k.shape[2]
+        mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, s,
+                                         query.dtype, query.xp)
+        out, weights = scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal)
+        out = self.out_proj(self._merge_heads(out, batch_first))
+
+        if not batched:
+            out = out.squeeze(0)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = weights.mean(axis=1)
+        return out, (weights if batched else weights.squeeze(0))
+
+    # ------------------------------------------------------------ heads
+    def _project(self, query, key, value, self_attention, shared_kv, batch_first, cache):
+        """Q, K, V as (B, h, T, d_k) heads; reuse or extend the cache when one is given."""
+        e, w, bias = self.embed_dim, self.in_proj_weight, self.in_proj_bias
+
+        def project(x, lo, hi):
+            wb = (w, bias) if (lo, hi) == (0, 3 * e) else \
+                (w[lo:hi], None if bias is None else bias[lo:hi])
+            return self._split_heads(_linear(x, *wb), (hi - lo) // e, batch_first)
+
+        if cache is not None and cache.static and cache.k is not None:
+            return project(query, 0, e)[0], cache.k, cache.v
+        if self_attention:
+            q, k, v = project(query, 0, 3 * e)
+        elif shared_kv:
+            (q,), (k, v) = project(query, 0, e), project(key, e, 3 * e)
+        else:
+            (q,), (k,), (v,) = project(query, 0, e), project(key, e, 2 * e), project(value, 2 * e, 3 * e)
+        if cache is not None:
+            if cache.k is not None:                    # growing self-attention cache
+                k, v = concat([cache.k, k], axis=2), concat([cache.v, v], axis=2)
+            cache.k, cache.v = k, v
+        return q, k, v
+
+    def _split_heads(self, x, parts, batch_first):
+        """(B, T, parts*E) or (T, B, parts*E) -> `parts` views of shape (B, h, T, d_k)."""
+        d0, d1 = x.shape[0], x.shape[1]
+        x = x.reshape(d0, d1, parts, self.num_heads, self.head_dim)
+        x = x.permute(2, 0, 3, 1, 4) if batch_first else x.permute(2, 1, 3, 0, 4)
+        return tuple(x[i] for i in range(parts))
+
+    def _merge_heads(self, x, batch_first):
+        """(B, h, T, d_k) -> (B, T, E) or (T, B, E): the heads' outputs side by side."""
+        b, h, t, d = x.shape
+        if batch_first:
+            return x.permute(0, 2, 1, 3).reshape(b, t, h * d)
+        return x.permute(2, 0, 1, 3).reshape(t, b, h * d)
+
+    # ------------------------------------------------------------ checks and masks
+    def _check_inputs(self, query, key, value, cache):
+        name = "MultiheadAttention"
+        if query.ndim not in (2, 3):
+            raise ShapeError(f"{name}: query must be (T, B, E), (B, T, E) or unbatched (T, E), "
+                             f"got shape {tuple(query.shape)}")
+        for arg, x in (("query", query), ("key", key), ("value", value)):
+            if x.ndim != query.ndim:
+                raise ShapeError(f"{name}: {arg} has {x.ndim} dims but query has {query.ndim} "
+                                 f"(query {tuple(query.shape)}, {arg} {tuple(x.shape)})")
+            if x.shape[-1] != self.embed_dim:
+                raise ShapeError(f"{name}: {arg} has embedding dimension {x.shape[-1]}, expected "
+                                 f"embed_dim={self.embed_dim} ({arg} shape {tuple(x.shape)})")
+            if x.dtype.kind != "f":
+                raise DTypeError(f"{name}: {arg} must be floating point, got dtype {x.dtype}")
+        if key.shape[:-1] != value.shape[:-1]:
+            raise ShapeError(f"{name}: key {tuple(key.shape)} and value {tuple(value.shape)} must "
+                             "have the same batch size and source length")
+        if query.ndim == 3:
+            bq = query.shape[0] if self.batch_first else query.shape[1]
+            bk = key.shape[0] if self.batch_first else key.shape[1]
+            if bq != bk:
+                raise ShapeError(f"{name}: query {tuple(query.shape)} and key {tuple(key.shape)} "
+                                 f"have different batch sizes {bq} and {bk} "
+                                 f"(batch_first={self.batch_first})")
+
+    def _merge_masks(self, attn_mask, key_padding_mask, is_causal, b, t, s, dtype, xp):
+        """One mask broadcastable to the (B, h, T, S) scores, and whether to add the causal one.
+
+        Two bool masks combine with OR; when either is float, bool masks become -inf
+        additions and the two are added (as PyTorch does).
+        """
+        name, h = "MultiheadAttention", self.num_heads
+        masks = []
+        if attn_mask is not None:
+            m = _as_array(attn_mask)
+            _check_mask_dtype(name, "attn_mask", m)
+            if m.shape == (t, s):
+                masks.append(m)
+            elif m.shape == (b * h, t, s):
+                masks.append(m.reshape(b, h, t, s))
+            else:
+                raise ShapeError(f"{name}: attn_mask of shape {tuple(m.shape)} does not fit: "
+                                 f"expected ({t}, {s}) or (batch * num_heads, T, S) = "
+                                 f"({b * h}, {t}, {s}) for {t} queries and {s} keys")
+        if key_padding_mask is not None:
+            m = _as_array(key_padding_mask)
+            _check_mask_dtype(name, "key_padding_mask", m)
+            if m.shape != (b, s):
+                raise ShapeError(f"{name}: key_padding_mask of shape {tuple(m.shape)} does not fit: "
+                                 f"expected (batch, S) = ({b}, {s})")
+            masks.append(m.reshape(b, 1, 1, s))
+        causal = bool(is_causal)
+        if causal and t != s:       # queries are the last t of s positions (cached decoding)
+            masks.append(xp.triu(xp.ones((t, s), dtype=bool), k=s - t + 1))
+            causal = False
+        if not masks:
+            return None, causal
+        masks = [xp.asarray(m) for m in masks]
+        if all(m.dtype == np.bool_ for m in masks):
+            merged = masks[0]
+            for m in masks[1:]:
+                merged = merged | m
+            return merged, causal
+        merged = None
+        for m in masks:
+            m = xp.where(m, dtype.type(-math.inf), dtype.type(0)) if m.dtype == np.bool_ \
+                else m.astype(dtype, copy=False)
+            merged = m if merged is None else merged + m
+        return merged, causal
+
+
+def _check_mask_dtype(op, arg, m):
+    if m.dtype != np.bool_ and m.dtype.kind != "f":
+        raise DTypeError(f"{op}: {arg} must be bool (True = blocked) or float (added to the "
+                         f"scores), got dtype {m.dtype} (shape {tuple(m.shape)})")
+
+
+def _linear(x, weight, bias):
+    """x W^T + b over the last axis, as one 2-D matmul (the batch folded into rows)."""
+    lead = x.shape[:-1]
+    y = x.reshape(-1, x.shape[-1]) @ weight.T
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, weight.shape[0])
+
+
+MultiHeadAttention = MultiheadAttention

@@ -1,0 +1,163 @@
+"""minigrad's Transformer against torch.nn.Transformer, with the same weights:
+forward outputs, every parameter gradient, then 10 Adam steps."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.models import Transformer, from_torch, generate_square_subsequent_mask, to_torch
+from minigrad.models.convert import minigrad_name_to_torch
+from testutil import require_torch
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(autouse=True)
+def _torch_single_thread():
+    """Tiny models: torch's thread pool only fights the other processes for the cores."""
+    torch = require_torch()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+D, H, FF = 48, 3, 64        # d_model not a multiple of 64, 3 heads of 16
+S, T, B = 7, 5, 3           # source and target of different lengths
+
+
+def _pair(torch, norm_first, activation, batch_first, layers=(2, 2)):
+    model = Transformer(D, H, layers[0], layers[1], FF, dropout=0.0, activation=activation,
+                        batch_first=batch_first, norm_first=norm_first)
+    ref = torch.nn.Transformer(D, H, layers[0], layers[1], FF, dropout=0.0, activation=activation,
+                               batch_first=batch_first, norm_first=norm_first)
+    model.load_state_dict(from_torch(ref.state_dict()))
+    return model, ref
+
+
+def _inputs(batch_first, rng):
+    src = rng.standard_normal((B, S, D) if batch_first else (S, B, D)).astype(np.float32)
+    tgt = rng.standard_normal((B, T, D) if batch_first else (T, B, D)).astype(np.float32)
+    src_pad = np.zeros((B, S), bool)
+    src_pad[1, -3:] = True                      # sentence 1 has 3 padded source positions
+    tgt_pad = np.zeros((B, T), bool)
+    tgt_pad[2, -2:] = True
+    return src, tgt, src_pad, tgt_pad
+
+
+def _loss_weights(rng, shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _run(model, ref, torch, batch_first, rng, mask_kind):
+    src, tgt, src_pad, tgt_pad = _inputs(batch_first, rng)
+    w = _loss_weights(rng, tgt.shape)
+    causal = generate_square_subsequent_mask(T, dtype=mg.bool_ if mask_kind == "bool" else None)
+    causal_ref = torch.nn.Transformer.generate_square_subsequent_mask(T)
+    if mask_kind == "bool":
+        causal_ref = causal_ref.isinf()
+    out = model(mg.tensor(src), mg.tensor(tgt), tgt_mask=causal, src_key_padding_mask=src_pad,
+                tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
+    out_ref = ref(torch.tensor(src), torch.tensor(tgt), tgt_mask=causal_ref,
+                  src_key_padding_mask=torch.tensor(src_pad),
+                  tgt_key_padding_mask=torch.tensor(tgt_pad),
+                  memory_key_padding_mask=torch.tensor(src_pad))
+    loss = (out * mg.tensor(w)).sum()
+    loss_ref = (out_ref * torch.tensor(w)).sum()
+    return out, out_ref, loss, loss_ref
+
+
+def _assert_grads_close(model, ref):
+    """Every parameter's gradient within 1e-4 of torch's, relative to its largest entry."""
+    ref_params = dict(ref.named_parameters())
+    assert len(ref_params) == len(list(model.named_parameters()))
+    for name, p in model.named_parameters():
+        g_ref = ref_params[minigrad_name_to_torch(name)].grad.numpy()
+        assert p.grad is not None, f"no gradient for {name}"
+        g = p.grad.numpy()
+        scale = max(np.abs(g_ref).max(), 1e-6)
+        err = np.abs(g - g_ref).max() / scale
+        assert err < 1e-4, f"{name}: gradient differs by {err:.2e} (relative to max |grad|)"
+
+
+@pytest.mark.parametrize("norm_first,activation,batch_first,mask_kind", [
+    (False, "relu", False, "float"),
+    (False, "gelu", True, "bool"),
+    (True, "relu", True, "float"),
+    (True, "gelu", False, "bool"),
+])
+def test_forward_and_gradients_match_torch(norm_first, activation, batch_first, mask_kind):
+    torch = require_torch()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model, ref = _pair(torch, norm_first, activation, batch_first)
+    out, out_ref, loss, loss_ref = _run(model, ref, torch, batch_first, rng, mask_kind)
+    np.testing.assert_allclose(out.numpy(), out_ref.detach().numpy(), rtol=1e-5, atol=1e-5)
+    loss.backward()
+    loss_ref.backward()
+    _assert_grads_close(model, ref)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_ten_adam_steps_match_torch(norm_first):
+    torch = require_torch()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    model, ref = _pair(torch, norm_first, "relu", True)
+    opt = mg.optim.Adam(model.parameters(), lr=1e-3)
+    opt_ref = torch.optim.Adam(ref.parameters(), lr=1e-3)
+    target = rng.standard_normal((B, T, D)).astype(np.float32)
+    for step in range(10):
+        out, out_ref, loss, loss_ref = _run(model, ref, torch, True, rng, "float")
+        loss = ((out - mg.tensor(target)) ** 2).mean()          # regression to a fixed target
+        loss_ref = ((out_ref - torch.tensor(target)) ** 2).mean()
+        assert abs(loss.item() - loss_ref.item()) <= 1e-4 * max(1.0, abs(loss_ref.item())), \
+            f"step {step}: loss {loss.item()} vs torch {loss_ref.item()}"
+        opt.zero_grad()
+        opt_ref.zero_grad()
+        loss.backward()
+        loss_ref.backward()
+        opt.step()
+        opt_ref.step()
+    # The weights moved alike too, except the key bias: softmax ignores a constant added to a
+    # row of scores, so its true gradient is 0 and Adam turns float rounding noise into +-lr steps.
+    for name, value in to_torch(model.state_dict()).items():
+        expected = ref.state_dict()[name].numpy()
+        if name.endswith("in_proj_bias"):
+            value, expected = np.delete(value, np.s_[D:2 * D]), np.delete(expected, np.s_[D:2 * D])
+        np.testing.assert_allclose(value, expected, rtol=1e-4, atol=2e-5, err_msg=name)
+
+
+def test_state_dict_round_trip_names_and_shapes():
+    torch = require_torch()
+    ref = torch.nn.Transformer(D, H, 2, 1, FF, dropout=0.0)
+    model = Transformer(D, H, 2, 1, FF, dropout=0.0)
+    converted = to_torch(model.state_dict(), tensors=True)
+    assert set(converted) == set(ref.state_dict())
+    for k, v in converted.items():
+        assert tuple(v.shape) == tuple(ref.state_dict()[k].shape), k
+    ref.load_state_dict(converted)                       # strict: every name known to torch
+    back = from_torch(ref.state_dict())
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(back[k], v.numpy())
+
+
+def test_unbatched_input_matches_torch():
+    torch = require_torch()
+    torch.manual_seed(0)
+    model, ref = _pair(torch, False, "relu", False, layers=(1, 1))
+    rng = np.random.default_rng(2)
+    src = rng.standard_normal((S, D)).astype(np.float32)
+    tgt = rng.standard_normal((T, D)).astype(np.float32)
+    out = model(mg.tensor(src), mg.tensor(tgt), tgt_mask=generate_square_subsequent_mask(T))
+    out_ref = ref(torch.tensor(src), torch.tensor(tgt),
+                  tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(T))
+    np.testing.assert_allclose(out.numpy(), out_ref.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_generate_square_subsequent_mask_matches_torch():
+    torch = require_torch()
+    mask = generate_square_subsequent_mask(6)
+    np.testing.assert_array_equal(mask.numpy(),
+                                  torch.nn.Transformer.generate_square_subsequent_mask(6).numpy())
+    assert mask.dtype == np.float32
+    np.testing.assert_array_equal(generate_square_subsequent_mask(6, dtype=mg.bool_).numpy(),
+                                  np.isinf(mask.numpy()))
