@@ -9,7 +9,16 @@ import os
 import statistics
 import time
 
-import matplotlib
+# These experiments multiply small matrices. For them a second BLAS thread costs
+# more than it gives, and on a machine shared with other jobs a waiting BLAS thread
+# can slow every small matmul 10-20x. One thread, unless the user chose otherwise;
+# it takes effect only when this module is imported before NumPy (as the scripts do).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import matplotlib  # noqa: E402
+
+from minigrad import nn  # noqa: E402
 
 matplotlib.use("Agg")                  # no display needed: every figure goes to a PNG
 
@@ -100,3 +109,43 @@ def graph_depth(tensor, source=None):
             reached = [depth[id(p)] for p in parents if depth.get(id(p)) is not None]
             depth[id(t)] = 1 + max(reached) if reached else None
     return depth[id(tensor)] or 0
+
+
+# ---------------------------------------------------------------- ablation block
+class AblationEncoderLayer(nn.Module):
+    """An encoder layer whose parts can be switched off, for experiments that remove one.
+
+    Built from the library's MultiheadAttention, FeedForward and LayerNorm. `norm`
+    makes the normalisation layer (default: LayerNorm), `dim_feedforward=0` drops the
+    feed-forward sublayer, `residual=False` drops the skip connections. With the
+    defaults it computes what models.transformer.EncoderLayer computes (dropout 0).
+    A norm with `uses_padding_mask = True` is also given the padding mask.
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward, norm=None, residual=True, norm_first=False):
+        super().__init__()
+        make_norm = norm or nn.LayerNorm
+        self.residual, self.norm_first = residual, norm_first
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
+        self.norm1 = make_norm(d_model)
+        if dim_feedforward:
+            self.feed_forward = nn.FeedForward(d_model, dim_feedforward, dropout=0.0)
+            self.norm2 = make_norm(d_model)
+        else:
+            self.feed_forward = self.norm2 = None
+
+    def forward(self, x, key_padding_mask=None):
+        attend = lambda h: self.self_attn(h, h, h, key_padding_mask=key_padding_mask,  # noqa: E731
+                                          need_weights=False)[0]
+        x = self._sublayer(x, attend, self.norm1, key_padding_mask)
+        if self.feed_forward is not None:
+            x = self._sublayer(x, self.feed_forward, self.norm2, key_padding_mask)
+        return x
+
+    def _sublayer(self, x, f, norm, padding_mask):
+        def normalize(h):
+            return norm(h, padding_mask) if getattr(norm, "uses_padding_mask", False) else norm(h)
+        if self.norm_first:                      # x + f(norm(x))
+            y = f(normalize(x))
+            return x + y if self.residual else y
+        return normalize(x + f(x) if self.residual else f(x))   # norm(x + f(x))

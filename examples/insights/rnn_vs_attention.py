@@ -19,11 +19,11 @@ import sys
 import time
 import statistics
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import graph_depth, print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+
+import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
-from _common import graph_depth, print_table, pyplot, save_figure  # noqa: E402
 
 
 class MinimalRNN:

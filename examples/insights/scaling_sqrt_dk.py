@@ -15,11 +15,11 @@ import math
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+
+import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
-from _common import print_table, pyplot, save_figure  # noqa: E402
 
 
 def attention_stats(d_k, scaled, batch=16, length=64, seed=0):
