@@ -1,0 +1,163 @@
+"""Name what each op means in an attention block, so the picture reads like the paper.
+
+An op is called `matmul` whether it multiplies queries by keys or weights by
+values. The role says which. Attention has a fixed shape in the recorded graph
+(`scaled_dot_product_attention` under `use_fused(False)` records exactly this):
+
+    matmul (scores) -> mul (scale) -> masked_fill | add (mask) -> softmax
+        -> dropout (training only) -> matmul (weighted sum of V)
+
+Starting from each softmax, the chain is matched backwards and forwards; around
+it, the data-movement boxes that feed the two matmuls are the split into heads,
+the one after is the merge of heads, and what feeds the splits and reads the
+merge are the projections. Anything that does not match keeps its plain op name.
+"""
+from .simplify import _is_movement
+
+
+def label_attention(graph):
+    """Set `node.role` on every op of every attention pattern found in `graph`;
+    returns how many patterns were found."""
+    users = graph.consumers()
+    nodes = graph.nodes
+    found = 0
+    for soft in [n for n in graph.ops() if op_name(n) == "softmax"]:
+        chain = _scores_chain(soft, nodes)
+        if chain is None:
+            continue
+        scores, scale, mask = chain
+        drop, weights = None, soft
+        if len(users[soft.id]) == 1 and op_name(nodes[users[soft.id][0]]) == "dropout":
+            drop = weights = nodes[users[soft.id][0]]
+        weighted = next((nodes[u] for u in users[weights.id]
+                         if op_name(nodes[u]) == "matmul" and nodes[u].inputs[0] == weights.id),
+                        None)
+        if weighted is None:
+            continue
+        found += 1
+        _set(scores, "scores Q·Kᵀ")
+        _set(scale, "scale by 1/√d_k")
+        _set(mask, "mask")
+        if mask is not None:
+            for i, g in zip(mask.inputs, mask.grad_inputs):
+                if not g and nodes[i].kind == "input" and nodes[i].name == "input":
+                    nodes[i].name = "mask"
+        _set(soft, "softmax")
+        _set(drop, "attention dropout")
+        _set(weighted, "weighted sum of V")
+        serves = {}              # projection -> which of Q, K, V it makes (packed: several)
+        for which, node, extra in (("Q", nodes[scores.inputs[0]], ""),
+                                   ("K", nodes[scores.inputs[1]], ", transpose"),
+                                   ("V", nodes[weighted.inputs[1]], "")):
+            if _is_movement(node):
+                _set(node, f"split {which} into heads{extra}")
+                node = nodes[node.inputs[0]] if node.inputs else None
+            proj = _projection(node, nodes)
+            if proj is not None:
+                serves.setdefault(proj.id, []).append(which)
+        for proj, letters in serves.items():
+            plural = "s" if len(letters) > 1 else ""
+            _set(nodes[proj], f"{', '.join(letters)} projection{plural}")
+        for merge in [nodes[u] for u in users[weighted.id] if _is_movement(nodes[u])]:
+            _set(merge, "merge heads")
+            for u in users[merge.id]:
+                out = nodes[u]
+                if out.kind == "module" or op_name(out) == "matmul":
+                    _set(out, "output projection")
+                    adds = [nodes[a] for a in users[out.id] if op_name(nodes[a]) == "add"]
+                    if out.kind == "op" and len(users[out.id]) == 1 and adds:
+                        _set(adds[0], "+ bias")
+    return found
+
+
+def _projection(node, nodes):
+    """The matmul (or collapsed Linear) that made `node`; marks its bias add on the way."""
+    if node is None:
+        return None
+    if node.kind == "module":
+        return node
+    if node.kind != "op":
+        return None
+    if op_name(node) == "add":
+        src = _data_input(node, nodes)
+        has_param = any(nodes[i].kind == "param" for i in node.inputs)
+        if src is not None and op_name(src) == "matmul" and has_param:
+            _set(node, "+ bias")
+            return src
+        return None
+    return node if op_name(node) == "matmul" else None
+
+
+def op_name(node):
+    """The first op of a node ('add' for 'add → reshape'); '' for leaves and modules."""
+    return node.name.split(" → ")[0] if node.kind == "op" else ""
+
+
+def _set(node, role):
+    if node is not None and node.role is None:
+        node.role = role
+
+
+def _data_input(node, nodes):
+    """The input that carries the computation (a gradient flows there), not a mask."""
+    for i, g in zip(node.inputs, node.grad_inputs):
+        if g and nodes[i].kind in ("op", "module"):
+            return nodes[i]
+    return None
+
+
+def _scores_chain(soft, nodes):
+    p = _data_input(soft, nodes)
+    mask = scale = None
+    if p is not None and (op_name(p) == "masked_fill" or
+                          (op_name(p) == "add" and not all(p.grad_inputs))):
+        mask, p = p, _data_input(p, nodes)
+    if p is not None and op_name(p) in ("mul", "div") and len(p.inputs) == 1:
+        scale, p = p, _data_input(p, nodes)
+    if p is None or op_name(p) != "matmul":
+        return None
+    return p, scale, mask
+
+
+def label_biases(graph):
+    """`x @ W.T + b`: the add that reads a matmul and a 1-D parameter is the bias."""
+    nodes = graph.nodes
+    for n in graph.ops():
+        if op_name(n) == "add" and n.role is None and len(n.inputs) == 2:
+            a, b = (nodes[i] for i in n.inputs)
+            if op_name(a) == "matmul" and b.kind == "param" and len(b.shape) == 1:
+                n.role = "+ bias"
+
+
+def label_residuals(graph):
+    """`x + f(x)`: an add whose one input is computed from the other is a residual
+    (skip) connection. Returns how many were found."""
+    nodes = graph.nodes
+    position = {nid: k for k, nid in enumerate(nodes)}
+    found = 0
+    for n in graph.ops():
+        if op_name(n) != "add" or n.role is not None or len(n.inputs) != 2:
+            continue
+        a, b = (nodes[i] for i in n.inputs)
+        if any(x.kind in ("param", "constant") or x.shape != n.shape for x in (a, b)):
+            continue
+        early, late = (a, b) if position[a.id] < position[b.id] else (b, a)
+        if _reaches(late, early.id, nodes, position):
+            n.role = "residual add"
+            found += 1
+    return found
+
+
+def _reaches(start, target, nodes, position):
+    """Whether `target` is an ancestor of `start` (inputs come first in `position`)."""
+    limit = position[target]
+    stack, seen = [start.id], set()
+    while stack:
+        nid = stack.pop()
+        for i in nodes[nid].inputs:
+            if i == target:
+                return True
+            if i not in seen and position[i] > limit:
+                seen.add(i)
+                stack.append(i)
+    return False
