@@ -94,6 +94,8 @@ def render_block(name, d_model=32, nhead=4, path=None, format=None, backward=Fal
     collapse:  modules to draw as single boxes (defaults suit each block; () for none).
     format:    'svg', 'png', 'pdf' or 'dot' (DOT text needs no Graphviz install); by
                default the suffix of `path` says, else SVG.
+    seed:      weights and inputs come from `minigrad.manual_seed(seed)`, so the same
+               arguments give the same picture (and the global generator is reseeded).
     """
     out, module, names, default_collapse, fused = build_block(
         name, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward,

@@ -39,7 +39,8 @@ def make_dot(outputs, params=None, module=None, names=None, *, backward=False,
     names:    {name: Tensor} names input tensors ('x', 'memory').
     backward: draw the gradient's path instead: each op's backward, from the output
               to the parameters' `.grad`.
-    grad_norms: label edges with the norm of the gradient of the tensor they carry;
+    grad_norms: label edges with the norm of the gradient of the tensor they carry (summed
+              over all its uses);
               needs `backward(retain_graph=True)` run under `record_grad_norms()`.
     collapse: modules to draw as one box each: paths, globs ('encoder.layers.*'),
               class names ('LayerNorm') or a function (path, class name) -> bool.

@@ -7,17 +7,18 @@ values. The role says which. Attention has a fixed shape in the recorded graph
     matmul (scores) -> mul (scale) -> masked_fill | add (mask) -> softmax
         -> dropout (training only) -> matmul (weighted sum of V)
 
-Starting from each softmax, the chain is matched backwards and forwards; around
-it, the data-movement boxes that feed the two matmuls are the split into heads,
-the one after is the merge of heads, and what feeds the splits and reads the
-merge are the projections. Anything that does not match keeps its plain op name.
+Starting from each softmax, the chain is matched backwards and forwards (a fused
+`attention` op is the whole chain in one). Around it, the data-movement boxes
+that feed it are the split into heads, the one after is the merge of heads, and
+what feeds the splits and reads the merge are the projections. Anything that
+does not match keeps its plain op name.
 """
 from .simplify import _is_movement
 
 
 def label_attention(graph):
-    """Set `node.role` on every op of every attention pattern found in `graph`;
-    returns how many patterns were found."""
+    """Set `node.role` on every op of every attention found in `graph` (step by step
+    under `use_fused(False)`, or one fused `attention` op); returns how many."""
     users = graph.consumers()
     nodes = graph.nodes
     found = 0
@@ -45,29 +46,40 @@ def label_attention(graph):
         _set(soft, "softmax")
         _set(drop, "attention dropout")
         _set(weighted, "weighted sum of V")
-        serves = {}              # projection -> which of Q, K, V it makes (packed: several)
-        for which, node, extra in (("Q", nodes[scores.inputs[0]], ""),
-                                   ("K", nodes[scores.inputs[1]], ", transpose"),
-                                   ("V", nodes[weighted.inputs[1]], "")):
-            if _is_movement(node):
-                _set(node, f"split {which} into heads{extra}")
-                node = nodes[node.inputs[0]] if node.inputs else None
-            proj = _projection(node, nodes)
-            if proj is not None:
-                serves.setdefault(proj.id, []).append(which)
-        for proj, letters in serves.items():
-            plural = "s" if len(letters) > 1 else ""
-            _set(nodes[proj], f"{', '.join(letters)} projection{plural}")
-        for merge in [nodes[u] for u in users[weighted.id] if _is_movement(nodes[u])]:
-            _set(merge, "merge heads")
-            for u in users[merge.id]:
-                out = nodes[u]
-                if out.kind == "module" or op_name(out) == "matmul":
-                    _set(out, "output projection")
-                    adds = [nodes[a] for a in users[out.id] if op_name(nodes[a]) == "add"]
-                    if out.kind == "op" and len(users[out.id]) == 1 and adds:
-                        _set(adds[0], "+ bias")
+        _label_around(weighted, (nodes[scores.inputs[0]], nodes[scores.inputs[1]],
+                                 nodes[weighted.inputs[1]]), nodes, users)
+    for fused in [n for n in graph.ops() if op_name(n) == "attention" and len(n.inputs) == 3]:
+        found += 1
+        _set(fused, "scaled dot-product attention")
+        _label_around(fused, [nodes[i] for i in fused.inputs], nodes, users)
     return found
+
+
+def _label_around(attention, qkv, nodes, users):
+    """Around the attention core: the splits into heads of Q, K and V, the projections
+    that made them, the merge of heads and the output projection after it."""
+    serves = {}              # projection -> which of Q, K, V it makes (packed: several)
+    for which, node in zip("QKV", qkv):
+        if _is_movement(node):
+            transposed = any(op == "permute" and detail == "transpose"
+                             for op, detail in node.steps[1:])
+            _set(node, f"split {which} into heads" + (", transpose" if transposed else ""))
+            node = nodes[node.inputs[0]] if node.inputs else None
+        proj = _projection(node, nodes)
+        if proj is not None:
+            serves.setdefault(proj.id, []).append(which)
+    for proj, letters in serves.items():
+        plural = "s" if len(letters) > 1 else ""
+        _set(nodes[proj], f"{', '.join(letters)} projection{plural}")
+    for merge in [nodes[u] for u in users[attention.id] if _is_movement(nodes[u])]:
+        _set(merge, "merge heads")
+        for u in users[merge.id]:
+            out = nodes[u]
+            if out.kind == "module" or op_name(out) == "matmul":
+                _set(out, "output projection")
+                adds = [nodes[a] for a in users[out.id] if op_name(nodes[a]) == "add"]
+                if out.kind == "op" and len(users[out.id]) == 1 and adds:
+                    _set(adds[0], "+ bias")
 
 
 def _projection(node, nodes):

@@ -113,7 +113,7 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
     """Find every op and leaf behind `outputs` (a Tensor or a sequence of them).
 
     params:  {path: Parameter}, e.g. `dict(model.named_parameters())`, to name parameters.
-    module:  a Module whose parameters (and module classes) name the leaves instead.
+    module:  or a Module, whose `named_parameters()` name them.
     names:   {name: Tensor} for inputs ('x', 'memory', 'mask'); a view of a named
              tensor (a broadcast mask, say) takes the same name.
     grad_norms: read the gradient norm of every op output (recorded by backward under
@@ -126,11 +126,11 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
             param_names.setdefault(id(p), path)
     for path, p in (params or {}).items():
         param_names.setdefault(id(p), path)
-    input_names, named_tensors = {}, {}
+    input_names, base_names, named_tensors = {}, {}, {}
     for name, t in (names or {}).items():
         named_tensors[name] = t
         input_names.setdefault(id(t), name)
-        input_names.setdefault(id(_base_array(t.data)), name)
+        base_names.setdefault(id(_base_array(t.data)), name)   # its views, by memory
 
     nodes, out_info = {}, {}
     fn_ids, leaf_ids = {}, {}
@@ -147,8 +147,8 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
         key = id(t)
         note = None
         if key not in leaf_ids and key not in param_names and not _is_param(t) \
-                and key not in input_names and id(_base_array(t.data)) in input_names:
-            name = input_names[id(_base_array(t.data))]
+                and key not in input_names and id(_base_array(t.data)) in base_names:
+            name = base_names[id(_base_array(t.data))]
             named = named_tensors[name]
             if tuple(t.shape) != tuple(named.shape):
                 flat = t.ndim == 2 and named.ndim > 2 and t.shape[-1] == named.shape[-1]

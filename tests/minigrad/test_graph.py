@@ -342,6 +342,20 @@ def test_attention_cluster_holds_exactly_the_steps_of_attention_in_order():
     assert dot.node_cluster[dot.by_title("x")] is None
 
 
+def test_fused_attention_is_one_labelled_op():
+    attn = nn.MultiheadAttention(16, 2, batch_first=True)
+    x = mg.randn(2, 5, 16)
+    out, _ = attn(x, x, x, need_weights=False)        # fused kernels: the default
+    dot = Dot(mgg.to_dot([out], module=attn, names={"x": x}))
+    titles = sorted(dot.title(n) for n in dot.ops())
+    assert titles == sorted(["Q, K, V projections", "+ bias", "split Q into heads",
+                             "split K into heads", "split V into heads",
+                             "scaled dot-product attention", "merge heads", "output projection",
+                             "+ bias"])
+    core = dot.by_title("scaled dot-product attention")
+    assert "attention" in dot.text(core) and style.FAMILY_COLOUR["fused"] in dot.nodes[core][1]
+
+
 def test_cross_attention_separates_the_query_projection():
     dot = Dot(mgg.render_block("decoder_layer", d_model=16, nhead=2).source)
     cross = dot.inside(dot.cluster_by_path("multihead_attn"))
