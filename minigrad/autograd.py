@@ -26,6 +26,7 @@ class _State(threading.local):
         self.anomaly = False
         self.fused = True          # False: fused ops run their composed reference versions
         self.grad_norms = False    # record each op's output-gradient norm during backward
+        self.callbacks = None      # while a backward runs: functions to call when it ends
 
 
 state = _State()
@@ -226,6 +227,75 @@ def _sum_to(grad, shape):
     return sum_to(grad, shape)
 
 
+# ------------------------------------------------------------------ gradient-ready hooks
+# Data-parallel training starts averaging a parameter's gradient across processes
+# as soon as backward has finished with it, while the rest of backward still runs.
+_hooked_leaves = 0       # leaves carrying hooks; while 0, backward does no bookkeeping
+
+
+class _HookHandle:
+    def __init__(self, tensor, hook):
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self):
+        global _hooked_leaves
+        hooks = getattr(self.tensor, "_grad_hooks", None)
+        if hooks and self.hook in hooks:
+            hooks.remove(self.hook)
+            if not hooks:
+                del self.tensor._grad_hooks
+                _hooked_leaves -= 1
+
+
+def register_post_accumulate_grad_hook(tensor, hook):
+    """Call `hook(tensor)` once per backward, when the leaf's `.grad` holds everything
+    that backward adds to it (every op using the leaf has passed its gradient on).
+    Returns a handle; `handle.remove()` unregisters the hook."""
+    global _hooked_leaves
+    if tensor._ctx is not None:
+        raise AutogradError("register_post_accumulate_grad_hook: only leaf tensors "
+                            "accumulate .grad; this tensor was computed by "
+                            f"{tensor._ctx.name}")
+    hooks = getattr(tensor, "_grad_hooks", None)
+    if not hooks:
+        hooks = tensor._grad_hooks = []
+        _hooked_leaves += 1
+    hooks.append(hook)
+    return _HookHandle(tensor, hook)
+
+
+def queue_callback(callback):
+    """Call `callback()` once the running backward has finished with every leaf."""
+    if state.callbacks is None:
+        raise AutogradError("queue_callback: no backward is running")
+    state.callbacks.append(callback)
+
+
+def _start_leaf_hooks(order, roots):
+    """Count the pending uses of every hooked leaf; fire the hooks of root leaves
+    that no op uses (their gradient was delivered before the walk)."""
+    uses = {}
+    for fn in order:
+        for t, need in zip(fn.inputs, fn.needs_input_grad):
+            if need and t._ctx is None and getattr(t, "_grad_hooks", None):
+                uses[id(t)] = uses.get(id(t), 0) + 1
+    for r in roots:
+        if r._ctx is None and id(r) not in uses:
+            for hook in list(getattr(r, "_grad_hooks", ())):
+                hook(r)
+    return uses
+
+
+def _leaf_uses_done(fn, uses):
+    """`fn` has passed on its gradients: a hooked leaf with no use left is final."""
+    for t, need in zip(fn.inputs, fn.needs_input_grad):
+        if need and t._ctx is None and id(t) in uses:
+            uses[id(t)] -= 1
+            if uses[id(t)] == 0:
+                for hook in list(t._grad_hooks):
+                    hook(t)
+
+
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
     """Propagate `root_grads` from `roots` to the leaves.
 
@@ -272,10 +342,25 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             grads[r._ctx] = g if prev is None else prev + g
 
     order = _topological_order(root_fns)
+    uses = _start_leaf_hooks(order, roots) if _hooked_leaves and inputs is None else None
+    outer_callbacks, state.callbacks = state.callbacks, []
+    try:
+        _walk(order, grads, deliver, wanted_fns, captured, uses, retain_graph, create_graph)
+        for callback in state.callbacks:
+            callback()
+    finally:
+        state.callbacks = outer_callbacks
+    return captured
+
+
+def _walk(order, grads, deliver, wanted_fns, captured, uses, retain_graph, create_graph):
+    """Visit the creators in reverse topological order, handing gradients to their inputs."""
     with set_grad_enabled(create_graph):
         for fn in reversed(order):
             g = grads.pop(fn, None)
             if g is None:
+                if uses:
+                    _leaf_uses_done(fn, uses)
                 continue
             if fn in wanted_fns:
                 for i in wanted_fns[fn]:
@@ -297,9 +382,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     if fn.once_differentiable and create_graph:
                         gi = _OnceDifferentiableGrad.apply(gi, *fn.inputs, op=fn.name)
                     deliver(t, gi)
+            if uses:
+                _leaf_uses_done(fn, uses)
             if not retain_graph:
                 fn.release()
-    return captured
 
 
 def backward(tensor, grad=None, retain_graph=False, create_graph=False):
