@@ -46,8 +46,7 @@ class Adam(Optimizer):
             lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
             wd, amsgrad = group["weight_decay"], group["amsgrad"]
             for p, g in self._params_with_grad(group):
-                w = p.data
-                xp = p.xp
+                w, xp = p.data, p.xp
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(w),
@@ -56,32 +55,35 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = xp.zeros_like(w)
                 state["step"] += 1
                 t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                tmp = self._scratch(w)
-                if wd and self.decoupled_weight_decay:
-                    w *= 1.0 - lr * wd
-                elif wd:
-                    g = g + wd * w                       # a new array: the grad stays as it was
-                # m += (1 - b1) * (g - m): PyTorch's lerp, same rounding
-                xp.subtract(g, m, out=tmp)
-                tmp *= 1.0 - b1
-                m += tmp
-                # v = b2 * v + (1 - b2) * g * g
-                v *= b2
-                xp.multiply(g, g, out=tmp)
-                tmp *= 1.0 - b2
-                v += tmp
-                if amsgrad:
-                    vmax = state["max_exp_avg_sq"]
-                    xp.maximum(vmax, v, out=vmax)
-                    v = vmax
-                step_size = lr / (1.0 - b1 ** t)
-                xp.sqrt(v, out=tmp)
-                tmp /= math.sqrt(1.0 - b2 ** t)
-                tmp += eps
-                xp.divide(m, tmp, out=tmp)
-                tmp *= step_size
-                w -= tmp
+                h = dict(lr=lr, b1=b1, b2=b2, eps=eps, wd=wd, step_size=lr / (1.0 - b1 ** t),
+                         bc2_sqrt=math.sqrt(1.0 - b2 ** t))
+                self._update(xp, w, g, state["exp_avg"], state["exp_avg_sq"],
+                             state.get("max_exp_avg_sq"), self._scratch(w), **h)
+
+    def _update(self, xp, w, g, m, v, vmax, tmp, lr, b1, b2, eps, wd, step_size, bc2_sqrt):
+        """One Adam step for one parameter, in place (tmp is a work array of its shape)."""
+        if wd and self.decoupled_weight_decay:
+            w *= 1.0 - lr * wd
+        elif wd:
+            g = g + wd * w                       # a new array: the grad stays as it was
+        # m += (1 - b1) * (g - m): PyTorch's lerp, same rounding
+        xp.subtract(g, m, out=tmp)
+        tmp *= 1.0 - b1
+        m += tmp
+        # v = b2 * v + (1 - b2) * g * g
+        v *= b2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        if vmax is not None:                     # amsgrad: the largest v so far
+            xp.maximum(vmax, v, out=vmax)
+            v = vmax
+        xp.sqrt(v, out=tmp)
+        tmp /= bc2_sqrt
+        tmp += eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        w -= tmp
 
 
 class AdamW(Adam):

@@ -9,7 +9,7 @@ import minigrad.nn as nn
 import minigrad.optim as optim
 from testutil import require_torch
 
-SHAPES = [(5, 4), (4,), (3, 2, 2)]
+SHAPES = [(5, 4), (4,), (3, 2, 2), (257, 300)]     # the last one large enough for rounding
 
 
 def _problem(steps, seed=0):
@@ -80,7 +80,7 @@ def test_state_dict_resume_equals_uninterrupted_run(name):
     straight, _ = _run_minigrad(make, w0, grads)
     half, opt = _run_minigrad(make, w0, grads[:10])
     sd = opt.state_dict()
-    assert sd["param_groups"][0]["params"] == [0, 1, 2] and set(sd["state"]) == {0, 1, 2}
+    assert sd["param_groups"][0]["params"] == [0, 1, 2, 3] and set(sd["state"]) == {0, 1, 2, 3}
     snapshot = {i: {k: (v.numpy().copy() if isinstance(v, mg.Tensor) else v)
                     for k, v in s.items()} for i, s in sd["state"].items()}
     params = [nn.Parameter(mg.tensor(w)) for w in half]
@@ -110,7 +110,7 @@ def test_load_state_dict_reports_every_problem():
     assert "state 0.exp_avg: checkpoint (9, 9), parameter (5, 4)" in str(e.value)
     assert "state 2.exp_avg_sq: checkpoint (1, 2), parameter (3, 2, 2)" in str(e.value)
     other = optim.Adam([nn.Parameter(mg.zeros(2))])
-    with pytest.raises(mg.MinigradError, match="group 0 has 3 parameters in the checkpoint, 1"):
+    with pytest.raises(mg.MinigradError, match="group 0 has 4 parameters in the checkpoint, 1"):
         other.load_state_dict(opt.state_dict())
 
 
@@ -134,6 +134,21 @@ def test_zero_grad_and_argument_checks():
         optim.Adam([p, p])
     with pytest.raises(mg.MinigradError, match="empty"):
         optim.Adam([])
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW])
+def test_non_contiguous_gradients_give_the_same_step(cls):
+    """A gradient that is a transposed view gives the same step as a contiguous one."""
+    g = mg.randn(300, 257).numpy()
+    a, b = nn.Parameter(mg.ones(257, 300)), nn.Parameter(mg.ones(257, 300))
+    opt_a, opt_b = cls([a], lr=0.1), cls([b], lr=0.1)
+    for _ in range(3):
+        a.grad = mg.tensor(np.ascontiguousarray(g.T))
+        b.grad = mg.tensor(g.T)
+        assert not b.grad.data.flags.c_contiguous
+        opt_a.step()
+        opt_b.step()
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_updates_are_in_place():
@@ -257,9 +272,14 @@ def test_clip_grad_norm_equals_torch(norm_type, max_norm):
     total = optim.clip_grad_norm_(ours, max_norm, norm_type)
     total_t = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert total.shape == () and total.dtype == np.float32
-    np.testing.assert_allclose(float(total), float(total_t), rtol=1e-6)
+    # float32 sums of 77K terms in a different order: NumPy's pairwise sum is within
+    # 1e-7 of the float64 value, torch's within 3e-6 for the 1- and 3-norms
+    exact = sum(float((np.abs(g.astype(np.float64)) ** norm_type).sum()) for g in grads[0]) ** (
+        1 / norm_type) if math.isfinite(norm_type) else max(float(np.abs(g).max()) for g in grads[0])
+    np.testing.assert_allclose(float(total), exact, rtol=1e-6)
+    np.testing.assert_allclose(float(total), float(total_t), rtol=1e-5)
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
     clipped = math.isfinite(norm_type) and max_norm < float(total)
     new_norm = sum(float((np.abs(p.grad.numpy()) ** norm_type).sum()) for p in ours) ** (
         1 / norm_type) if math.isfinite(norm_type) else None
