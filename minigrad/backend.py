@@ -64,7 +64,7 @@ def device_of(array):
 
 def xp_of(array):
     """The array module (numpy or cupy) that owns `array`."""
-    if isinstance(array, np.ndarray):
+    if isinstance(array, (np.ndarray, np.generic)):   # NumPy ops on 0-d arrays give scalars
         return np
     return cupy_module()
 
