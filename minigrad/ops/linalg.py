@@ -1,4 +1,6 @@
 """Matrix multiplication with batch broadcasting: the op that does most of the work."""
+import math
+
 from ..autograd import Function
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
@@ -19,7 +21,9 @@ class MatMul(Function):
         if self.needs_input_grad[1]:
             if b.ndim == 2 and a.ndim > 2:
                 # fold the batch into rows: one GEMM gives the summed weight gradient
-                gb = a.reshape(-1, a.shape[-1]).swapaxes(-1, -2) @ grad.reshape(-1, grad.shape[-1])
+                # (explicit row counts: reshape(-1, 0) is ambiguous when k or n is 0)
+                rows = math.prod(a.shape[:-1])
+                gb = a.reshape(rows, a.shape[-1]).swapaxes(-1, -2) @ grad.reshape(rows, grad.shape[-1])
             else:
                 gb = a.swapaxes(-1, -2) @ grad
         return ga, gb
