@@ -16,7 +16,7 @@ class Embedding(Function):
         return weight[self.ids]
 
     def backward(self, grad):
-        g = grad.data.reshape(-1, grad.shape[-1])
+        g = grad.data.reshape(self.ids.size, grad.shape[-1])   # not -1: the dim may be 0
         ids = self.ids.reshape(-1)
         dw = xp_of(g).zeros(self.inputs[0].shape, dtype=g.dtype)
         scatter_add(dw, ids, g)
