@@ -113,8 +113,9 @@ def var(a, axis=None, keepdims=False, correction=1):
 def _extreme(a, axis, keepdims, smallest, op):
     a = _reduce_input(a, op)
     axes = normalize_axes(axis, a.ndim, op)
-    if a.size == 0:
-        raise ShapeError(f"{op}: cannot reduce an empty tensor of shape {tuple(a.shape)}")
+    if builtins.any(a.shape[i] == 0 for i in axes):
+        raise ShapeError(f"{op}: cannot reduce over an empty axis of a tensor of shape "
+                         f"{tuple(a.shape)} (axis {axis!r})")
     return Max.apply(a, axes=axes, keepdims=keepdims, smallest=smallest)
 
 
