@@ -255,5 +255,6 @@ def chunk(a, chunks, axis=0):
     if chunks <= 0:
         raise ShapeError(f"chunk: number of chunks must be positive, got {chunks}")
     n = a.shape[axis]
-    size = -(-n // chunks) if n else 1
-    return split(a, size, axis)
+    if n == 0:                       # as in PyTorch: `chunks` empty pieces
+        return split(a, [0] * chunks, axis)
+    return split(a, -(-n // chunks), axis)
