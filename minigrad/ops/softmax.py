@@ -12,6 +12,8 @@ from .reduce import normalize_axes
 def _shifted(x, axis):
     """x - max(x), with rows of all -inf shifted by 0 so they stay -inf."""
     xp = xp_of(x)
+    if x.size == 0:                  # an empty axis has no maximum (and needs no shift)
+        return x
     m = x.max(axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
     return x - m
@@ -43,6 +45,9 @@ class LogSoftmax(Function):
     def forward(self, x):
         xp = xp_of(x)
         z = _shifted(x, self.axis)
+        if z.size == 0:              # no entries: log of an empty sum would warn
+            self.out = z.copy()
+            return self.out
         s = xp.exp(z).sum(axis=self.axis, keepdims=True)
         self.out = z - xp.log(s)
         return self.out
