@@ -326,10 +326,24 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if i is not None:
                 captured[i] = g if captured[i] is None else captured[i] + g
         else:
-            t.grad = g if t.grad is None else t.grad + g
+            if t.grad is None:
+                t.grad = g if create_graph else _own(g)
+            else:
+                t.grad = t.grad + g
             if not create_graph and t.grad._ctx is not None:
                 t.grad = t.grad.detach()
+        handed_out.add(id(g.data))
 
+    def _own(g):
+        """A leaf's .grad gets memory of its own: optimizers and clipping change it in
+        place, so it must not be a view, or an array another gradient also uses
+        (add's backward passes one gradient to both inputs)."""
+        a = g.data
+        if id(a) in handed_out or a.base is not None or not getattr(a.flags, "writeable", True):
+            return Tensor._make(a.copy(), False, None)
+        return g
+
+    handed_out = {id(g.data) for g in root_grads}    # arrays some gradient already uses
     root_fns = []
     for r, g in zip(roots, root_grads):
         if not r.requires_grad:
