@@ -9,3 +9,14 @@ def test_tanh_square_gradient():
     t = np.tanh(x.numpy())
     np.testing.assert_allclose(x.grad.numpy(), 2 * t * (1 - t * t), rtol=1e-5, atol=1e-6)
     assert x.grad.dtype == mg.float32
+
+
+def test_leaf_gradients_own_their_memory():
+    """add passes one gradient to both inputs; in-place clipping of one must not touch the other."""
+    a = mg.randn(3, requires_grad=True)
+    b = mg.randn(3, requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 0.5
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones(3, dtype=np.float32))
+    assert a.grad.data.flags.writeable and b.grad.data.flags.writeable
