@@ -8,6 +8,7 @@ the same model and data computed here. Skipped cleanly without mpi4py or mpirun
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,8 +46,18 @@ def mpirun(script, *args, n=2, timeout=TIMEOUT_S):
            "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo",
            sys.executable, str(HERE / script), *map(str, args)]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    return proc, time.perf_counter() - start
+    # A session of its own, so that a hung job can be killed with every rank it started.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"mpirun {script} did not finish within {timeout} s (a rank hangs):\n"
+                    f"{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), \
+        time.perf_counter() - start
 
 
 def load_worker():
