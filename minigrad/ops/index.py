@@ -68,11 +68,12 @@ class IndexBackward(Function):
 def _check_bounds(a, index):
     parts = index if isinstance(index, tuple) else (index,)
     dim = 0
-    for p in parts:
+    for pos, p in enumerate(parts):
         if p is None:
             continue
-        if p is Ellipsis:
-            dim = a.ndim - sum(1 for q in parts[parts.index(p) + 1:] if q is not None)
+        if p is Ellipsis:            # the axes after it count from the end (a bool mask spans ndim)
+            dim = a.ndim - sum(q.ndim if getattr(q, "dtype", None) == np.bool_ else 1
+                               for q in parts[pos + 1:] if q is not None)
             continue
         if dim >= a.ndim:
             raise IndexOutOfRangeError(
