@@ -118,6 +118,8 @@ class PowScalar(Function):
     def backward(self, grad):
         (a,) = self.inputs
         p = self.exponent
+        if p == 0:                   # constant 1: zero gradient, not 0 * a**-1 (NaN at a = 0)
+            return Tensor._make(grad.xp.zeros(grad.shape, grad.dtype), False, None)
         if p == 2:
             return grad * (2 * a)
         return grad * (p * a ** (p - 1))
@@ -256,7 +258,7 @@ class Maximum(Function):
 
     def forward(self, a, b):
         xp = _xp(a)
-        self.share_a = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        self.share_a = _share(a > b, a == b, np.result_type(a.dtype, b.dtype))
         return xp.maximum(a, b)
 
     def backward(self, grad):
@@ -269,12 +271,18 @@ class Minimum(Function):
 
     def forward(self, a, b):
         xp = _xp(a)
-        self.share_a = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        self.share_a = _share(a < b, a == b, np.result_type(a.dtype, b.dtype))
         return xp.minimum(a, b)
 
     def backward(self, grad):
         share = Tensor._make(self.share_a, False, None)
         return grad * share, grad * (1 - share)
+
+
+def _share(wins, ties, dtype):
+    """a's share of the gradient: 1 where it wins, 1/2 on ties, in the op's dtype
+    (bool + 0.5 * bool would build a float64 array first)."""
+    return wins.astype(dtype) + ties.astype(dtype) * dtype.type(0.5)
 
 
 class Where(Function):
