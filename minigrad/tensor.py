@@ -152,6 +152,8 @@ class Tensor:
         dtype = as_dtype(dtype)
         if dtype == self.dtype:
             return self
+        if dtype.kind != "f":        # integers and bools carry no gradient (as in PyTorch)
+            return Tensor._make(self.data.astype(dtype), False, None)
         return _ops.elementwise.Cast.apply(self, dtype=dtype)
 
     def float(self):
