@@ -373,14 +373,20 @@ def draw_int_index(data):
     index = [slice(None)] * axis + [ids(shape[axis])]
     if axis + 1 < len(shape) and shape[axis] and shape[axis + 1] and data.draw(st.booleans()):
         index.append(ids(shape[axis + 1]))
+    if data.draw(st.booleans()):
+        index.append(Ellipsis)                  # x[i, ...]: the rest of the axes
     return Case([values(r, shape)], dict(index=tuple(index)))
 
 
 def draw_bool_index(data):
+    """A mask over the leading axes (x[m], x[m, ...]) or the trailing ones (x[..., m])."""
     shape = data.draw(shapes(min_dims=1, max_side=4))
     r = rng(data)
-    lead = data.draw(st.integers(1, len(shape)))
-    return Case([values(r, shape)], dict(mask=r.random(shape[:lead]) < 0.5))
+    k = data.draw(st.integers(1, len(shape)))
+    where = data.draw(st.sampled_from(["m", "m, ...", "..., m"]))
+    mask = r.random(shape[len(shape) - k:] if where == "..., m" else shape[:k]) < 0.5
+    index = {"m": (mask,), "m, ...": (mask, Ellipsis), "..., m": (Ellipsis, mask)}[where]
+    return Case([values(r, shape)], dict(index=index))
 
 
 def draw_take(data):
@@ -564,6 +570,9 @@ SPECS = [
          gradcheck=False),
     Spec("scalar_arith", draw_scalar_arith, scalar_arith, scalar_arith),
     Spec("pow_scalar", draw_pow_scalar, lambda x, p: x ** p, lambda x, p: x ** p),
+    Spec("pow_scalar_at_zero", lambda d: Case([values(rng(d), d.draw(shapes()), "ties")],
+                                               dict(p=d.draw(st.sampled_from([0, 1, 2, 3])))),
+         lambda x, p: x ** p, lambda x, p: x ** p, gradcheck=False),
     Spec("rpow_scalar", unary(), lambda x: 2.0 ** x, lambda x: 2.0 ** x),
     Spec("neg", unary(), lambda x: -x, lambda x: -x),
     # unary math
@@ -641,8 +650,7 @@ SPECS = [
     Spec("getitem_basic", draw_basic_index(False), _index, _index),
     Spec("getitem_negative_step", draw_basic_index(True), _index, None),
     Spec("getitem_int_array", draw_int_index, _index, _index),
-    Spec("getitem_bool_mask", draw_bool_index, lambda x, mask: x[mask],
-         lambda x, mask: x[_t(mask)]),
+    Spec("getitem_bool_mask", draw_bool_index, _index, _index),
     Spec("take", draw_take, lambda x, idx, axis: ops.take(x, idx, axis),
          lambda x, idx, axis: x[(slice(None),) * (axis % x.ndim) + (_t(idx),)]),
     # linear algebra and the fused ops
@@ -777,6 +785,13 @@ def test_float32_stays_float32(spec, data):
     assert all(g is None or g.dtype == np.float32 for g in grads)
     upcast = [name for name, dt in made if dt == np.float64]
     assert not upcast, f"{spec.name}: float64 arrays made by {upcast}"
+
+
+@pytest.mark.parametrize("dtype", [mg.int64, mg.int32, mg.bool_])
+def test_cast_to_integer_or_bool_is_not_recorded(dtype):
+    x = mg.randn(3, requires_grad=True)
+    y = x.astype(dtype)
+    assert y.dtype == dtype and not y.requires_grad and y._ctx is None
 
 
 def test_astype_gradient_returns_in_the_input_dtype():
