@@ -495,9 +495,9 @@ def draw_embedding(data):
 
 def draw_attention(data):
     bq, bk = pair_shapes(data, max_dims=2)
-    bq = tuple(max(s, 1) for s in bq)
-    bk = tuple(max(s, 1) for s in bk)
-    t, s = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4))
+    t, s = data.draw(st.integers(0, 3)), data.draw(st.integers(1, 4))
+    if t == 0 or 0 in np.broadcast_shapes(bq, bk):
+        bq = bk = np.broadcast_shapes(bq, bk)   # PyTorch returns query-shaped empty outputs
     d, dv = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
     r = rng(data)
     score = np.broadcast_shapes(bq, bk) + (t, s)
@@ -510,7 +510,7 @@ def draw_attention(data):
             mask[r.random(mshape) < 0.2] = -np.inf
         else:
             mask = r.random(mshape) < 0.3
-        if data.draw(st.booleans(), label="a fully masked row") and mshape[-2] == t:
+        if data.draw(st.booleans(), label="a fully masked row") and mshape[-2] == t and t:
             mask[..., 0, :] = -np.inf if mask_kind == "float" else True
     scale = data.draw(st.sampled_from([None, 0.3]))
     return Case([values(r, bq + (t, d)), values(r, bk + (s, d)), values(r, bk + (s, dv))],
@@ -785,6 +785,40 @@ def test_float32_stays_float32(spec, data):
     assert all(g is None or g.dtype == np.float32 for g in grads)
     upcast = [name for name, dt in made if dt == np.float64]
     assert not upcast, f"{spec.name}: float64 arrays made by {upcast}"
+
+
+C = np.array([True, False, True])
+SCALAR_USES = {
+    "x * 2.5": lambda x: x * 2.5, "2.5 * x": lambda x: 2.5 * x, "x + 1": lambda x: x + 1,
+    "1 - x": lambda x: 1 - x, "x / 3": lambda x: x / 3, "3.0 / x": lambda x: 3.0 / x,
+    "x ** 2.0": lambda x: x ** 2.0, "x ** 3": lambda x: x ** 3, "2.0 ** x": lambda x: 2.0 ** x,
+    "np.float64 * x": lambda x: np.float64(2.0) * x, "x * np.float64": lambda x: x * np.float64(2.0),
+    "x - np.int64": lambda x: x - np.int64(2),
+    "maximum(x, 0.5)": lambda x: mg.maximum(x, 0.5), "minimum(0.5, x)": lambda x: mg.minimum(0.5, x),
+    "where(c, x, 0.0)": lambda x: mg.where(C, x, 0.0), "where(c, 1, x)": lambda x: mg.where(C, 1, x),
+    "clip(x, -0.5, 0.5)": lambda x: mg.clip(x, -0.5, 0.5),
+    "masked_fill(x, c, 1e9)": lambda x: mg.masked_fill(x, C, 1e9),
+    "mean / var": lambda x: x.mean() * x.var(),
+    "cross_entropy smoothing": lambda x: mg.cross_entropy(x.reshape(1, 3), np.array([1]),
+                                                          label_smoothing=0.1),
+    "layer_norm eps": lambda x: mg.layer_norm(x, 3, eps=1e-3),
+    "attention scale": lambda x: mg.scaled_dot_product_attention(
+        x.reshape(3, 1), x.reshape(3, 1), x.reshape(3, 1), scale=0.7, dropout_p=0.5)[0],
+    "dropout": lambda x: mg.dropout(x, 0.3),
+    "gelu": lambda x: mg.gelu(x) + mg.gelu(x, approximate="tanh"),
+}
+
+
+@pytest.mark.parametrize("use", list(SCALAR_USES))
+def test_python_and_numpy_scalars_do_not_upcast(use):
+    x = mg.tensor([0.5, -1.5, 2.0], requires_grad=True)
+    made, patch = _no_float64_made()
+    with patch:
+        y = SCALAR_USES[use](x)
+        (g,) = mg.grad(y.sum(), [x])
+    assert y.dtype == mg.float32 and g.dtype == mg.float32
+    upcast = [name for name, dt in made if dt == np.float64]
+    assert not upcast, f"{use}: float64 arrays made by {upcast}"
 
 
 @pytest.mark.parametrize("dtype", [mg.int64, mg.int32, mg.bool_])
