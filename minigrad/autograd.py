@@ -381,6 +381,7 @@ def _walk(order, grads, deliver, wanted_fns, captured, uses, retain_graph, creat
                     captured[i] = g
             if state.grad_norms:
                 fn.grad_norm = float((g.data.astype("float64") ** 2).sum() ** 0.5)
+            fn.retained = retain_graph     # a fused backward may reuse its buffers when False
             if fn.once_differentiable and create_graph:
                 with set_grad_enabled(False):
                     in_grads = fn.backward(g)

@@ -19,7 +19,8 @@ import math
 import numpy as np
 
 from minigrad.errors import DTypeError, ShapeError
-from minigrad.ops import concat, scaled_dot_product_attention
+from minigrad.ops import (concat, linear, packed_scaled_dot_product_attention,
+                          scaled_dot_product_attention)
 from minigrad.tensor import Tensor
 
 from . import init
@@ -110,13 +111,23 @@ class MultiheadAttention(Module):
         else:
             t, b = query.shape[0], query.shape[1]
 
-        q, k, v = self._project(query, key, value, self_attention, shared_kv, batch_first, cache)
-        s = k.shape[2]
-        mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, s,
-                                         query.dtype, query.xp)
-        out, weights = scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
-            is_causal=causal)
+        dropout_p = self.dropout if self.training else 0.0
+        if cache is None and (self_attention or shared_kv):
+            # Q, K, V (or K, V) stay packed in one tensor: the fused attention's
+            # backward then writes one gradient for the whole packed projection
+            packed = self._project_packed(query, key, self_attention, batch_first)
+            s = packed[-1].shape[-2]
+            mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, s,
+                                             query.dtype, query.xp)
+            out, weights = packed_scaled_dot_product_attention(
+                *packed, attn_mask=mask, dropout_p=dropout_p, is_causal=causal)
+        else:
+            q, k, v = self._project(query, key, value, self_attention, shared_kv, batch_first, cache)
+            s = k.shape[2]
+            mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, s,
+                                             query.dtype, query.xp)
+            out, weights = scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal)
         out = self.out_proj(self._merge_heads(out, batch_first))
 
         if not batched:
@@ -151,11 +162,31 @@ class MultiheadAttention(Module):
             cache.k, cache.v = k, v
         return q, k, v
 
+    def _project_packed(self, query, key, self_attention, batch_first):
+        """(qkv,) packed (3, B, h, T, d_k) for self-attention, or (q, kv) with kv packed
+        (2, B, h, S, d_k) when key and value are one tensor (cross-attention on memory)."""
+        e, w, bias = self.embed_dim, self.in_proj_weight, self.in_proj_bias
+        if self_attention:
+            return (self._packed_heads(_linear(query, w, bias), 3, batch_first),)
+        q = self._packed_heads(_linear(query, w[:e], None if bias is None else bias[:e]), None,
+                               batch_first)
+        kv = self._packed_heads(_linear(key, w[e:], None if bias is None else bias[e:]), 2,
+                                batch_first)
+        return q, kv
+
+    def _packed_heads(self, x, parts, batch_first):
+        """(B, T, parts*E) or (T, B, parts*E) -> one (parts, B, h, T, d_k) view
+        ((B, h, T, d_k) when parts is None)."""
+        d0, d1 = x.shape[0], x.shape[1]
+        if parts is None:
+            x = x.reshape(d0, d1, self.num_heads, self.head_dim)
+            return x.permute(0, 2, 1, 3) if batch_first else x.permute(1, 2, 0, 3)
+        x = x.reshape(d0, d1, parts, self.num_heads, self.head_dim)
+        return x.permute(2, 0, 3, 1, 4) if batch_first else x.permute(2, 1, 3, 0, 4)
+
     def _split_heads(self, x, parts, batch_first):
         """(B, T, parts*E) or (T, B, parts*E) -> `parts` views of shape (B, h, T, d_k)."""
-        d0, d1 = x.shape[0], x.shape[1]
-        x = x.reshape(d0, d1, parts, self.num_heads, self.head_dim)
-        x = x.permute(2, 0, 3, 1, 4) if batch_first else x.permute(2, 1, 3, 0, 4)
+        x = self._packed_heads(x, parts, batch_first)
         return tuple(x[i] for i in range(parts))
 
     def _merge_heads(self, x, batch_first):
@@ -244,12 +275,8 @@ def _check_mask_dtype(op, arg, m):
 
 
 def _linear(x, weight, bias):
-    """x W^T + b over the last axis, as one 2-D matmul (the batch folded into rows)."""
-    lead = x.shape[:-1]
-    y = x.reshape(-1, x.shape[-1]) @ weight.T
-    if bias is not None:
-        y = y + bias
-    return y.reshape(*lead, weight.shape[0])
+    """x W^T + b over the last axis (one GEMM, the batch folded into rows)."""
+    return linear(x, weight, bias)
 
 
 MultiHeadAttention = MultiheadAttention

@@ -48,18 +48,24 @@ def label_attention(graph):
         _set(weighted, "weighted sum of V")
         _label_around(weighted, (nodes[scores.inputs[0]], nodes[scores.inputs[1]],
                                  nodes[weighted.inputs[1]]), nodes, users)
-    for fused in [n for n in graph.ops() if op_name(n) == "attention" and len(n.inputs) == 3]:
+    # a fused `attention` op reads Q, K and V separately, packed as one (3, ...) tensor
+    # (self-attention), or as Q and one packed (2, ...) tensor of K and V
+    packings = {3: ("Q", "K", "V"), 2: ("Q", "K, V"), 1: ("Q, K, V",)}
+    for fused in [n for n in graph.ops() if op_name(n) == "attention"]:
+        if len(fused.inputs) not in packings:
+            continue
         found += 1
         _set(fused, "scaled dot-product attention")
-        _label_around(fused, [nodes[i] for i in fused.inputs], nodes, users)
+        _label_around(fused, [nodes[i] for i in fused.inputs], nodes, users,
+                      packings[len(fused.inputs)])
     return found
 
 
-def _label_around(attention, qkv, nodes, users):
+def _label_around(attention, qkv, nodes, users, names=("Q", "K", "V")):
     """Around the attention core: the splits into heads of Q, K and V, the projections
     that made them, the merge of heads and the output projection after it."""
     serves = {}              # projection -> which of Q, K, V it makes (packed: several)
-    for which, node in zip("QKV", qkv):
+    for which, node in zip(names, qkv):
         if _is_movement(node):
             transposed = any(op == "permute" and detail == "transpose"
                              for op, detail in node.steps[1:])
@@ -69,17 +75,20 @@ def _label_around(attention, qkv, nodes, users):
         if proj is not None:
             serves.setdefault(proj.id, []).append(which)
     for proj, letters in serves.items():
-        plural = "s" if len(letters) > 1 else ""
+        plural = "s" if len(", ".join(letters).split(", ")) > 1 else ""
         _set(nodes[proj], f"{', '.join(letters)} projection{plural}")
     for merge in [nodes[u] for u in users[attention.id] if _is_movement(nodes[u])]:
         _set(merge, "merge heads")
         for u in users[merge.id]:
             out = nodes[u]
-            if out.kind == "module" or op_name(out) == "matmul":
+            if out.kind == "module" or op_name(out) in _PROJECTIONS:
                 _set(out, "output projection")
                 adds = [nodes[a] for a in users[out.id] if op_name(nodes[a]) == "add"]
-                if out.kind == "op" and len(users[out.id]) == 1 and adds:
+                if op_name(out) == "matmul" and len(users[out.id]) == 1 and adds:
                     _set(adds[0], "+ bias")
+
+
+_PROJECTIONS = ("matmul", "linear")     # x W^T as a plain matmul, or the fused linear op
 
 
 def _projection(node, nodes):
@@ -97,7 +106,7 @@ def _projection(node, nodes):
             _set(node, "+ bias")
             return src
         return None
-    return node if op_name(node) == "matmul" else None
+    return node if op_name(node) in _PROJECTIONS else None
 
 
 def op_name(node):

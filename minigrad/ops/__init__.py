@@ -3,7 +3,7 @@
 from . import (activation, attention, cross_entropy, dropout, elementwise, embedding, index,
                layer_norm, linalg, reduce, shape, softmax, special)
 from .activation import gelu
-from .attention import scaled_dot_product_attention
+from .attention import packed_scaled_dot_product_attention, scaled_dot_product_attention
 from .cross_entropy import cross_entropy
 from .dropout import dropout
 from .elementwise import (abs, add, clamp, clip, div, eq, exp, ge, gt, isfinite, le, log,
@@ -12,7 +12,7 @@ from .elementwise import (abs, add, clamp, clip, div, eq, exp, ge, gt, isfinite,
 from .embedding import embedding
 from .index import getitem, take
 from .layer_norm import layer_norm
-from .linalg import matmul
+from .linalg import linear, matmul
 from .reduce import all, any, argmax, argmin, max, mean, min, sum, var
 from .shape import (broadcast_to, cat, chunk, concat, expand, flatten, permute, reshape, split,
                     squeeze, stack, swapaxes, transpose, unsqueeze)

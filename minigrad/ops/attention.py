@@ -20,36 +20,76 @@ from .softmax import Softmax, _shifted
 
 
 class ScaledDotProductAttention(Function):
+    """softmax(Q K^T * scale + mask) V in one op, over (..., T, d_k) queries.
+
+    `layout` says how the inputs arrive: "q,k,v" as three tensors; "qkv" as one
+    (3, ..., T, d_k) tensor (self-attention: the three projections of one input);
+    "q,kv" as the queries and one (2, ..., S, d_k) tensor of keys and values
+    (cross-attention). Packed inputs get one packed gradient, written in place by
+    the backward's matmuls, instead of three gradients scattered into zeros.
+    """
     name = "attention"
     once_differentiable = True
 
-    def forward(self, q, k, v):
+    def _qkv(self, arrays):
+        if self.layout == "qkv":
+            return arrays[0][0], arrays[0][1], arrays[0][2]
+        if self.layout == "q,kv":
+            return arrays[0], arrays[1][0], arrays[1][1]
+        return arrays
+
+    def forward(self, *arrays):
+        q, k, v = self._qkv(arrays)
         xp = xp_of(q)
         s = (q * q.dtype.type(self.scale)) @ k.swapaxes(-1, -2)
         if self.additive is not None:
-            s = s + self.additive
+            s += self.additive
         if self.blocked is not None:
-            s = xp.where(self.blocked, s.dtype.type(-np.inf), s)
-        p = xp.exp(_shifted(s, -1))
-        total = p.sum(axis=-1, keepdims=True)
-        total[total == 0] = 1                # every key blocked: weights 0, output 0
-        p /= total
-        self.p = p
-        self.pd = p * self.drop_mask if self.drop_mask is not None else p
+            xp.copyto(s, s.dtype.type(-np.inf), where=self.blocked)
+        # softmax in place, stable; rows with every key blocked end as zeros
+        m = s.max(axis=-1, keepdims=True)
+        m[~xp.isfinite(m)] = 0
+        s -= m
+        xp.exp(s, out=s)
+        total = s.sum(axis=-1, keepdims=True)
+        total[total == 0] = 1
+        s /= total
+        self.p = s
+        self.pd = s * self.drop_mask if self.drop_mask is not None else s
         self.weights_out.append(self.pd)
         return self.pd @ v
 
     def backward(self, grad):
-        q, k, v = (t.data for t in self.inputs)
+        q, k, v = self._qkv([t.data for t in self.inputs])
+        xp = xp_of(q)
         g, p, pd = grad.data, self.p, self.pd
-        dv = pd.swapaxes(-1, -2) @ g if self.needs_input_grad[2] else None
-        dpd = g @ v.swapaxes(-1, -2)
-        dpd *= pd
-        ds = dpd - p * dpd.sum(axis=-1, keepdims=True)
         scale = q.dtype.type(self.scale)
-        dq = (ds @ k) * scale if self.needs_input_grad[0] else None
-        dk = (ds.swapaxes(-1, -2) @ q) * scale if self.needs_input_grad[1] else None
-        return tuple(None if d is None else constant(d) for d in (dq, dk, dv))
+        # dS = Pd * dPd - P * rowsum(Pd * dPd): no separate dropout mask needed
+        ds = g @ v.swapaxes(-1, -2)
+        ds *= pd
+        rowsum = ds.sum(axis=-1, keepdims=True)
+        ds -= p * rowsum
+        ds *= scale
+        if self.layout == "q,k,v":
+            need = self.needs_input_grad
+            dq = ds @ k if need[0] else None
+            dk = ds.swapaxes(-1, -2) @ q if need[1] else None
+            dv = pd.swapaxes(-1, -2) @ g if need[2] else None
+            return tuple(None if d is None else constant(d) for d in (dq, dk, dv))
+        if self.layout == "qkv":
+            packed = xp.empty((3,) + q.shape, dtype=q.dtype)
+            xp.matmul(ds, k, out=packed[0])
+            xp.matmul(ds.swapaxes(-1, -2), q, out=packed[1])
+            xp.matmul(pd.swapaxes(-1, -2), g, out=packed[2])
+            return constant(packed)
+        dq = constant(ds @ k) if self.needs_input_grad[0] else None
+        dkv = None
+        if self.needs_input_grad[1]:
+            packed = xp.empty((2,) + k.shape, dtype=k.dtype)
+            xp.matmul(ds.swapaxes(-1, -2), q, out=packed[0])
+            xp.matmul(pd.swapaxes(-1, -2), g, out=packed[1])
+            dkv = constant(packed)
+        return dq, dkv
 
 
 def _masks(attn_mask, is_causal, t_q, t_k, dtype, xp, score_shape):
@@ -75,6 +115,19 @@ def _masks(attn_mask, is_causal, t_q, t_k, dtype, xp, score_shape):
     return blocked, additive
 
 
+def _check_qkv(q_shape, k_shape, v_shape, dtypes, op):
+    if len(q_shape) < 2 or len(k_shape) < 2 or len(v_shape) < 2:
+        raise ShapeError(f"{op}: query, key and value need at least 2 dims, "
+                         f"got {tuple(q_shape)}, {tuple(k_shape)}, {tuple(v_shape)}")
+    if q_shape[-1] != k_shape[-1] or k_shape[-2] != v_shape[-2]:
+        raise ShapeError(f"{op}: query {tuple(q_shape)}, key {tuple(k_shape)} "
+                         f"and value {tuple(v_shape)} do not fit: need query[-1] == key[-1] and "
+                         "key[-2] == value[-2]")
+    if len(set(dtypes)) != 1 or dtypes[0].kind != "f":
+        raise DTypeError(f"{op}: query, key and value must share one float "
+                         f"dtype, got {', '.join(str(d) for d in dtypes)}")
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None):
     """Attention over the last two axes of (..., T, d_k) queries and (..., S, d_k) keys.
@@ -83,22 +136,47 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     In fused mode the weights are returned detached, for inspection.
     """
     q, k, v = query, key, value
-    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
-        raise ShapeError("scaled_dot_product_attention: query, key and value need at least 2 dims, "
-                         f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
-        raise ShapeError(f"scaled_dot_product_attention: query {tuple(q.shape)}, key {tuple(k.shape)} "
-                         f"and value {tuple(v.shape)} do not fit: need query[-1] == key[-1] and "
-                         "key[-2] == value[-2]")
-    if not (q.dtype == k.dtype == v.dtype) or q.dtype.kind != "f":
-        raise DTypeError(f"scaled_dot_product_attention: query, key and value must share one float "
-                         f"dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
-    t_q, t_k = q.shape[-2], k.shape[-2]
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    score_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (t_q, t_k)
-    blocked, additive = _masks(attn_mask, is_causal, t_q, t_k, q.dtype, q.xp, score_shape)
+    _check_qkv(q.shape, k.shape, v.shape, (q.dtype, k.dtype, v.dtype), "scaled_dot_product_attention")
+    return _attention("q,k,v", (q, k, v), lambda: (q, k, v), q.shape, k.shape,
+                      attn_mask, dropout_p, is_causal, scale)
+
+
+def packed_scaled_dot_product_attention(query, kv=None, attn_mask=None, dropout_p=0.0,
+                                        is_causal=False, scale=None):
+    """Attention on packed projections: `query` is (3, ..., T, d_k) holding Q, K and V
+    when `kv` is None (self-attention), else `kv` is (2, ..., S, d_k) holding K and V.
+
+    Same result as scaled_dot_product_attention on the unpacked parts; packing lets
+    the backward write one gradient for the whole projection. Under use_fused(False)
+    the parts are taken apart by indexing, so the pictures show the split.
+    """
+    op = "packed_scaled_dot_product_attention"
+    if kv is None:
+        if query.ndim < 3 or query.shape[0] != 3:
+            raise ShapeError(f"{op}: without kv, query must be packed (3, ..., T, d_k), "
+                             f"got shape {tuple(query.shape)}")
+        q_shape = k_shape = query.shape[1:]
+        inputs, layout = (query,), "qkv"
+        unpack = lambda: (query[0], query[1], query[2])  # noqa: E731
+    else:
+        if kv.ndim < 3 or kv.shape[0] != 2:
+            raise ShapeError(f"{op}: kv must be packed (2, ..., S, d_k), got shape {tuple(kv.shape)}")
+        q_shape, k_shape = query.shape, kv.shape[1:]
+        inputs, layout = (query, kv), "q,kv"
+        unpack = lambda: (query, kv[0], kv[1])  # noqa: E731
+    _check_qkv(q_shape, k_shape, k_shape, tuple(t.dtype for t in inputs), op)
+    return _attention(layout, inputs, unpack, q_shape, k_shape, attn_mask, dropout_p, is_causal, scale)
+
+
+def _attention(layout, inputs, unpack, q_shape, k_shape, attn_mask, dropout_p, is_causal, scale):
+    first = inputs[0]
+    t_q, t_k = q_shape[-2], k_shape[-2]
+    scale = 1.0 / math.sqrt(q_shape[-1]) if scale is None else float(scale)
+    score_shape = np.broadcast_shapes(q_shape[:-2], k_shape[:-2]) + (t_q, t_k)
+    blocked, additive = _masks(attn_mask, is_causal, t_q, t_k, first.dtype, first.xp, score_shape)
 
     if not fused_enabled():
+        q, k, v = unpack()
         scores = q @ k.swapaxes(-1, -2)
         scores = scores * scale
         if blocked is not None:
@@ -109,8 +187,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         weights = dropout(weights, dropout_p, training=dropout_p > 0)
         return weights @ v, weights
 
-    drop_mask = dropout_mask(score_shape, dropout_p, q.dtype, q.device) if dropout_p > 0 else None
+    drop_mask = dropout_mask(score_shape, dropout_p, first.dtype, first.device) if dropout_p > 0 else None
     weights = []      # forward leaves the attention weights here, recorded or not
-    out = ScaledDotProductAttention.apply(q, k, v, scale=scale, blocked=blocked, additive=additive,
-                                          drop_mask=drop_mask, weights_out=weights)
+    out = ScaledDotProductAttention.apply(*inputs, layout=layout, scale=scale, blocked=blocked,
+                                          additive=additive, drop_mask=drop_mask,
+                                          weights_out=weights)
     return out, constant(weights[0])

@@ -21,19 +21,22 @@ class CrossEntropy(Function):
     def forward(self, logits):
         xp = xp_of(logits)
         n, c = logits.shape
-        t, eps = self.targets, self.label_smoothing
-        keep = t != self.ignore_index
-        safe_t = xp.where(keep, t, 0)
-        z = _shifted(logits, 1)
-        lse = xp.log(xp.exp(z).sum(axis=1, keepdims=True))
-        logp = z - lse                                    # log-softmax
-        picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0]
+        eps = self.label_smoothing
+        keep = self.targets != self.ignore_index
+        safe_t = xp.where(keep, self.targets, 0)
+        z = _shifted(logits, 1)                           # logits - row max
+        p = xp.exp(z)
+        ones = xp.ones(c, dtype=logits.dtype)
+        total = p @ ones                                  # row sums through BLAS
+        p /= total[:, None]                               # softmax, kept for backward
+        lse = xp.log(total)
+        picked = z[xp.arange(n), safe_t] - lse            # log-probability of the target
         loss = -(1.0 - eps) * picked
-        if eps:
-            loss = loss - (eps / c) * logp.sum(axis=1)
+        if eps:                                           # smoothing: mean log-probability
+            loss -= (eps / c) * (z @ ones - c * lse)
         w = keep.astype(logits.dtype)
-        loss = loss * w
-        self.logp, self.safe_t, self.w = logp, safe_t, w
+        loss *= w
+        self.p, self.safe_t, self.w = p, safe_t, w
         if self.reduction == "none":
             return loss
         total = loss.sum()
@@ -43,21 +46,19 @@ class CrossEntropy(Function):
         return total / logits.dtype.type(self.count) if self.count else total * logits.dtype.type(np.nan)
 
     def backward(self, grad):
-        xp = xp_of(self.logp)
+        """d loss / d logits = softmax - target distribution, row-weighted."""
+        xp = xp_of(self.p)
         g = grad.data
-        n, c = self.logp.shape
-        d = xp.exp(self.logp)                            # softmax, computed in place of logp
+        n, c = self.p.shape
+        d = self.p if not getattr(self, "retained", True) else self.p.copy()
         eps = self.label_smoothing
         if eps:
             d -= eps / c
         d[xp.arange(n), self.safe_t] -= (1.0 - eps)
-        scale = self.w
         if self.reduction == "mean":
-            scale = scale * (g / g.dtype.type(self.count) if self.count else g * 0)
-        elif self.reduction == "sum":
-            scale = scale * g
+            scale = self.w * (g / g.dtype.type(self.count) if self.count else g * 0)
         else:
-            scale = scale * g
+            scale = self.w * g
         d *= scale[:, None]
         return constant(d)
 

@@ -1,5 +1,9 @@
 """Dropout: zero each element with probability p, scale the rest by 1/(1-p),
 so the expected activation is the same in training and evaluation."""
+import math
+
+import numpy as np
+
 from ..autograd import Function
 from ..backend import generator
 from ..errors import MinigradError
@@ -7,11 +11,22 @@ from ..tensor import constant
 
 
 def dropout_mask(shape, p, dtype, device):
-    """A mask of {0, 1/(1-p)} drawn from the device's generator, in `dtype`."""
+    """A mask of {0, 1/keep} in `dtype`, drawn from the device's generator.
+
+    On the CPU each element takes 16 random bits straight from the bit generator
+    (four per 64-bit draw), several times cheaper than drawing floats; the keep
+    probability is then rounded to a multiple of 1/65536 (off by at most 8e-6),
+    while kept elements are scaled by exactly 1/(1-p), as in PyTorch.
+    """
     gen = generator(device)
-    keep = 1.0 - p
-    draw = gen.random(shape, dtype="float32")
-    return (draw < keep).astype(dtype) * dtype.type(1.0 / keep)
+    if device != "cpu":
+        keep = 1.0 - p
+        return (gen.random(shape, dtype="float32") < keep).astype(dtype) * dtype.type(1.0 / keep)
+    n = math.prod(shape)
+    threshold = max(1, round((1.0 - p) * 65536))
+    bits = gen.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
+    keep_mask = (bits < threshold).reshape(shape)
+    return np.multiply(keep_mask, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
 
 
 class Dropout(Function):

@@ -18,8 +18,17 @@ class Embedding(Function):
     def backward(self, grad):
         g = grad.data.reshape(self.ids.size, grad.shape[-1])   # not -1: the dim may be 0
         ids = self.ids.reshape(-1)
-        dw = xp_of(g).zeros(self.inputs[0].shape, dtype=g.dtype)
-        scatter_add(dw, ids, g)
+        xp = xp_of(g)
+        dw = xp.zeros(self.inputs[0].shape, dtype=g.dtype)
+        if xp is np and ids.size:
+            # sort the ids, sum each run of equal ids in one vectorised reduceat,
+            # and write each row once: much faster than np.add.at's scatter
+            order = np.argsort(ids, kind="stable")
+            sorted_ids = ids[order]
+            starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+            dw[sorted_ids[starts]] = np.add.reduceat(g[order], starts, axis=0)
+        else:
+            scatter_add(dw, ids, g)
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         return constant(dw)

@@ -3,6 +3,7 @@
 PyTorch's formula: biased variance, eps inside the square root.
 """
 from ..autograd import Function, fused_enabled
+from ..backend import xp_of
 from ..errors import ShapeError
 from ..tensor import constant
 
@@ -15,32 +16,41 @@ class LayerNorm(Function):
         weight = params[0] if self.has_weight else None
         bias = params[-1] if self.has_bias else None
         axes = tuple(range(x.ndim - self.nd, x.ndim))
-        mu = x.mean(axis=axes, keepdims=True)
-        xc = x - mu
-        var = (xc * xc).mean(axis=axes, keepdims=True)
-        self.rstd = 1.0 / (var + self.eps) ** 0.5
-        self.xhat = xc * self.rstd
-        self.axes = axes
-        self.weight = weight
-        out = self.xhat
-        if weight is not None:
-            out = out * weight
+        xhat = x - x.mean(axis=axes, keepdims=True)
+        var = (xhat * xhat).mean(axis=axes, keepdims=True)
+        var += self.eps
+        self.rstd = 1.0 / xp_of(x).sqrt(var)
+        xhat *= self.rstd                       # centred, then scaled in place
+        self.xhat, self.axes, self.weight = xhat, axes, weight
+        if weight is None:
+            return xhat + bias if bias is not None else xhat.copy()
+        out = xhat * weight
         if bias is not None:
-            out = out + bias
+            out += bias
         return out
 
     def backward(self, grad):
-        g = grad.data
-        xhat, axes = self.xhat, self.axes
+        """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in place where possible."""
+        g, xhat, axes = grad.data, self.xhat, self.axes
         batch_axes = tuple(range(g.ndim - self.nd))
-        dxhat = g * self.weight if self.weight is not None else g
-        dx = self.rstd * (dxhat - dxhat.mean(axis=axes, keepdims=True)
-                          - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
-        grads = [constant(dx)]
+        dxhat = g * self.weight if self.weight is not None else g.copy()
+        work = dxhat * xhat
+        mean_dx_xhat = work.mean(axis=axes, keepdims=True)
+        grads = [None]
         if self.has_weight:
-            grads.append(constant((g * xhat).sum(axis=batch_axes)) if self.needs_input_grad[1] else None)
+            dw = None
+            if self.needs_input_grad[1]:
+                xp_of(g).multiply(g, xhat, out=work)
+                dw = constant(work.sum(axis=batch_axes))
+            grads.append(dw)
         if self.has_bias:
             grads.append(constant(g.sum(axis=batch_axes)) if self.needs_input_grad[-1] else None)
+        if self.needs_input_grad[0]:
+            dxhat -= dxhat.mean(axis=axes, keepdims=True)
+            xp_of(g).multiply(xhat, mean_dx_xhat, out=work)
+            dxhat -= work
+            dxhat *= self.rstd
+            grads[0] = constant(dxhat)
         return tuple(grads)
 
 
