@@ -1,0 +1,136 @@
+"""The optimised paths give the numbers of the straightforward ones.
+
+Each fast kernel (fused linear, attention on packed projections, 16-bit dropout
+masks, sort-and-reduceat embedding backward, in-place cross-entropy) is checked
+against finite differences and against the plain composition of primitive ops.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.ops import linear, packed_scaled_dot_product_attention
+from testutil import assert_close, require_torch
+
+F64 = dict(dtype="float64", requires_grad=True)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4), (2, 1, 3, 4), (0, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_gradcheck_and_reference(shape, bias):
+    x = mg.randn(*shape, **F64)
+    w = mg.randn(3, 4, **F64)
+    b = mg.randn(3, **F64) if bias else None
+    inputs = [x, w] + ([b] if bias else [])
+    if x.size:
+        assert mg.gradcheck(lambda *a: linear(*a), inputs)
+    fused = linear(x, w, b)
+    with mg.use_fused(False):
+        reference = linear(x, w, b)
+    assert_close(fused, reference.numpy())
+    assert fused.shape == shape[:-1] + (3,)
+
+
+def test_linear_matches_torch_and_supports_double_backward():
+    torch = require_torch()
+    x = mg.randn(2, 5, 4, requires_grad=True)
+    w = mg.randn(3, 4, requires_grad=True)
+    b = mg.randn(3, requires_grad=True)
+    out = linear(x, w, b)
+    (out * out).sum().backward()
+    xt, wt, bt = (torch.tensor(t.numpy(), requires_grad=True) for t in (x, w, b))
+    ot = torch.nn.functional.linear(xt, wt, bt)
+    (ot * ot).sum().backward()
+    assert_close(out, ot)
+    for mine, theirs in ((x, xt), (w, wt), (b, bt)):
+        assert_close(mine.grad, theirs.grad, rtol=1e-4, atol=1e-4)
+    # the linear op's backward is built from primitive ops under create_graph
+    x64, w64 = mg.randn(3, 4, **F64), mg.randn(2, 4, **F64)
+    (gx,) = mg.grad((linear(x64, w64) ** 2).sum(), [x64], create_graph=True)
+    (hx,) = mg.grad(gx.sum(), [w64])
+    xt, wt = torch.tensor(x64.numpy(), requires_grad=True), torch.tensor(w64.numpy(), requires_grad=True)
+    (gxt,) = torch.autograd.grad((torch.nn.functional.linear(xt, wt) ** 2).sum(), [xt], create_graph=True)
+    (hxt,) = torch.autograd.grad(gxt.sum(), [wt])
+    assert_close(hx, hxt)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+def test_packed_attention_equals_unpacked(causal, dropout_p):
+    qkv = mg.randn(3, 2, 2, 5, 4, requires_grad=True)
+    weights = mg.randn(2, 2, 5, 4)
+    mg.manual_seed(7)
+    out, attn = packed_scaled_dot_product_attention(qkv, is_causal=causal, dropout_p=dropout_p)
+    (out * weights).sum().backward()
+    packed_grad = qkv.grad.numpy()
+
+    qkv2 = mg.tensor(qkv.numpy(), requires_grad=True)
+    mg.manual_seed(7)
+    out2, attn2 = mg.scaled_dot_product_attention(qkv2[0], qkv2[1], qkv2[2], is_causal=causal,
+                                                  dropout_p=dropout_p)
+    (out2 * weights).sum().backward()
+    assert_close(out, out2.numpy())
+    assert_close(attn, attn2.numpy())
+    assert_close(packed_grad, qkv2.grad.numpy())
+
+
+def test_packed_cross_attention_gradcheck_and_reference():
+    q = mg.randn(2, 3, 4, **F64)
+    kv = mg.randn(2, 2, 5, 4, **F64)
+    mask = np.zeros((2, 1, 5), dtype=bool)
+    mask[1, :, 3:] = True
+    assert mg.gradcheck(lambda a, b: packed_scaled_dot_product_attention(a, b, attn_mask=mask)[0],
+                        [q, kv])
+    fused, _ = packed_scaled_dot_product_attention(q, kv, attn_mask=mask)
+    with mg.use_fused(False):
+        reference, _ = packed_scaled_dot_product_attention(q, kv, attn_mask=mask)
+    assert_close(fused, reference.numpy())
+
+
+def test_packed_attention_rejects_unpacked_shapes():
+    with pytest.raises(mg.ShapeError, match=r"packed \(3, \.\.\., T, d_k\)"):
+        packed_scaled_dot_product_attention(mg.randn(2, 5, 4))
+    with pytest.raises(mg.ShapeError, match=r"kv must be packed \(2"):
+        packed_scaled_dot_product_attention(mg.randn(2, 5, 4), mg.randn(3, 2, 5, 4))
+
+
+def test_fast_dropout_mask_rate_scale_and_seed():
+    from minigrad.ops.dropout import dropout_mask
+    for p in (0.1, 0.5):
+        mask = dropout_mask((400, 500), p, np.dtype(np.float32), "cpu")
+        kept = mask != 0
+        assert mask.dtype == np.float32
+        assert abs(kept.mean() - (1 - p)) < 0.005
+        np.testing.assert_array_equal(mask[kept], np.float32(1 / (1 - p)))
+    mg.manual_seed(3)
+    a = dropout_mask((7, 9), 0.5, np.dtype(np.float64), "cpu")
+    mg.manual_seed(3)
+    b = dropout_mask((7, 9), 0.5, np.dtype(np.float64), "cpu")
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float64
+
+
+def test_embedding_backward_equals_scatter_add():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, (8, 30))                 # many repeats
+    w = mg.randn(20, 6, requires_grad=True)
+    g = rng.standard_normal((8, 30, 6)).astype(np.float32)
+    mg.embedding(mg.tensor(ids), w, padding_idx=3).backward(mg.tensor(g))
+    expected = np.zeros((20, 6), np.float32)
+    np.add.at(expected, ids.reshape(-1), g.reshape(-1, 6))
+    expected[3] = 0
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_backward_twice_with_retain_graph(smoothing):
+    """The fused backward reuses its softmax buffer only when the graph is not retained."""
+    x = mg.randn(6, 5, requires_grad=True)
+    loss = mg.cross_entropy(x, mg.tensor([0, 4, -100, 2, 2, 1]), label_smoothing=smoothing)
+    loss.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-6)
+    with mg.use_fused(False):
+        y = mg.tensor(x.numpy(), requires_grad=True)
+        mg.cross_entropy(y, mg.tensor([0, 4, -100, 2, 2, 1]), label_smoothing=smoothing).backward()
+    np.testing.assert_allclose(first, y.grad.numpy(), rtol=1e-5, atol=1e-7)
