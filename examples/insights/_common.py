@@ -1,29 +1,74 @@
 """Helpers shared by the insight experiments only: where figures go, printing a
-table of measured numbers, median timings and the length of a recorded graph's
-longest path.
+table of measured numbers, median timings, the length of a recorded graph's
+longest path, one BLAS thread for small-matrix work, and an encoder layer whose
+parts can be switched off.
 
 Generic example code (data batches, training loops) lives in examples/common.py;
 this file holds what the insight scripts need to *measure and show* a claim.
 """
+import contextlib
+import ctypes
+import functools
+import glob
 import os
 import statistics
 import time
 
-# These experiments multiply small matrices. For them a second BLAS thread costs
-# more than it gives, and on a machine shared with other jobs a waiting BLAS thread
-# can slow every small matmul 10-20x. One thread, unless the user chose otherwise;
-# it takes effect only when this module is imported before NumPy (as the scripts do).
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import matplotlib
+import numpy as np
 
-import matplotlib  # noqa: E402
-
-from minigrad import nn  # noqa: E402
+from minigrad import nn
 
 matplotlib.use("Agg")                  # no display needed: every figure goes to a PNG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIGURE_DIR = os.path.join(ROOT, "runs", "insights")
+
+
+# ---------------------------------------------------------------- BLAS threads
+def _openblas_thread_setter():
+    """(get, set) for the OpenBLAS bundled with NumPy's wheels, or None if not found."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    return get, put
+    return None
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """Run with one BLAS thread, then restore the previous count.
+
+    These experiments multiply small matrices. For them a second BLAS thread costs
+    more than it gives, and on a machine shared with other jobs a BLAS thread that
+    waits for a busy core can slow every small matmul 10-20x. Does nothing where
+    NumPy's BLAS is not a bundled OpenBLAS.
+    """
+    setter = _openblas_thread_setter()
+    if setter is None:
+        yield
+        return
+    get, put = setter
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
+
+
+def one_blas_thread(fn):
+    """Decorator form of single_blas_thread, for an experiment's run()."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with single_blas_thread():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def pyplot():

@@ -7,17 +7,23 @@ so position i's output cannot depend on any later token. Change a future token
 and, with the mask, every earlier output stays exactly the same; without it,
 every output moves.
 
+Why it matters: a decoder trained without the mask learns to read the answer
+from its own input (the next target token is right there). It scores perfectly
+under teacher forcing and then fails when it has to generate, where the future
+does not exist yet. The script trains both on a copy task and measures both.
+
     python examples/insights/causal_mask.py
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+from _common import one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
 from minigrad.models.seq2seq import Seq2SeqTransformer  # noqa: E402
+from minigrad.optim import Adam  # noqa: E402
 
 
 def decoder_logits(model, src, tgt, causal):
@@ -37,6 +43,57 @@ def self_attention_weights(model, tgt, causal):
     return weights.numpy()[0]
 
 
+# ---------------------------------------------------------------- training: why it matters
+BOS = 1
+
+
+def copy_batch(rng, batch, length, vocab):
+    """Copy task: the target is the source; the decoder input is BOS + target[:-1]."""
+    src = rng.integers(3, vocab, size=(batch, length))
+    return src, np.concatenate([np.full((batch, 1), BOS), src[:, :-1]], axis=1)
+
+
+def teacher_forced_logits(model, src, tgt_in, causal):
+    memory = model.encode(mg.tensor(src))
+    x = model.positional_encoding(model.tgt_tok_emb(mg.tensor(tgt_in)))
+    return model.generator(model.transformer.decoder(x, memory, tgt_is_causal=causal))
+
+
+def generate(model, src, length, causal):
+    """Greedy decoding, recomputing the whole prefix each step (as the model was trained)."""
+    out = np.full((src.shape[0], 1), BOS)
+    with mg.no_grad():
+        for _ in range(length):
+            logits = teacher_forced_logits(model, src, out, causal).numpy()[:, -1]
+            out = np.concatenate([out, logits.argmax(-1)[:, None]], axis=1)
+    return out[:, 1:]
+
+
+def train_copy(causal, steps, d_model, nhead, length, vocab, eval_every):
+    mg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = Seq2SeqTransformer(vocab, vocab, d_model=d_model, nhead=nhead, num_encoder_layers=1,
+                               num_decoder_layers=1, dim_feedforward=2 * d_model, dropout=0.0)
+    opt = Adam(model.parameters(), lr=3e-3)
+    test_src, test_in = copy_batch(np.random.default_rng(99), 128, length, vocab)
+    curve = {"step": [], "teacher_forced": [], "generated": []}
+    for step in range(1, steps + 1):
+        src, tgt_in = copy_batch(rng, 32, length, vocab)
+        logits = teacher_forced_logits(model, src, tgt_in, causal)
+        loss = mg.cross_entropy(logits.reshape(-1, vocab), src.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            with mg.no_grad():
+                forced = teacher_forced_logits(model, test_src, test_in, causal).numpy().argmax(-1)
+            curve["step"].append(step)
+            curve["teacher_forced"].append(float((forced == test_src).mean()))
+            curve["generated"].append(float((generate(model, test_src, length, causal) == test_src).mean()))
+    return curve
+
+
+@one_blas_thread
 def run(reduced=False):
     d_model, nhead, layers, length = (16, 2, 1, 6) if reduced else (32, 4, 2, 10)
     vocab = 12
@@ -58,6 +115,11 @@ def run(reduced=False):
         after = decoder_logits(model, src, mg.tensor(tgt_changed), causal)
         r[f"change_{name}"] = np.abs(after - before).max(axis=-1).tolist()   # per position
         r[f"weights_{name}"] = self_attention_weights(model, mg.tensor(tgt_ids), causal)
+
+    steps, eval_every = (150, 50) if reduced else (300, 50)
+    r["copy"] = {"steps": steps, "length": 8, "vocab": 12}
+    for name, causal in (("causal", True), ("unmasked", False)):
+        r[f"copy_{name}"] = train_copy(causal, steps, 32, 4, 8, 12, eval_every)
     return r
 
 
@@ -75,11 +137,18 @@ def report(r):
     w = r["weights_causal"]
     print(f"attention weight above the diagonal: causal {np.triu(w, 1).sum():.3g}, "
           f"unmasked {np.triu(r['weights_unmasked'], 1).sum():.3g} (of {w.shape[0]} rows summing to 1)")
+    c = r["copy"]
+    print_table(f"Copy task ({c['length']} tokens, {c['steps']} Adam steps): token accuracy with the "
+                "true previous tokens given (teacher forcing, as in training) and when generating",
+                ["decoder", "teacher-forced", "generated", "gap"],
+                [[name, r[f"copy_{name}"]["teacher_forced"][-1], r[f"copy_{name}"]["generated"][-1],
+                  r[f"copy_{name}"]["teacher_forced"][-1] - r[f"copy_{name}"]["generated"][-1]]
+                 for name in ("causal", "unmasked")])
 
 
 def plot(r, directory=None):
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4))
     for ax, name, title in ((axes[0], "weights_causal", "with the causal mask"),
                             (axes[1], "weights_unmasked", "without a mask")):
         im = ax.imshow(r[name], cmap="viridis", vmin=0, vmax=max(r["weights_causal"].max(),
@@ -100,6 +169,13 @@ def plot(r, directory=None):
     axes[2].set_xlabel("position")
     axes[2].set_title("max |change| of the logits (0 drawn at 1e-9)")
     axes[2].legend(fontsize=8, loc="center left")
+    for name, color in (("causal", "C0"), ("unmasked", "C1")):
+        c = r[f"copy_{name}"]
+        axes[3].plot(c["step"], c["teacher_forced"], "o-", color=color, label=f"{name}: teacher-forced")
+        axes[3].plot(c["step"], c["generated"], "s--", color=color, label=f"{name}: generating")
+    axes[3].set_title("copy task accuracy")
+    axes[3].set_xlabel("training step")
+    axes[3].legend(fontsize=8)
     return save_figure(fig, "causal_mask", directory)
 
 

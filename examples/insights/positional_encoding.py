@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+from _common import one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
@@ -66,6 +66,7 @@ def rotation(k, d_model):
     return m
 
 
+@one_blas_thread
 def run(reduced=False):
     d_model, nhead, num_layers = (16, 2, 1) if reduced else (32, 4, 2)
     max_len, n_random = (64, 3) if reduced else (512, 20)

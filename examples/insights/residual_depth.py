@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import AblationEncoderLayer, print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+from _common import AblationEncoderLayer, one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
@@ -59,6 +59,7 @@ def first_layer_gradient(family, depth, residual, seed, d_model=32, nhead=4, bat
                              for p in layers[0].parameters())))
 
 
+@one_blas_thread
 def run(reduced=False):
     if reduced:
         depths, seeds, d_model, nhead, length = [2, 8, 32], [0], 16, 2, 8

@@ -20,7 +20,7 @@ import time
 import statistics
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import graph_depth, print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+from _common import graph_depth, one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
@@ -98,6 +98,7 @@ def critical_path(layer, x):
     return graph_depth(y[:, -1], source=x)
 
 
+@one_blas_thread
 def run(reduced=False):
     """Times and critical paths for each length. Reduced: short sequences, small
     batch and width, where the attention layer's cost is mostly its fixed number of

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import print_table, pyplot, save_figure  # noqa: E402  (first: it sets BLAS threads)
+from _common import one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
@@ -57,6 +57,7 @@ def attention_stats(d_k, scaled, batch=16, length=64, seed=0):
     }
 
 
+@one_blas_thread
 def run(reduced=False):
     """Measure the statistics for each d_k; returns lists keyed by statistic and mode."""
     dims = [16, 128, 1024] if reduced else [16, 32, 64, 128, 256, 512, 1024]

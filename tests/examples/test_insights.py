@@ -95,6 +95,28 @@ def test_positional_encoding_shift_is_one_rotation_for_every_position():
     assert min(r["fit_error_random"]) > 1e3 * max(r["fit_error"])
 
 
+# ---------------------------------------------------------------- 4. layer norm vs batch norm
+@pytest.mark.slow
+def test_batch_norm_ties_a_sentence_to_its_batch_layer_norm_does_not():
+    r = reduced_run("layernorm_vs_batchnorm")
+    scale = r["output_scale"]
+    dep = r["dependence"]
+    for companions, change in dep["layer norm"].items():
+        assert change < 1e-5 * max(scale, 1.0), (companions, change)
+    for name in ("batch norm", "batch norm, padding excluded"):
+        for companions, change in dep[name].items():
+            assert change > 1e-2 * scale and change > 1e3 * dep["layer norm"][companions], \
+                (name, companions, change)
+    # After training, layer norm computes the same function in train and eval mode;
+    # batch norm does not (batch statistics vs running averages).
+    curves = r["curves"]
+    assert curves["layer norm"]["train_eval_gap"] < 1e-5
+    assert curves["batch norm"]["train_eval_gap"] > 1e-3
+    assert curves["batch norm, padding excluded"]["train_eval_gap"] > 1e-3
+    for c in curves.values():                   # every curve was recorded and is finite
+        assert len(c["step"]) >= 2 and np.all(np.isfinite(c["train_loss"] + c["eval_loss"]))
+
+
 # ---------------------------------------------------------------- 5. residual connections
 @pytest.mark.slow
 def test_residual_connections_keep_first_layer_gradient_alive():
@@ -113,7 +135,20 @@ def test_residual_connections_keep_first_layer_gradient_alive():
         assert res[-1] > 0.5 * res[0], (family, res)
 
 
+# ---------------------------------------------------------------- 6. FFN expansion
+@pytest.mark.slow
+def test_wider_feed_forward_memorises_more():
+    r = reduced_run("ffn_expansion")
+    c = r["curves"]
+    wide, narrow, none = c["d_ff = 4 d_model"], c["d_ff = d_model"], c["no FFN"]
+    # Same task, same steps: the 4x FFN ends with the lowest loss, no FFN with the highest.
+    assert wide["loss"][-1] < narrow["loss"][-1] < none["loss"][-1]
+    assert wide["accuracy"][-1] > none["accuracy"][-1]
+    assert wide["accuracy"][-1] > 2 / r["vocab"]          # it learned, well above chance
+
+
 # ---------------------------------------------------------------- 7. causal mask
+@pytest.mark.slow
 def test_causal_mask_hides_the_future_exactly():
     r = reduced_run("causal_mask")
     j = r["changed_position"]
@@ -127,6 +162,11 @@ def test_causal_mask_hides_the_future_exactly():
     assert np.triu(r["weights_causal"], 1).max() == 0
     assert np.triu(r["weights_unmasked"], 1).sum() > 0.1 * len(unmasked)
     np.testing.assert_allclose(r["weights_causal"].sum(-1), 1, rtol=1e-5)
+    # Trained without the mask, a decoder does far better with the true next tokens in
+    # its input (teacher forcing) than when it generates; with the mask the two agree.
+    gap = {k: r[f"copy_{k}"]["teacher_forced"][-1] - r[f"copy_{k}"]["generated"][-1]
+           for k in ("causal", "unmasked")}
+    assert gap["unmasked"] > 0.1 and gap["unmasked"] > 2 * gap["causal"], gap
 
 
 def test_ablation_layer_with_defaults_is_the_library_encoder_layer():
@@ -145,8 +185,8 @@ def test_ablation_layer_with_defaults_is_the_library_encoder_layer():
 
 @pytest.mark.slow
 def test_insight_figures_are_written(tmp_path):
-    for name in ("rnn_vs_attention", "scaling_sqrt_dk", "positional_encoding", "residual_depth",
-                 "causal_mask"):
+    for name in ("rnn_vs_attention", "scaling_sqrt_dk", "positional_encoding",
+                 "layernorm_vs_batchnorm", "residual_depth", "ffn_expansion", "causal_mask"):
         module = load(name)
         path = module.plot(reduced_run(name), directory=str(tmp_path))
         assert os.path.getsize(path) > 10_000
