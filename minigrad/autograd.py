@@ -14,6 +14,8 @@ compute their backward on arrays and declare `once_differentiable = True`.
 import contextlib
 import threading
 
+from numpy import ndarray as _ndarray
+
 from .errors import AnomalyError, AutogradError, DeviceError, MinigradError, ShapeError
 
 
@@ -129,16 +131,21 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        from .tensor import Tensor
         fn = cls.__new__(cls)
         if params:
             fn.__dict__.update(params)
-        if len(inputs) > 1:
-            _check_same_device(cls.name, inputs)
-        record = state.grad_enabled and any(t.requires_grad for t in inputs)
-        fn.needs_input_grad = tuple(t.requires_grad for t in inputs) if record else ()
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:
+            kind = type(arrays[0])
+            for a in arrays:
+                if type(a) is not kind or kind is not _ndarray:
+                    _check_same_device(cls.name, inputs)
+                    break
+        needs = tuple([t.requires_grad for t in inputs])
+        record = state.grad_enabled and True in needs
+        fn.needs_input_grad = needs if record else ()
         try:
-            out = fn.forward(*[t.data for t in inputs])
+            out = fn.forward(*arrays)
         except MinigradError:
             raise
         except (ValueError, TypeError, IndexError) as e:
@@ -149,8 +156,8 @@ class Function:
         if record:
             fn.inputs = inputs
             fn.scope = state.scope
-            return Tensor._make(out, True, fn)
-        return Tensor._make(out, False, None)
+            return _make_tensor(out, True, fn)
+        return _make_tensor(out, False, None)
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -171,12 +178,18 @@ class Function:
 
 
 def _check_same_device(op, inputs):
-    t0 = type(inputs[0].data)
-    for t in inputs[1:]:
-        if type(t.data) is not t0 or (t0.__module__ != "numpy" and t.device != inputs[0].device):
-            devices = ", ".join(sorted({t.device for t in inputs}))
-            raise DeviceError(f"{op}: tensors on different devices: {devices}")
-        
+    devices = {t.device for t in inputs}
+    if len(devices) > 1:
+        raise DeviceError(f"{op}: tensors on different devices: {', '.join(sorted(devices))}")
+
+
+def _make_tensor(data, requires_grad, ctx):
+    """Tensor._make, bound on first use (tensor.py imports this module)."""
+    global _make_tensor
+    from .tensor import Tensor
+    _make_tensor = Tensor._make
+    return _make_tensor(data, requires_grad, ctx)
+
 
 class _OnceDifferentiableGrad(Function):
     """Stands in for the gradient of a once-differentiable op under create_graph:
