@@ -1,7 +1,7 @@
 """Helpers shared by the insight experiments only: where figures go, printing a
-table of measured numbers, median timings, the length of a recorded graph's
-longest path, one BLAS thread for small-matrix work, and an encoder layer whose
-parts can be switched off.
+table of measured numbers, the length of a recorded graph's longest path, one
+BLAS thread for small-matrix work, and an encoder layer whose parts can be
+switched off.
 
 Generic example code (data batches, training loops) lives in examples/common.py;
 this file holds what the insight scripts need to *measure and show* a claim.
@@ -11,8 +11,6 @@ import ctypes
 import functools
 import glob
 import os
-import statistics
-import time
 
 import matplotlib
 import numpy as np
@@ -106,19 +104,6 @@ def print_table(title, headers, rows):
     print("  ".join("-" * w for w in widths))
     for r in cells:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
-
-
-def median_time(fn, repeats=5, warmup=1):
-    """Median wall time of fn() in seconds. A median, because a shared machine's
-    timings have long upper tails (another process takes a core now and then)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def graph_depth(tensor, source=None):

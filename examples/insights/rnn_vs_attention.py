@@ -24,21 +24,19 @@ from _common import graph_depth, one_blas_thread, print_table, pyplot, save_figu
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
+from minigrad import nn  # noqa: E402
 
 
-class MinimalRNN:
+class MinimalRNN(nn.Module):
     """The plainest recurrent layer (Elman): one tanh cell applied T times."""
 
     def __init__(self, d_model, rng):
-        bound = 1.0 / math.sqrt(d_model)
-        init = lambda *shape: mg.tensor(rng.uniform(-bound, bound, shape).astype(np.float32),  # noqa: E731
-                                        requires_grad=True)
+        super().__init__()
+        bound = 1.0 / math.sqrt(d_model)            # PyTorch's nn.RNN initialisation
+        init = lambda *shape: nn.Parameter(rng.uniform(-bound, bound, shape).astype(np.float32))  # noqa: E731
         self.w_x, self.w_h, self.b = init(d_model, d_model), init(d_model, d_model), init(d_model)
 
-    def parameters(self):
-        return [self.w_x, self.w_h, self.b]
-
-    def __call__(self, x):
+    def forward(self, x):
         """x: (batch, T, d) -> all hidden states (batch, T, d), computed step by step."""
         h = mg.zeros((x.shape[0], x.shape[2]), dtype=x.dtype)
         states = []
@@ -48,25 +46,15 @@ class MinimalRNN:
         return mg.stack(states, axis=1)
 
 
-class SelfAttentionLayer:
-    """Multi-head self-attention written with the core ops: project, attend, merge."""
+class SelfAttentionLayer(nn.Module):
+    """The library's multi-head attention, used as self-attention: all T positions at once."""
 
-    def __init__(self, d_model, nhead, rng):
-        self.nhead = nhead
-        bound = math.sqrt(6.0 / (2 * d_model))          # Xavier-uniform, as in the Transformer
-        init = lambda: mg.tensor(rng.uniform(-bound, bound, (d_model, d_model)).astype(np.float32),  # noqa: E731
-                                 requires_grad=True)
-        self.w_q, self.w_k, self.w_v, self.w_o = init(), init(), init(), init()
+    def __init__(self, d_model, nhead):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
 
-    def parameters(self):
-        return [self.w_q, self.w_k, self.w_v, self.w_o]
-
-    def __call__(self, x):
-        n, t, d = x.shape
-        heads = lambda y: y.reshape(n, t, self.nhead, d // self.nhead).transpose(1, 2)  # noqa: E731
-        q, k, v = heads(x @ self.w_q), heads(x @ self.w_k), heads(x @ self.w_v)
-        out, _ = mg.scaled_dot_product_attention(q, k, v)   # all T positions in one go
-        return out.transpose(1, 2).reshape(n, t, d) @ self.w_o
+    def forward(self, x):
+        return self.attn(x, x, x, need_weights=False)[0]
 
 
 def time_forward_backward(layers, x, repeats):
@@ -83,8 +71,7 @@ def time_forward_backward(layers, x, repeats):
             t1 = time.perf_counter()
             y.sum().backward()
             t2 = time.perf_counter()
-            for p in layer.parameters():
-                p.grad = None
+            layer.zero_grad()
             if i:
                 times[name][0].append(t1 - t0)
                 times[name][1].append(t2 - t1)
@@ -108,7 +95,7 @@ def run(reduced=False):
     else:
         lengths, batch, d_model, nhead, repeats = [16, 32, 64, 128, 256, 512, 1024], 8, 64, 4, 5
     rng = np.random.default_rng(0)
-    layers = {"rnn": MinimalRNN(d_model, rng), "attn": SelfAttentionLayer(d_model, nhead, rng)}
+    layers = {"rnn": MinimalRNN(d_model, rng), "attn": SelfAttentionLayer(d_model, nhead)}
     r = {"lengths": lengths, "batch": batch, "d_model": d_model}
     for name in layers:
         for key in ("fwd", "bwd", "depth", "steps"):
