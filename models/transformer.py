@@ -16,7 +16,7 @@ import numpy as np
 
 from minigrad.backend import xp_for
 from minigrad.dtype import as_dtype, get_default_dtype
-from minigrad.errors import ShapeError
+from minigrad.errors import DTypeError, ShapeError
 from minigrad.nn import Dropout, FeedForward, LayerNorm, Module, ModuleList, MultiheadAttention, init
 from minigrad.tensor import Tensor
 
@@ -209,6 +209,10 @@ class Transformer(Module):
                 memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
                 memory_is_causal=False):
         self._check_inputs(src, tgt)
+        self._check_masks(src, tgt, src_mask=src_mask, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                          src_key_padding_mask=src_key_padding_mask,
+                          tgt_key_padding_mask=tgt_key_padding_mask,
+                          memory_key_padding_mask=memory_key_padding_mask)
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
@@ -229,3 +233,29 @@ class Transformer(Module):
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             raise ShapeError(f"Transformer: the feature size of src {tuple(src.shape)} and tgt "
                              f"{tuple(tgt.shape)} must equal d_model={self.d_model}")
+
+    def _check_masks(self, src, tgt, **masks):
+        """Name the offending argument (the layers below only know attn_mask / key_padding_mask)."""
+        batched = src.ndim == 3
+        time_axis = 1 if (self.batch_first and batched) else 0
+        s, t = src.shape[time_axis], tgt.shape[time_axis]
+        b = src.shape[1 - time_axis] if batched else 1
+        expected = {"src_mask": (s, s), "tgt_mask": (t, t), "memory_mask": (t, s),
+                    "src_key_padding_mask": (b, s), "tgt_key_padding_mask": (b, t),
+                    "memory_key_padding_mask": (b, s)}
+        for name, mask in masks.items():
+            if mask is None:
+                continue
+            m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+            if m.dtype != np.bool_ and m.dtype.kind != "f":
+                raise DTypeError(f"Transformer: {name} must be bool (True = blocked) or float "
+                                 f"(added to the scores), got dtype {m.dtype}")
+            shape, ok = expected[name], [expected[name]]
+            if name.endswith("padding_mask"):
+                ok = [shape] if batched else [shape[1:]]
+            else:
+                ok.append((b * self.nhead,) + shape)
+            if tuple(m.shape) not in ok:
+                raise ShapeError(f"Transformer: {name} of shape {tuple(m.shape)} does not fit "
+                                 f"src {tuple(src.shape)} and tgt {tuple(tgt.shape)}: expected "
+                                 + " or ".join(str(x) for x in ok))
