@@ -12,6 +12,7 @@ itself be recorded (`create_graph=True`) for higher-order gradients. Fused ops
 compute their backward on arrays and declare `once_differentiable = True`.
 """
 import contextlib
+import functools
 import threading
 
 from numpy import ndarray as _ndarray
@@ -39,14 +40,33 @@ def is_grad_enabled():
     return state.grad_enabled
 
 
-@contextlib.contextmanager
-def set_grad_enabled(mode):
-    prev = state.grad_enabled
-    state.grad_enabled = bool(mode)
-    try:
-        yield
-    finally:
-        state.grad_enabled = prev
+class set_grad_enabled:
+    """Context (or decorator) that sets grad mode in this thread and restores it after.
+
+    One object may be entered again, nested in itself or from several threads (as
+    PyTorch's): what to restore is kept per thread and per entry, not in one slot.
+    """
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self._saved = {}                       # thread id -> modes to restore, innermost last
+
+    def __enter__(self):
+        self._saved.setdefault(threading.get_ident(), []).append(state.grad_enabled)
+        state.grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        saved = self._saved[threading.get_ident()]
+        state.grad_enabled = saved.pop()
+        if not saved:
+            del self._saved[threading.get_ident()]
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def with_grad_mode(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return with_grad_mode
 
 
 def no_grad():
