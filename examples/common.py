@@ -1,0 +1,540 @@
+"""What the example scripts share: devices on the command line, batches, the
+training loop with its progress bar and log lines, evaluation, pictures and
+checkpoints. A script defines its data and its model; everything else is here.
+
+    device = common.resolve_device(args.device)          # clear error for a bad --device
+    run = common.Run(args.out)                           # the run folder
+    history = common.train(model, optimizer, scheduler, next_batch, steps=400)
+    common.plot_loss_curve(history, run.path("loss.png"))
+    common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+
+Import this module before anything that imports NumPy (the scripts do): it
+chooses one BLAS thread for their small matrices, unless the environment says
+otherwise.
+"""
+import os
+
+# The examples multiply small matrices (a few hundred rows by 64-256 columns).
+# For those a second BLAS thread costs more than it gives, and on a machine shared
+# with other jobs a waiting BLAS thread can slow every matmul several times over.
+# One thread unless the user chose otherwise; this works only when it runs before
+# NumPy is first imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad.errors import DeviceError, MinigradError  # noqa: E402
+from minigrad.tensor import Tensor  # noqa: E402
+
+PAD, START, END = 0, 1, 2          # the special token ids every example uses
+
+
+class ExampleError(Exception):
+    """A problem the user can fix (a bad flag, a missing file): one line, no traceback."""
+
+
+def run_main(main, argv=None):
+    """Call main(argv) and turn user errors into one line on stderr and exit status 1.
+
+    Library errors (MinigradError) raised while checking the input are user errors
+    too; anything else is a bug and keeps its traceback.
+    """
+    prog = os.path.basename(sys.argv[0]) or "example"
+    try:
+        return main(argv) or 0
+    except (ExampleError, MinigradError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------ command line
+def add_common_arguments(parser, defaults):
+    """The flags every training example has; `defaults` gives each script's values
+    (keys: steps, batch_size, d_model, nhead, layers, d_ff, dropout, norm, warmup,
+    lr_factor, label_smoothing, log_every, seed, out)."""
+    d = defaults
+    add = parser.add_argument
+    add("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs CuPy and a GPU)")
+    add("--steps", type=int, default=d["steps"],
+        help=f"total training steps, counted from the start of the run (default {d['steps']})")
+    add("--batch-size", type=int, default=d["batch_size"],
+        help=f"sequences per step (default {d['batch_size']})")
+    add("--d-model", type=int, default=d["d_model"], help=f"model width (default {d['d_model']})")
+    add("--nhead", type=int, default=d["nhead"], help=f"attention heads (default {d['nhead']})")
+    add("--layers", type=int, default=d["layers"],
+        help=f"encoder and decoder layers each (default {d['layers']})")
+    add("--d-ff", type=int, default=d["d_ff"],
+        help=f"feed-forward width (default {d['d_ff']})")
+    add("--dropout", type=float, default=d["dropout"], help=f"dropout (default {d['dropout']})")
+    add("--norm", choices=("pre", "post"), default=d["norm"],
+        help="layer norm before each sublayer (pre, norm_first=True) or after the residual "
+             f"add as in the paper (post) (default {d['norm']})")
+    add("--warmup", type=int, default=d["warmup"],
+        help=f"Noam schedule warmup steps (default {d['warmup']})")
+    add("--lr-factor", type=float, default=d["lr_factor"],
+        help="Noam schedule factor: lr = factor * d_model^-0.5 * min(step^-0.5, "
+             f"step * warmup^-1.5) (default {d['lr_factor']})")
+    add("--label-smoothing", type=float, default=d["label_smoothing"],
+        help=f"label smoothing of the loss (default {d['label_smoothing']})")
+    add("--log-every", type=int, default=d["log_every"],
+        help=f"print a log line every N steps (default {d['log_every']})")
+    add("--seed", type=int, default=d["seed"], help=f"random seed (default {d['seed']})")
+    add("--out", default=d["out"], help=f"run folder (default {d['out']})")
+    add("--resume", metavar="CHECKPOINT",
+        help="continue training from this checkpoint (its model settings are used)")
+    add("--no-progress", action="store_true", help="no progress bar (log lines only)")
+
+
+MODEL_KEYS = ("d_model", "nhead", "layers", "d_ff", "dropout", "norm")
+
+
+def check_positive(args, *names):
+    """One clear error for a flag that must be a positive number."""
+    for name in names:
+        value = getattr(args, name)
+        if value is None or value <= 0:
+            raise ExampleError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+
+def resolve_device(name):
+    """'cpu', 'cuda' or 'cuda:N' -> the device string, after checking that it is usable.
+
+    Errors are ExampleError with one line that says what to do.
+    """
+    try:
+        device = mg.parse_device(name)
+    except DeviceError:
+        raise ExampleError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from None
+    if device == "cpu":
+        return device
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        raise ExampleError(f"--device {name} needs CuPy, which is not installed: "
+                           "pip install -e \".[gpu]\" (or the cupy-cudaXXx wheel that matches "
+                           "your CUDA), or use --device cpu") from None
+    except Exception as e:           # a broken CUDA install fails at import
+        raise ExampleError(f"--device {name}: CuPy failed to load ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}); use --device cpu") \
+            from None
+    if not mg.cuda_is_available():
+        raise ExampleError(f"--device {name}: CuPy is installed but sees no GPU "
+                           "(no NVIDIA driver or device); use --device cpu")
+    index = int(device.split(":")[1])
+    count = cupy.cuda.runtime.getDeviceCount()
+    if index >= count:
+        raise ExampleError(f"--device {name}: there are only {count} GPU(s) (cuda:0 to "
+                           f"cuda:{count - 1})")
+    return device
+
+
+def check_resume_path(path):
+    """A --resume path that cannot be read gives one clear line, before any work."""
+    if path is None:
+        return None
+    if not os.path.exists(path):
+        raise ExampleError(f"--resume: no such file: {path}")
+    if os.path.isdir(path):
+        raise ExampleError(f"--resume: {path} is a folder; give the checkpoint file "
+                           "(e.g. runs/copy_task/checkpoint.safetensors)")
+    if not os.access(path, os.R_OK):
+        raise ExampleError(f"--resume: {path} is not readable (permission denied)")
+    return path
+
+
+# ------------------------------------------------------------------ run folder
+class Run:
+    """The folder that holds one run's pictures, checkpoint and results."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise ExampleError(f"--out: cannot create the run folder {folder}: "
+                               f"{e.strerror}") from None
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    @property
+    def checkpoint(self):
+        return self.path("checkpoint.safetensors")
+
+    def write_results(self, results):
+        """results.json: the measured numbers of the run, for people and for tests."""
+        with open(self.path("results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+
+
+def data_rng(seed, stream, index=0):
+    """An independent random generator per (seed, stream, index).
+
+    Training draws batch `step` from stream 0 with index `step`, so a resumed run
+    sees exactly the batches the uninterrupted run would have seen; evaluation
+    draws from other streams, which training never touches.
+    """
+    return np.random.default_rng([seed, stream, index])
+
+
+# ------------------------------------------------------------------ batches
+def pad_sequences(sequences, pad=PAD, length=None):
+    """A list of token-id lists -> (B, L) int64 array, padded on the right with `pad`."""
+    length = length or max(len(s) for s in sequences)
+    out = np.full((len(sequences), length), pad, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        out[i, :len(s)] = s
+    return out
+
+
+class Batch:
+    """One teacher-forcing batch on the device.
+
+    tgt (B, T) starts with the start symbol. The decoder reads tgt[:, :-1] and must
+    predict tgt[:, 1:] (the same sequence shifted by one). Masks are not built here:
+    the model derives padding masks from its pad_idx, and the decoder adds its own
+    causal mask.
+    """
+
+    def __init__(self, src, tgt, device="cpu", pad=PAD):
+        src, tgt = np.asarray(src, dtype=np.int64), np.asarray(tgt, dtype=np.int64)
+        self.src = Tensor(src, device=device)
+        self.tgt_in = Tensor(tgt[:, :-1], device=device)
+        self.tgt_out = Tensor(tgt[:, 1:], device=device)
+        self.n_tokens = int((tgt[:, 1:] != pad).sum())     # tokens the loss is taken over
+
+
+# ------------------------------------------------------------------ training
+class History:
+    """The loss and learning rate of every training step; saved with the checkpoint,
+    so a resumed run extends the same curve. `resumed_at` lists the steps where
+    a run started again from a checkpoint."""
+
+    def __init__(self, losses=(), lrs=(), resumed_at=()):
+        self.losses = list(losses)
+        self.lrs = list(lrs)
+        self.resumed_at = list(resumed_at)
+
+    def __len__(self):
+        return len(self.losses)
+
+    def append(self, loss, lr):
+        self.losses.append(float(loss))
+        self.lrs.append(float(lr))
+
+    def to_json(self):
+        return {"losses": self.losses, "lrs": self.lrs, "resumed_at": self.resumed_at}
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(d.get("losses", ()), d.get("lrs", ()), d.get("resumed_at", ()))
+
+
+def loss_fn(model, batch, label_smoothing):
+    """Cross-entropy of the next-token logits, padding ignored, labels smoothed."""
+    logits = model(batch.src, batch.tgt_in)
+    return mg.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1),
+                            ignore_index=PAD, label_smoothing=label_smoothing)
+
+
+def _progress_bar(total, initial, enabled):
+    """A tqdm bar when asked for and stderr is a terminal (tqdm's own test), else None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    bar = tqdm(total=total, initial=initial, unit="step", desc="train", dynamic_ncols=True,
+               disable=None, leave=True)
+    return None if bar.disable else bar
+
+
+def _print(bar, line):
+    if bar is not None:
+        bar.write(line)
+    else:
+        print(line, flush=True)
+
+
+def format_log_line(step, steps, loss, lr, grad_norm, ms_per_step, tokens_per_s):
+    """A nanoGPT-style line: step, loss, learning rate, gradient norm, speed."""
+    width = len(str(steps))
+    return (f"step {step:>{width}}/{steps} | loss {loss:.4f} | lr {lr:.2e} | "
+            f"grad norm {grad_norm:.3f} | {ms_per_step:6.1f} ms/step | "
+            f"{tokens_per_s:,.0f} tok/s")
+
+
+def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=None,
+          label_smoothing=0.1, clip=1.0, log_every=50, progress=True):
+    """Train from `start_step` up to `steps`; return the History (extended in place).
+
+    next_batch(step) -> Batch for step number `step` (1-based). Each step: forward,
+    loss, backward, gradient clipping to norm `clip`, optimizer step, schedule step.
+    Shows a progress bar (loss, lr, tokens/s) and prints a log line every
+    `log_every` steps and at the last step.
+    """
+    history = history if history is not None else History()
+    model.train()
+    bar = _progress_bar(steps, start_step, progress)
+    window_time, window_tokens, window_steps = 0.0, 0, 0
+    try:
+        for step in range(start_step + 1, steps + 1):
+            t0 = time.perf_counter()
+            batch = next_batch(step)
+            lr = optimizer.param_groups[0]["lr"]
+            loss = loss_fn(model, batch, label_smoothing)
+            optimizer.zero_grad()
+            loss.backward()
+            grad_norm = float(mg.optim.clip_grad_norm_(model.parameters(), clip))
+            optimizer.step()
+            scheduler.step()
+            loss_value = loss.item()            # waits for the device: the step is done
+            dt = time.perf_counter() - t0
+            if not math.isfinite(loss_value):
+                raise ExampleError(f"training diverged at step {step}: the loss is {loss_value}; "
+                                   "try a smaller --lr-factor or a longer --warmup")
+            history.append(loss_value, lr)
+            window_time += dt
+            window_tokens += batch.n_tokens
+            window_steps += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}",
+                                tok_s=f"{batch.n_tokens / dt:,.0f}", refresh=False)
+            if step % log_every == 0 or step == steps:
+                _print(bar, format_log_line(step, steps, loss_value, lr, grad_norm,
+                                            1000 * window_time / window_steps,
+                                            window_tokens / window_time))
+                window_time, window_tokens, window_steps = 0.0, 0, 0
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+# ------------------------------------------------------------------ evaluation
+def sequence_accuracy(predicted, target, pad=PAD):
+    """(exact-match rate, token accuracy) of predicted against target ids, both (B, L).
+
+    A sequence matches exactly when every position agrees, padding included (a
+    prediction that runs on past the target's end is wrong). Token accuracy counts
+    the target's non-padding positions that the prediction got right.
+    """
+    predicted, target = np.asarray(predicted), np.asarray(target)
+    width = max(predicted.shape[1], target.shape[1])
+    p = np.full((len(predicted), width), pad, dtype=np.int64)
+    t = np.full((len(target), width), pad, dtype=np.int64)
+    p[:, :predicted.shape[1]] = predicted
+    t[:, :target.shape[1]] = target
+    same = p == t
+    real = t != pad
+    return float(same.all(axis=1).mean()), float(same[real].mean())
+
+
+@contextlib.contextmanager
+def capture_attention(attention):
+    """Record the per-head weights of a MultiheadAttention while the block runs.
+
+    Yields a list that receives one (B, heads, T, S) NumPy array per call. The
+    module's forward is wrapped for the duration (asking for need_weights=True,
+    average_attn_weights=False) and restored afterwards.
+    """
+    records = []
+    forward = attention.forward
+
+    def recording_forward(*args, **kwargs):
+        kwargs.update(need_weights=True, average_attn_weights=False)
+        out, weights = forward(*args, **kwargs)
+        records.append(weights.numpy().copy())
+        return out, weights
+
+    object.__setattr__(attention, "forward", recording_forward)
+    try:
+        yield records
+    finally:
+        object.__delattr__(attention, "forward")
+
+
+def cross_attention(model, src, tgt, layer=-1):
+    """Per-head cross-attention weights (heads, T, S) of decoder layer `layer` for one
+    example: src (S,) ids, tgt (T+1,) ids starting with the start symbol (e.g. the
+    model's own greedy output). Row t says where the decoder looked in the source
+    while predicting tgt[t + 1]."""
+    device = next(iter(model.parameters())).device
+    block = model.transformer.decoder.layers[layer].multihead_attn
+    was_training = model.training
+    model.eval()
+    try:
+        with mg.no_grad(), capture_attention(block) as records:
+            model(Tensor(np.asarray(src)[None], device=device),
+                  Tensor(np.asarray(tgt)[None, :-1], device=device))
+    finally:
+        model.train(was_training)
+    return records[-1][0]
+
+
+# ------------------------------------------------------------------ pictures
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed: figures go to files)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def moving_average(values, window):
+    """Trailing mean over `window` values (shorter at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return values
+    c = np.cumsum(np.concatenate([[0.0], values]))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def plot_loss_curve(history, path, title="Training loss"):
+    """Loss per step (light), its moving average (dark) and the learning rate, in one PNG.
+
+    Dashed vertical lines mark where the run was resumed from a checkpoint.
+    """
+    plt = pyplot()
+    steps = np.arange(1, len(history) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, history.losses, color="tab:blue", alpha=0.25, lw=0.8, label="loss per step")
+    window = max(1, len(history) // 50)
+    ax.plot(steps, moving_average(history.losses, window), color="tab:blue", lw=1.8,
+            label=f"moving average ({window} steps)")
+    for i, s in enumerate(history.resumed_at):
+        ax.axvline(s, color="gray", ls="--", lw=1, label="resumed" if i == 0 else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    lr_ax = ax.twinx()
+    lr_ax.plot(steps, history.lrs, color="tab:orange", lw=1.2, label="learning rate")
+    lr_ax.set_ylabel("learning rate", color="tab:orange")
+    lr_ax.tick_params(axis="y", colors="tab:orange")
+    lines = ax.get_legend_handles_labels()
+    lr_lines = lr_ax.get_legend_handles_labels()
+    ax.legend(lines[0] + lr_lines[0], lines[1] + lr_lines[1], loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_attention_heads(weights, src_labels, tgt_labels, path, title="Attention"):
+    """One heat map per head: rows are output positions, columns source positions.
+
+    weights: (heads, T, S) array. Labels name the tokens along each axis.
+    """
+    plt = pyplot()
+    weights = np.asarray(weights)
+    heads = weights.shape[0]
+    cols = min(heads, 4)
+    rows = math.ceil(heads / cols)
+    cell = 0.32
+    w = max(2.2, cell * weights.shape[2] + 0.8)
+    h = max(2.2, cell * weights.shape[1] + 0.8)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * w, rows * h + 0.6), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= heads:
+            ax.axis("off")
+            continue
+        ax.imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal")
+        ax.set_title(f"head {i}", fontsize=9)
+        ax.set_xticks(range(len(src_labels)))
+        ax.set_xticklabels(src_labels, fontsize=7, rotation=90)
+        ax.set_yticks(range(len(tgt_labels)))
+        ax.set_yticklabels(tgt_labels, fontsize=7)
+        if i % cols == 0:
+            ax.set_ylabel("output token")
+        if i // cols == rows - 1:
+            ax.set_xlabel("source token")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def render_block_pictures(folder, blocks=("attention", "ffn"), fmt="svg", **block_args):
+    """Draw Transformer blocks with minigrad.graph.render_block into `folder`.
+
+    Returns [(block, path written, note or None)]. Without Graphviz's `dot`
+    program the DOT text is written instead and the note says how to get pictures;
+    a missing `graphviz` Python package is a note too: pictures never stop a run.
+    """
+    try:
+        from minigrad.graph import GraphvizNotFoundError, render_block
+    except ImportError as e:
+        return [(b, None, f"graph pictures skipped: {e}") for b in blocks]
+    written = []
+    for block in blocks:
+        path = os.path.join(folder, f"{block}.{fmt}")
+        try:
+            written.append((block, render_block(block, path=path, **block_args), None))
+        except GraphvizNotFoundError:
+            dot = os.path.splitext(path)[0] + ".dot"
+            written.append((block, dot, "Graphviz's `dot` program is missing, so the graph was "
+                                        "written as DOT text; install Graphviz (apt-get install "
+                                        "graphviz / brew install graphviz) for SVG"))
+        except ImportError as e:
+            written.append((block, None, f"graph pictures need the graphviz package ({e}): "
+                                         "pip install graphviz"))
+    return written
+
+
+# ------------------------------------------------------------------ checkpoints
+def save_checkpoint(path, model, optimizer, scheduler, history, config):
+    """Model, optimizer, schedule, step, loss history and settings in one
+    safetensors file, written atomically (minigrad.io.Checkpoint)."""
+    mg.io.Checkpoint(model, optimizer, scheduler).save(
+        path, step=len(history), extra={"config": config, "history": history.to_json()})
+
+
+def read_checkpoint_config(path):
+    """The settings a checkpoint was trained with (to rebuild its model before loading)."""
+    check_resume_path(path)
+    try:
+        meta = mg.io.load_metadata(path)
+        extra = json.loads(meta["extra"])
+        return extra["config"]
+    except MinigradError as e:
+        raise ExampleError(f"--resume {path}: {e}") from None
+    except (KeyError, TypeError, ValueError):
+        raise ExampleError(f"--resume {path}: not a checkpoint written by these examples "
+                           "(no settings in its metadata)") from None
+
+
+def load_checkpoint(path, model, optimizer, scheduler):
+    """Restore a run; returns (step, History). Mismatches are one-line errors."""
+    try:
+        info = mg.io.Checkpoint(model, optimizer, scheduler).load(path)
+    except MinigradError as e:
+        raise ExampleError(f"--resume {path}: {e}") from None
+    history = History.from_json(info["extra"]["history"])
+    step = int(info["step"])
+    if len(history) != step:
+        raise ExampleError(f"--resume {path}: the checkpoint is at step {step} but holds "
+                           f"{len(history)} loss values")
+    return step, history
+
+
+def format_seconds(seconds):
+    m, s = divmod(seconds, 60)
+    return f"{int(m)} min {s:.1f} s" if m else f"{s:.1f} s"

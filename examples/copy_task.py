@@ -1,0 +1,153 @@
+"""Train the Transformer to copy its input: the first experiment of the Annotated Transformer.
+
+    python examples/copy_task.py                      # CPU, about a minute
+    python examples/copy_task.py --device cuda        # the same on a GPU (needs CuPy)
+    python examples/copy_task.py --resume runs/copy_task/checkpoint.safetensors --steps 600
+
+Every sequence is 10 tokens from a vocabulary of 11: token 1 (the start symbol)
+first, then 9 random tokens from 1..10; 0 is padding. The model reads the
+sequence and must write it back. Copying is easy for a person and impossible
+without attention: the decoder has to find, for every output position, the
+matching source position, and the cross-attention heat map shows it doing so
+(a diagonal, offset by one).
+
+The run folder (runs/copy_task/ by default) receives the loss curve, the
+cross-attention heat map of one example, pictures of the attention and
+feed-forward graphs, results.json and the checkpoint.
+"""
+import argparse
+import os
+import sys
+import time
+
+import common  # first: it sets the BLAS thread count before NumPy loads
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.models import Seq2SeqTransformer
+
+VOCAB = 11          # 0 padding, 1 start, 2..10 (and 1 again) as content
+LENGTH = 10         # start symbol + 9 tokens
+
+# A small model learns the task in about 200 steps; 400 leave a margin. Pre-norm
+# (norm_first=True): with the paper's post-norm the task is learnt too, but at
+# these learning rates the loss spiked now and then after reaching 100% (one
+# seed fell back to 52% exact match at step 500); pre-norm stayed at 100%.
+DEFAULTS = dict(steps=400, batch_size=64, d_model=64, nhead=4, layers=2, d_ff=128,
+                dropout=0.0, norm="pre", warmup=100, lr_factor=0.25, label_smoothing=0.1,
+                log_every=50, seed=0, out=os.path.join("runs", "copy_task"))
+EVAL_SEQUENCES = 200
+
+
+def random_sequences(rng, n):
+    """n sequences (n, LENGTH): the start symbol, then tokens drawn from 1..VOCAB-1."""
+    ids = rng.integers(1, VOCAB, size=(n, LENGTH))
+    ids[:, 0] = common.START
+    return ids
+
+
+def build_model(config):
+    return Seq2SeqTransformer(VOCAB, VOCAB, d_model=config["d_model"], nhead=config["nhead"],
+                              num_encoder_layers=config["layers"],
+                              num_decoder_layers=config["layers"],
+                              dim_feedforward=config["d_ff"], dropout=config["dropout"],
+                              norm_first=config["norm"] == "pre", pad_idx=common.PAD)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Train a Transformer on the copy task (vocabulary 11, length 10).")
+    common.add_common_arguments(parser, DEFAULTS)
+    return parser.parse_args(argv)
+
+
+def evaluate(model, seed, device):
+    """Greedy-decode EVAL_SEQUENCES fresh sequences; (exact match, token accuracy, src, out)."""
+    src = random_sequences(common.data_rng(seed, stream=1), EVAL_SEQUENCES)
+    out = model.greedy_decode(mg.tensor(src, device=device), max_len=LENGTH,
+                              start_symbol=common.START)
+    exact, token = common.sequence_accuracy(out[:, 1:], src[:, 1:])
+    return exact, token, src, out
+
+
+def main(argv=None):
+    started = time.perf_counter()
+    args = parse_args(argv)
+    device = common.resolve_device(args.device)
+    common.check_positive(args, "steps", "batch_size", "d_model", "nhead", "layers", "d_ff",
+                          "warmup", "lr_factor", "log_every")
+    config = {k: getattr(args, k) for k in DEFAULTS if k not in ("steps", "out", "log_every")}
+    if args.resume:
+        saved = common.read_checkpoint_config(args.resume)
+        config.update({k: saved[k] for k in common.MODEL_KEYS + ("seed", "batch_size", "warmup",
+                                                                 "lr_factor", "label_smoothing")
+                       if k in saved})
+    run = common.Run(args.out)
+
+    mg.manual_seed(config["seed"])
+    model = build_model(config).to(device)
+    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
+                                warmup_steps=config["warmup"], factor=config["lr_factor"])
+    history, start = common.History(), 0
+    if args.resume:
+        start, history = common.load_checkpoint(args.resume, model, optimizer, scheduler)
+        history.resumed_at.append(start)
+        print(f"resumed from {args.resume} at step {start}")
+    print(f"copy task: {model.num_parameters():,} parameters, d_model={config['d_model']}, "
+          f"{config['nhead']} heads, {config['layers']}+{config['layers']} layers, "
+          f"device {device}")
+    if start >= args.steps:
+        print(f"the checkpoint is at step {start}, --steps is {args.steps}: nothing to train "
+              "(raise --steps to train further)")
+
+    def next_batch(step):
+        ids = random_sequences(common.data_rng(config["seed"], stream=0, index=step),
+                               config["batch_size"])
+        return common.Batch(ids, ids, device=device)
+
+    t_train = time.perf_counter()
+    common.train(model, optimizer, scheduler, next_batch, args.steps, start_step=start,
+                 history=history, label_smoothing=config["label_smoothing"],
+                 log_every=args.log_every, progress=not args.no_progress)
+    train_seconds = time.perf_counter() - t_train
+    common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+
+    exact, token, src, out = evaluate(model, config["seed"], device)
+    print(f"\ngreedy decoding of {EVAL_SEQUENCES} fresh sequences: exact match {exact:.1%}, "
+          f"token accuracy {token:.2%}")
+    print(f"  source: {' '.join(map(str, src[0]))}")
+    print(f"  output: {' '.join(map(str, out[0]))}")
+
+    files = [run.checkpoint,
+             common.plot_loss_curve(history, run.path("loss.png"),
+                                    title=f"Copy task: training loss ({len(history)} steps)")]
+    weights = common.cross_attention(model, src[0], out[0])
+    files.append(common.plot_attention_heads(
+        weights, [str(t) for t in src[0]], [str(t) for t in out[0][1:]],
+        run.path("cross_attention.png"),
+        title="Copy task: cross-attention of the last decoder layer (row: output token, "
+              "column: source token)"))
+    for block, path, note in common.render_block_pictures(run.folder, ("attention", "ffn"),
+                                                          d_model=config["d_model"],
+                                                          nhead=config["nhead"]):
+        if path:
+            files.append(path)
+        if note:
+            print(f"note ({block}): {note}")
+
+    wall = time.perf_counter() - started
+    results = {"task": "copy", "exact_match": exact, "token_accuracy": token,
+               "eval_sequences": EVAL_SEQUENCES, "steps": len(history),
+               "trained_steps_this_run": len(history) - start, "train_seconds": train_seconds,
+               "wall_seconds": wall, "device": device, "config": config}
+    run.write_results(results)
+    files.append(run.path("results.json"))
+    print("\nwritten:\n" + "\n".join(f"  {f}" for f in files))
+    print(f"wall time {common.format_seconds(wall)} (training {common.format_seconds(train_seconds)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_main(main))
