@@ -15,6 +15,7 @@ import contextlib
 import functools
 import threading
 
+from numpy import errstate as _errstate
 from numpy import ndarray as _ndarray
 
 from .errors import AnomalyError, AutogradError, DeviceError, MinigradError, ShapeError
@@ -401,8 +402,11 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
 
 def _walk(order, grads, deliver, wanted_fns, captured, uses, retain_graph, create_graph):
-    """Visit the creators in reverse topological order, handing gradients to their inputs."""
-    with set_grad_enabled(create_graph):
+    """Visit the creators in reverse topological order, handing gradients to their inputs.
+
+    A gradient that overflows, or a 0 * inf, gives inf or NaN quietly (as in PyTorch)
+    rather than a NumPy warning per op; detect_anomaly() is the way to catch it."""
+    with set_grad_enabled(create_graph), _errstate(all="ignore"):
         for fn in reversed(order):
             g = grads.pop(fn, None)
             if g is None:

@@ -89,7 +89,8 @@ class Div(Function):
     name = "div"
 
     def forward(self, a, b):
-        return a / b
+        with np.errstate(all="ignore"):         # x / 0 is inf, 0 / 0 NaN, as in PyTorch
+            return a / b
 
     def backward(self, grad):
         a, b = self.inputs
@@ -113,7 +114,8 @@ class PowScalar(Function):
     name = "pow"
 
     def forward(self, a):
-        return a ** self.exponent
+        with np.errstate(all="ignore"):         # 0 ** -1 is inf, (-1) ** 0.5 NaN
+            return a ** self.exponent
 
     def backward(self, grad):
         (a,) = self.inputs
@@ -130,7 +132,8 @@ class Pow(Function):
     name = "pow"
 
     def forward(self, a, b):
-        return a ** b
+        with np.errstate(all="ignore"):
+            return a ** b
 
     def backward(self, grad):
         a, b = self.inputs
@@ -159,7 +162,8 @@ class Exp(Function):
     name = "exp"
 
     def forward(self, a):
-        self.out = _xp(a).exp(a)
+        with np.errstate(all="ignore"):         # overflow gives inf, as in PyTorch
+            self.out = _xp(a).exp(a)
         return self.out
 
     def backward(self, grad):
@@ -171,7 +175,8 @@ class Log(Function):
     name = "log"
 
     def forward(self, a):
-        return _xp(a).log(a)
+        with np.errstate(all="ignore"):         # log 0 = -inf, log of a negative NaN
+            return _xp(a).log(a)
 
     def backward(self, grad):
         return grad / self.inputs[0]
@@ -181,7 +186,8 @@ class Sqrt(Function):
     name = "sqrt"
 
     def forward(self, a):
-        self.out = _xp(a).sqrt(a)
+        with np.errstate(all="ignore"):
+            self.out = _xp(a).sqrt(a)
         return self.out
 
     def backward(self, grad):

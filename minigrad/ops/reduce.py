@@ -54,6 +54,8 @@ class Mean(Function):
     def forward(self, a):
         self.in_shape = a.shape
         self.count = int(np.prod([a.shape[i] for i in self.axes]))
+        if self.count == 0:          # the mean of nothing is NaN, as in PyTorch (no NumPy warning)
+            return a.sum(axis=self.axes, keepdims=self.keepdims) * a.dtype.type(np.nan)
         return a.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, grad):
