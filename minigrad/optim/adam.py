@@ -9,6 +9,10 @@ by the adaptive denominator.
 """
 import math
 
+import numpy as np
+
+from .. import cuda_kernels
+
 from ..errors import MinigradError
 from .optimizer import Optimizer
 
@@ -57,6 +61,11 @@ class Adam(Optimizer):
                 t = state["step"]
                 h = dict(lr=lr, b1=b1, b2=b2, eps=eps, wd=wd, step_size=lr / (1.0 - b1 ** t),
                          bc2_sqrt=math.sqrt(1.0 - b2 ** t))
+                if xp is not np and not amsgrad:       # the GPU: one fused kernel
+                    cuda_kernels.adam_update(w, g, state["exp_avg"], state["exp_avg_sq"],
+                                             lr, b1, b2, eps, wd, self.decoupled_weight_decay,
+                                             h["step_size"], h["bc2_sqrt"])
+                    continue
                 self._update(xp, w, g, state["exp_avg"], state["exp_avg_sq"],
                              state.get("max_exp_avg_sq"), self._scratch(w), **h)
 
