@@ -144,7 +144,7 @@ def test_unknown_device_lists_the_valid_ones():
 
 
 # ------------------------------------------------------------------ more shapes, dtypes and indices
-@pytest.mark.parametrize("call, error, fragments", [
+CASES = [
     (lambda: mg.randn(2, 3).reshape(4, 2), ShapeError, ["reshape", "(2, 3)", "(4, 2)"]),
     (lambda: mg.randn(2, 3).permute(0, 0), ShapeError, ["permute"]),
     (lambda: mg.randn(2, 3).expand(2), ShapeError, ["expand", "(2,)", "(2, 3)"]),
@@ -191,7 +191,11 @@ def test_unknown_device_lists_the_valid_ones():
      ["gradcheck", "float64", "float32"]),
     (lambda: mg.randn(2, 3).item(), MinigradError, ["item", "(2, 3)"]),
     (lambda: mg.set_default_dtype(mg.int64), DTypeError, ["set_default_dtype", "int64"]),
-], ids=lambda v: v.__name__ if isinstance(v, type) else None)
+]
+
+
+@pytest.mark.parametrize("call, error, fragments", CASES,
+                         ids=[f"{c[2][0]}-{c[1].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_message_names_op_and_input(call, error, fragments):
     raises(call, error, *fragments)
 
