@@ -103,6 +103,9 @@ class Module:
             paths = {}
             for path, m in parent._named_modules_through_containers():
                 paths.setdefault(id(m), path)
+            for path, m in parent.named_modules():      # a grandchild called directly
+                if m is not parent:                     # (model.transformer.encoder(x))
+                    paths.setdefault(id(m), path)
             object.__setattr__(parent, "_child_paths", paths)
         return paths.get(id(self), type(self).__name__.lower())
 
