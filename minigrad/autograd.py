@@ -125,16 +125,45 @@ def detect_anomaly(enabled=True):
         state.anomaly = prev
 
 
-def _check_finite(fn_name, scope_path, arrays, inputs, phase):
+def _check_finite(fn, scope, arrays, inputs, phase):
+    """Raise AnomalyError when an op made NaN, or made inf out of finite inputs.
+
+    inf that came in (an additive -inf mask) or that the op was asked to write
+    (masked_fill with -inf) passes through: masking is not an anomaly, NaN always is.
+    """
     from .backend import xp_of
     for a in arrays:
         if a is None or getattr(a, "dtype", None) is None or a.dtype.kind not in "fc":
             continue
-        if not bool(xp_of(a).isfinite(a).all()):
-            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-            where = f" in module '{scope_path}'" if scope_path else ""
-            raise AnomalyError(
-                f"{fn_name}: {phase} produced NaN or inf{where}; input shapes {shapes}")
+        xp = xp_of(a)
+        if bool(xp.isfinite(a).all()):
+            continue
+        nan, inf = int(xp.isnan(a).sum()), int(xp.isinf(a).sum())
+        came_in = [i for i, t in enumerate(inputs) if t.dtype.kind in "fc"
+                   and not bool(xp_of(t.data).isfinite(t.data).all())] if phase == "forward" else []
+        if not nan and phase == "forward" and (came_in or not _finite(getattr(fn, "value", 0.0))):
+            continue
+        what = " and ".join(f"{n} {k}" for n, k in ((nan, "NaN"), (inf, "inf")) if n)
+        shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in inputs)
+        hint = f" (input {came_in[0]} already held NaN or inf)" if came_in else ""
+        raise AnomalyError(f"{fn.name}: {phase} produced {what} (of {a.size} values)"
+                           f"{_describe_scope(scope)}; input shapes {shapes}{hint}")
+
+
+def _finite(value):
+    try:
+        return abs(float(value)) != float("inf")
+    except (TypeError, ValueError):
+        return True
+
+
+def _describe_scope(scope):
+    """' in module 'encoder.layers.0.self_attn' (MultiheadAttention)', for errors."""
+    if not scope:
+        return " outside any module"
+    path, kind = ".".join(n for n, _ in scope if n), scope[-1][1]
+    kind = f" ({kind})" if kind else ""
+    return f" in module '{path}'{kind}" if path else f" in the top-level module{kind}"
 
 
 # ------------------------------------------------------------------ Function
@@ -173,7 +202,7 @@ class Function:
             desc = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in inputs)
             raise ShapeError(f"{cls.name}: failed on inputs [{desc}]: {e}") from e
         if state.anomaly:
-            _check_finite(cls.name, current_scope(), (out,), inputs, "forward")
+            _check_finite(fn, state.scope, (out,), inputs, "forward")
         if record:
             fn.inputs = inputs
             fn.scope = state.scope
@@ -419,15 +448,19 @@ def _walk(order, grads, deliver, wanted_fns, captured, uses, retain_graph, creat
             if state.grad_norms:
                 fn.grad_norm = float((g.data.astype("float64") ** 2).sum() ** 0.5)
             fn.retained = retain_graph     # a fused backward may reuse its buffers when False
-            if fn.once_differentiable and create_graph:
-                with set_grad_enabled(False):
+            anomaly, state.anomaly = state.anomaly, False   # ops inside fn.backward are
+            try:                                            # fn's backward: check fn's result
+                if fn.once_differentiable and create_graph:
+                    with set_grad_enabled(False):
+                        in_grads = fn.backward(g)
+                else:
                     in_grads = fn.backward(g)
-            else:
-                in_grads = fn.backward(g)
+            finally:
+                state.anomaly = anomaly
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if state.anomaly:
-                _check_finite(fn.name, ".".join(n for n, _ in fn.scope if n),
+                _check_finite(fn, fn.scope,
                               [x.data for x in in_grads if x is not None], fn.inputs, "backward")
             for t, need, gi in zip(fn.inputs, fn.needs_input_grad, in_grads):
                 if need and gi is not None:
