@@ -2,6 +2,8 @@
 
 PyTorch's formula: biased variance, eps inside the square root.
 """
+import numpy as np
+
 from ..autograd import Function, fused_enabled
 from ..backend import xp_of
 from ..errors import ShapeError
@@ -19,8 +21,9 @@ class LayerNorm(Function):
         xhat = x - x.mean(axis=axes, keepdims=True)
         var = (xhat * xhat).mean(axis=axes, keepdims=True)
         var += self.eps
-        self.rstd = 1.0 / xp_of(x).sqrt(var)
-        xhat *= self.rstd                       # centred, then scaled in place
+        with np.errstate(all="ignore"):         # eps=0 on a constant row: 0 / 0, NaN as in PyTorch
+            self.rstd = 1.0 / xp_of(x).sqrt(var)
+            xhat *= self.rstd                   # centred, then scaled in place
         self.xhat, self.axes, self.weight = xhat, axes, weight
         if weight is None:
             return xhat + bias if bias is not None else xhat.copy()
@@ -67,7 +70,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match the "
                              f"normalized shape {normalized_shape}")
-    if not fused_enabled():
+    if not fused_enabled() or x.size == 0:     # (no rows: nothing for the kernel to do)
         axes = tuple(range(x.ndim - nd, x.ndim))
         xc = x - x.mean(axes, keepdims=True)
         out = xc / ((xc * xc).mean(axes, keepdims=True) + eps).sqrt()
