@@ -1,0 +1,282 @@
+"""The fuzz suite's one rule, as code: a call either agrees with PyTorch or fails loudly.
+
+`check(op, mg_fn, torch_fn, arrays)` runs the same call in minigrad and in
+PyTorch on the same input arrays and sorts the outcome:
+
+* both succeed: shapes, dtypes, values and every input gradient must agree;
+* minigrad raises a `MinigradError` whose message names the op and at least one
+  of the offending values (an input's shape or dtype, or a bad argument);
+  if PyTorch accepts the call, minigrad must have said why it is stricter
+  (`stricter=` names the reason, which the case documents);
+* minigrad succeeds where PyTorch refuses (minigrad is more lenient, e.g. the
+  mean of an int tensor): allowed, and the result is checked against NumPy
+  when the case gives a reference.
+
+Anything else fails the test: an exception that is not a MinigradError (a bare
+NumPy traceback from deep inside), a wrong shape or dtype, a wrong value.
+
+Every outcome is counted in `TALLY`; tests/reliability/conftest.py prints the
+totals at the end of the run. `MINIGRAD_FUZZ_SCALE` multiplies every test's
+example count (the CI runs scale 1; a search for bugs runs 20 or more).
+"""
+import collections
+import os
+import traceback
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+from minigrad.errors import MinigradError
+
+SCALE = float(os.environ.get("MINIGRAD_FUZZ_SCALE", "1"))
+TALLY = collections.Counter()          # outcome -> number of cases
+
+
+def fuzz_settings(examples):
+    """Hypothesis settings for `examples` cases (times MINIGRAD_FUZZ_SCALE)."""
+    phases = [Phase.explicit, Phase.reuse, Phase.generate]
+    if not os.environ.get("MINIGRAD_FUZZ_NO_SHRINK"):      # a quick first look at failures
+        phases.append(Phase.shrink)
+    return settings(max_examples=max(1, int(examples * SCALE)), deadline=None, phases=phases,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
+
+
+def torch():
+    import torch as _torch
+    return _torch
+
+
+# ------------------------------------------------------------------ drawing inputs
+DTYPES = [np.dtype(d) for d in ("bool", "int32", "int64", "float16", "float32", "float64")]
+FLOATS = [np.dtype(d) for d in ("float16", "float32", "float64")]
+
+dtypes = st.sampled_from(DTYPES)
+float_dtypes = st.sampled_from(FLOATS)
+
+
+def shapes(min_dims=0, max_dims=4, min_side=0, max_side=4):
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+
+
+def rng(data):
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
+def values(r, shape, dtype, low=-3.0, high=3.0):
+    """Array of `dtype` and `shape`: small integers (ties, zeros) or smooth values."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        out = r.random(shape) < 0.5
+    elif dtype.kind in "iu" or r.random() < 0.3:      # a grid: ties and exact zeros
+        out = r.integers(int(low), int(high) + 1, shape)
+    else:
+        out = r.uniform(low, high, shape)
+    return np.asarray(out, dtype=dtype)               # an array even for shape ()
+
+
+def axis_args(ndim):
+    """Valid and invalid axis arguments: None, ints in and out of range, tuples with
+    repeats, and wrong types (float, bool, str)."""
+    lim = max(ndim, 1)
+    one = st.integers(-lim - 2, lim + 1)
+    return st.one_of(
+        st.none(), one, st.lists(one, min_size=1, max_size=lim + 1).map(tuple),
+        st.sampled_from([1.0, True, "0", [0]]))
+
+
+# ------------------------------------------------------------------ running one case
+class Case:
+    """What happened to one call; `check` fills it and fails on a bug."""
+
+    def __init__(self, op):
+        self.op = op
+
+
+def _wants_grad(a, i, grad):
+    return bool(grad) and a.dtype.kind == "f" and (grad is True or i in grad)
+
+
+def _mg_inputs(arrays, grad):
+    return [mg.Tensor(a.copy(), requires_grad=_wants_grad(a, i, grad))
+            if isinstance(a, np.ndarray) else a for i, a in enumerate(arrays)]
+
+
+def _torch_inputs(arrays, grad):
+    t = torch()
+    out = []
+    for i, a in enumerate(arrays):
+        if isinstance(a, np.ndarray):
+            x = t.from_numpy(np.array(a, order="C", copy=True))
+            if _wants_grad(a, i, grad):
+                x.requires_grad_(True)
+            out.append(x)
+        else:
+            out.append(a)
+    return out
+
+
+def as_list(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def mentions_of(arrays, args=()):
+    """Fragments an error message may name: input shapes and dtypes, argument values."""
+    out = []
+    for a in arrays:
+        if hasattr(a, "shape"):
+            out += [str(tuple(a.shape)), str(a.dtype)]
+    for v in args:
+        out.append(repr(v) if isinstance(v, str) else str(v))
+        if isinstance(v, (tuple, list)):
+            out += mentions_of([], v)
+    return out
+
+
+def expect_error(op, call, mentions=(), error=MinigradError, also=()):
+    """`call()` must raise `error` (a MinigradError); its message names the op (or one of
+    `also`) and, when `mentions` are given, at least one of them. Returns the message."""
+    try:
+        result = call()
+    except MinigradError as e:
+        msg = str(e)
+        assert isinstance(e, error), f"{op}: raised {type(e).__name__}, expected {error.__name__}: {msg}"
+        _check_message(op, msg, mentions, also)
+        TALLY["raised MinigradError"] += 1
+        return msg
+    except Exception as e:                                       # noqa: BLE001 - this is the bug
+        raise AssertionError(f"{op}: raised {type(e).__name__} (not a MinigradError): {e}\n"
+                             + traceback.format_exc()) from e
+    raise AssertionError(f"{op}: expected an error, got {result!r}")
+
+
+def _check_message(op, msg, mentions, also=()):
+    names = (op,) + tuple(also)
+    assert any(n.lower() in msg.lower() for n in names), \
+        f"error message does not name the op {op!r}: {msg!r}"
+    if mentions:
+        assert any(m in msg for m in mentions), \
+            f"{op}: error message names none of {list(mentions)}: {msg!r}"
+
+
+def check(op, mg_fn, torch_fn, arrays, *, args=(), grad=True, stricter=None, reference=None,
+          also=(), tol=None, equal_dtype=True):
+    """Run `mg_fn(*tensors)` and `torch_fn(*torch_tensors)` on copies of `arrays` and
+    check the outcome (see the module doc). Non-array entries of `arrays` pass through.
+
+    stricter: why minigrad may refuse a call PyTorch accepts (None: it may not).
+    grad: compare the gradients of every float input (True), of the inputs at the
+        given positions (a tuple), or of none (False).
+    reference: numpy function of the arrays, checked when only minigrad succeeds.
+    also: other names the error message may use for the op.
+    Returns the minigrad result (or None when it raised).
+    """
+    xs = _mg_inputs(arrays, grad)
+    try:
+        out = mg_fn(*xs)
+    except MinigradError as e:
+        _check_message(op, str(e), mentions_of(arrays, args), also)
+        try:
+            _quiet(torch_fn, _torch_inputs(arrays, False))
+        except Exception:                                        # noqa: BLE001
+            TALLY["raised MinigradError (torch raised too)"] += 1
+            return None
+        assert stricter, (f"{op}: minigrad raised {type(e).__name__} where PyTorch accepts the "
+                          f"call: {e}")
+        TALLY["raised MinigradError (stricter than torch)"] += 1
+        return None
+    except Exception as e:                                       # noqa: BLE001
+        raise AssertionError(f"{op}: raised {type(e).__name__} (not a MinigradError): {e}\n"
+                             + traceback.format_exc()) from e
+    outs = as_list(out)
+    for o in outs:
+        assert isinstance(o, mg.Tensor), f"{op}: returned {type(o).__name__}, not a Tensor"
+    ts = _torch_inputs(arrays, grad)
+    try:
+        tout = _quiet(torch_fn, ts)
+    except Exception:                                            # noqa: BLE001
+        if reference is not None:
+            ref = as_list(reference(*arrays))
+            assert len(ref) == len(outs)
+            for o, r in zip(outs, ref):
+                assert_same(op, o.numpy(), np.asarray(r), tol, equal_dtype=False)
+        _check_no_upcast(op, arrays, outs)
+        TALLY["minigrad result (torch raised)"] += 1
+        return out
+    touts = as_list(tout)
+    assert len(outs) == len(touts), f"{op}: {len(outs)} outputs, torch gives {len(touts)}"
+    for o, t in zip(outs, touts):
+        assert_same(op, o.numpy(), t.detach().numpy(), tol, equal_dtype)
+    if grad:
+        _check_grads(op, xs, ts, outs, touts, tol)
+    TALLY["matched torch"] += 1
+    return out
+
+
+def _quiet(fn, args):
+    """PyTorch's own warnings (e.g. var() of one element) are not minigrad's business."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def _check_no_upcast(op, arrays, outs):
+    """Without PyTorch to compare with, at least: no float64 made from smaller inputs."""
+    if any(getattr(a, "dtype", None) == np.float64 for a in arrays):
+        return
+    for o in outs:
+        assert o.dtype != np.float64, f"{op}: float64 result from inputs " \
+            f"{[str(getattr(a, 'dtype', type(a).__name__)) for a in arrays]}"
+
+
+def _check_grads(op, xs, ts, outs, touts, tol):
+    t = torch()
+    pairs = [(x, tx) for x, tx in zip(xs, ts) if isinstance(x, mg.Tensor) and x.requires_grad]
+    live = [(o, to) for o, to in zip(outs, touts) if o.requires_grad and to.requires_grad]
+    if not pairs or not live:
+        return
+    r = np.random.default_rng(1)
+    weights = [r.uniform(-1, 1, o.shape).astype(o.dtype) for o, _ in live]
+    try:
+        tgrads = t.autograd.grad([to for _, to in live], [tx for _, tx in pairs],
+                                 grad_outputs=[t.from_numpy(w) for w in weights], allow_unused=True)
+    except Exception:                                            # noqa: BLE001
+        return                                                   # e.g. no float16 kernel
+    try:
+        grads = mg.grad([o for o, _ in live], [x for x, _ in pairs],
+                        grad_outputs=[mg.Tensor(w) for w in weights], allow_unused=True)
+    except Exception as e:                                       # noqa: BLE001
+        raise AssertionError(f"{op}: backward raised {type(e).__name__}: {e}\n"
+                             + traceback.format_exc()) from e
+    for (x, _), g, tg in zip(pairs, grads, tgrads):
+        expected = np.zeros(x.shape, x.dtype) if tg is None else tg.numpy()
+        actual = np.zeros(x.shape, x.dtype) if g is None else g.numpy()
+        assert_same(op + " (gradient)", actual, expected, tol, True)
+
+
+def tolerance(dtype):
+    return {np.dtype("float16"): 1e-2, np.dtype("float32"): 1e-4}.get(np.dtype(dtype), 1e-9)
+
+
+def assert_same(op, actual, expected, tol=None, equal_dtype=True):
+    """Same shape, same dtype (when asked), same values (NaN == NaN, inf == inf)."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, \
+        f"{op}: shape {actual.shape}, PyTorch gives {expected.shape}"
+    if equal_dtype:
+        assert actual.dtype == expected.dtype, \
+            f"{op}: dtype {actual.dtype}, PyTorch gives {expected.dtype}"
+    if actual.dtype.kind in "biu" and expected.dtype.kind in "biu":
+        assert np.array_equal(actual, expected), f"{op}: values differ:\n{actual}\n{expected}"
+        return
+    tol = tolerance(actual.dtype) if tol is None else tol
+    a, e = actual.astype(np.float64), expected.astype(np.float64)
+    finite = np.isfinite(e)
+    scale = max(1.0, float(np.abs(e[finite]).max())) if finite.any() else 1.0
+    np.testing.assert_allclose(a, e, rtol=tol, atol=tol * scale, equal_nan=True,
+                               err_msg=f"{op}: values differ from PyTorch's")
