@@ -66,9 +66,12 @@ class _Stepper:
         return model.generator(out[:, -1]).numpy()
 
     def keep_rows(self, rows):
+        rows = Tensor(rows, device=self.memory.device)     # index arrays live with the data
         self.memory = self.memory[rows]
         if self.memory_mask is not None:
-            self.memory_mask = self.memory_mask[rows]
+            mask = self.memory_mask
+            self.memory_mask = mask[rows] if isinstance(mask, Tensor) else \
+                Tensor(mask, device=self.memory.device)[rows]
         if self.cache is not None:
             self.cache.reorder(rows)
 
@@ -178,8 +181,8 @@ def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=
         src, memory, mask = _encode(model, src, src_padding_mask)
         b = src.shape[0]
         rows = np.repeat(np.arange(b), k)             # k copies of every sentence
-        stepper = _Stepper(model, memory[rows], mask[rows] if mask is not None else None,
-                           use_cache)
+        stepper = _Stepper(model, memory, mask, use_cache)
+        stepper.keep_rows(rows)
         ys = np.full((b * k, 1), start_symbol, dtype=np.int64)
         scores = np.full((b, k), -np.inf)
         scores[:, 0] = 0.0                            # one live prefix to start with

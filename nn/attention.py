@@ -47,6 +47,7 @@ class KeyValueCache:
     def reorder(self, index):
         """Keep the rows named by `index` (beam search: each survivor's parent beam)."""
         if self.k is not None:
+            index = self.k.xp.asarray(index.data if isinstance(index, Tensor) else index)
             self.k, self.v = self.k[index], self.v[index]
 
 
