@@ -12,12 +12,17 @@ def normalize_axes(axis, ndim, op):
     """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of positive axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise ShapeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise ShapeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):   # 0-d: 0 or -1, as PyTorch
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} "
                              f"dimension{'s' if ndim != 1 else ''}")
         out.append(int(a) % builtins.max(ndim, 1))
@@ -86,9 +91,15 @@ def _reduce_input(a, op):
     return a
 
 
+def _reduced_axes(axis, a, op):
+    """The axes to reduce; a 0-d tensor accepts axis 0 or -1 and has none to reduce."""
+    axes = normalize_axes(axis, a.ndim, op)
+    return axes if a.ndim else ()
+
+
 def sum(a, axis=None, keepdims=False):
     a = _reduce_input(a, "sum")
-    axes = normalize_axes(axis, a.ndim, "sum")
+    axes = _reduced_axes(axis, a, "sum")
     if a.dtype.kind in "bu" or a.dtype.kind == "i" and a.dtype != np.int64:
         a = a.astype(np.int64)
     return Sum.apply(a, axes=axes, keepdims=keepdims)
@@ -96,7 +107,7 @@ def sum(a, axis=None, keepdims=False):
 
 def mean(a, axis=None, keepdims=False):
     a = _reduce_input(a, "mean")
-    axes = normalize_axes(axis, a.ndim, "mean")
+    axes = _reduced_axes(axis, a, "mean")
     if a.dtype.kind != "f":
         from ..dtype import get_default_dtype
         a = a.astype(get_default_dtype())
@@ -106,7 +117,7 @@ def mean(a, axis=None, keepdims=False):
 def var(a, axis=None, keepdims=False, correction=1):
     """Variance with PyTorch's default Bessel correction (`correction=0` is NumPy's)."""
     a = _reduce_input(a, "var")
-    axes = normalize_axes(axis, a.ndim, "var")
+    axes = _reduced_axes(axis, a, "var")
     count = int(np.prod([a.shape[i] for i in axes]))
     centred = a - mean(a, axes, keepdims=True)
     return sum(centred * centred, axes, keepdims) / builtins.max(count - correction, 0)
@@ -114,7 +125,7 @@ def var(a, axis=None, keepdims=False, correction=1):
 
 def _extreme(a, axis, keepdims, smallest, op):
     a = _reduce_input(a, op)
-    axes = normalize_axes(axis, a.ndim, op)
+    axes = _reduced_axes(axis, a, op)
     if builtins.any(a.shape[i] == 0 for i in axes):
         raise ShapeError(f"{op}: cannot reduce over an empty axis of a tensor of shape "
                          f"{tuple(a.shape)} (axis {axis!r})")
@@ -131,13 +142,20 @@ def min(a, axis=None, keepdims=False):
 
 def _arg(a, axis, keepdims, op):
     a = _reduce_input(a, op)
+    if isinstance(axis, bool) or (axis is not None and not isinstance(axis, (int, np.integer))):
+        raise ShapeError(f"{op}: axis must be one int (or None), got {axis!r}")
+    axes = _reduced_axes(axis, a, op)
+    if builtins.any(a.shape[i] == 0 for i in axes) or axis is None and a.size == 0:
+        raise ShapeError(f"{op}: cannot reduce over an empty axis of a tensor of shape "
+                         f"{tuple(a.shape)} (axis {axis!r})")
     if axis is None:
         out = getattr(a.data.reshape(-1), op)()
         if keepdims:
             out = a.xp.asarray(out).reshape((1,) * a.ndim)
+    elif not axes:                                   # a 0-d tensor: its one element
+        out = a.xp.zeros((), dtype=np.int64)
     else:
-        (ax,) = normalize_axes(axis, a.ndim, op)
-        out = getattr(a.data, op)(axis=ax, keepdims=keepdims)
+        out = getattr(a.data, op)(axis=axes[0], keepdims=keepdims)
     return Tensor._make(a.xp.asarray(out).astype(np.int64), False, None)
 
 
@@ -150,10 +168,10 @@ def argmin(a, axis=None, keepdims=False):
 
 
 def any(a, axis=None, keepdims=False):
-    axes = normalize_axes(axis, a.ndim, "any")
+    axes = _reduced_axes(axis, a, "any")
     return Tensor._make(a.data.any(axis=axes, keepdims=keepdims), False, None)
 
 
 def all(a, axis=None, keepdims=False):
-    axes = normalize_axes(axis, a.ndim, "all")
+    axes = _reduced_axes(axis, a, "all")
     return Tensor._make(a.data.all(axis=axes, keepdims=keepdims), False, None)
