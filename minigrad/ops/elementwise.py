@@ -49,6 +49,13 @@ def operands(a, b):
         b = b.astype(a.dtype)
     elif kb == "f" and ka != "f":
         a = a.astype(b.dtype)
+    elif a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0) and (ka == "b") == (kb == "b"):
+        # as in PyTorch, a 0-d tensor does not widen a tensor of its own kind:
+        # float16 tensor + float64 0-d tensor is float16 (NumPy would say float64)
+        if a.ndim == 0:
+            a = a.astype(b.dtype)
+        else:
+            b = b.astype(a.dtype)
     return a, b
 
 
