@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..dtype import get_default_dtype
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 
 
@@ -386,6 +386,12 @@ def abs(a):
 
 
 def clip(a, min=None, max=None):
+    for bound in (min, max):         # bounds promote as in PyTorch: int tensor, float bound: float
+        if isinstance(bound, (float, np.floating)) and a.dtype.kind != "f":
+            a = a.astype(get_default_dtype())
+        elif isinstance(bound, (int, np.integer)) and not isinstance(bound, bool) and \
+                a.dtype == np.bool_:
+            a = a.astype(np.int64)
     return Clip.apply(a, lo=min, hi=max)
 
 
