@@ -445,26 +445,42 @@ def _float(a, op):
 
 
 # ------------------------------------------------------------------ comparisons (no gradient)
-def _compare(fn):
+def _compare(fn, name, kinds="biuf"):
     def op(a, b):
         a, b = operands(a, b)
-        return Tensor._make(fn(a.data, b.data), False, None)
-    op.__name__ = fn.__name__
+        if a.dtype.kind not in kinds or b.dtype.kind not in kinds:
+            raise DTypeError(f"{name}: expected bool or integer tensors, got {a.dtype} and {b.dtype}")
+        try:
+            out = fn(a.data, b.data)
+        except ValueError:
+            raise ShapeError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
+                             "broadcast") from None
+        return Tensor._make(out, False, None)
+    op.__name__ = name
     return op
 
 
-lt = _compare(np.less)
-le = _compare(np.less_equal)
-gt = _compare(np.greater)
-ge = _compare(np.greater_equal)
-eq = _compare(np.equal)
-ne = _compare(np.not_equal)
-logical_and = _compare(np.logical_and)
-logical_or = _compare(np.logical_or)
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+logical_and = _compare(np.logical_and, "logical_and")
+logical_or = _compare(np.logical_or, "logical_or")
+# & | ~ are bitwise, as in PyTorch: the same as logical on bool tensors, bit by bit on ints
+bitwise_and = _compare(np.bitwise_and, "bitwise_and", kinds="biu")
+bitwise_or = _compare(np.bitwise_or, "bitwise_or", kinds="biu")
 
 
 def logical_not(a):
     return Tensor._make(~a.data if a.dtype == np.bool_ else a.data == 0, False, None)
+
+
+def bitwise_not(a):
+    if a.dtype.kind not in "biu":
+        raise DTypeError(f"bitwise_not: expected a bool or integer tensor, got {a.dtype}")
+    return Tensor._make(~a.data, False, None)
 
 
 def isfinite(a):
