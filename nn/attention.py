@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from minigrad.autograd import is_grad_enabled
+from minigrad.backend import xp_of
 from minigrad.errors import DTypeError, ShapeError
 from minigrad.ops import (concat, linear, packed_scaled_dot_product_attention,
                           scaled_dot_product_attention)
@@ -40,15 +42,46 @@ class KeyValueCache:
         self.static = static
         self.k = None
         self.v = None
+        self._buffers = None        # (k, v) arrays with room to grow along the position axis
 
     def __len__(self):
         return 0 if self.k is None else self.k.shape[2]
+
+    def update(self, k, v):
+        """Append the new positions' keys and values; return all keys and values so far.
+
+        Without a graph to record, they go into buffers that double when full, so a
+        step copies only the new positions; with one, `concat` keeps them differentiable.
+        """
+        if self.k is None:
+            self.k, self.v = k, v
+        elif is_grad_enabled() and (k.requires_grad or v.requires_grad or self.k.requires_grad):
+            self.k, self.v = concat([self.k, k], axis=2), concat([self.v, v], axis=2)
+            self._buffers = None
+        else:
+            n, t = len(self), k.shape[2]
+            if self._buffers is None or n + t > self._buffers[0].shape[2]:
+                self._buffers = tuple(self._grow(old.data, 2 * (n + t)) for old in (self.k, self.v))
+            views = []
+            for buffer, new in zip(self._buffers, (k, v)):
+                buffer[:, :, n:n + t] = new.data
+                views.append(Tensor._make(buffer[:, :, :n + t], False, None))
+            self.k, self.v = views
+        return self.k, self.v
+
+    @staticmethod
+    def _grow(array, capacity):
+        b, h, n, d = array.shape
+        buffer = xp_of(array).empty((b, h, capacity, d), dtype=array.dtype)
+        buffer[:, :, :n] = array
+        return buffer
 
     def reorder(self, index):
         """Keep the rows named by `index` (beam search: each survivor's parent beam)."""
         if self.k is not None:
             index = self.k.xp.asarray(index.data if isinstance(index, Tensor) else index)
             self.k, self.v = self.k[index], self.v[index]
+            self._buffers = None
 
 
 def _as_array(mask):
@@ -147,7 +180,10 @@ class MultiheadAttention(Module):
         def project(x, lo, hi):
             wb = (w, bias) if (lo, hi) == (0, 3 * e) else \
                 (w[lo:hi], None if bias is None else bias[lo:hi])
-            return self._split_heads(_linear(x, *wb), (hi - lo) // e, batch_first)
+            y, parts = _linear(x, *wb), (hi - lo) // e
+            if parts == 1:
+                return (self._packed_heads(y, None, batch_first),)
+            return self._split_heads(y, parts, batch_first)
 
         if cache is not None and cache.static and cache.k is not None:
             return project(query, 0, e)[0], cache.k, cache.v
@@ -158,9 +194,7 @@ class MultiheadAttention(Module):
         else:
             (q,), (k,), (v,) = project(query, 0, e), project(key, e, 2 * e), project(value, 2 * e, 3 * e)
         if cache is not None:
-            if cache.k is not None:                    # growing self-attention cache
-                k, v = concat([cache.k, k], axis=2), concat([cache.v, v], axis=2)
-            cache.k, cache.v = k, v
+            k, v = cache.update(k, v)
         return q, k, v
 
     def _project_packed(self, query, key, self_attention, batch_first):
