@@ -119,6 +119,9 @@ def flatten(a, start_axis=0, end_axis=-1):
     if a.ndim == 0:
         return a.reshape(1)
     s, e = normalize_axes(start_axis, a.ndim, "flatten")[0], normalize_axes(end_axis, a.ndim, "flatten")[0]
+    if s > e:
+        raise ShapeError(f"flatten: start axis {start_axis} comes after end axis {end_axis} for a "
+                         f"tensor of shape {tuple(a.shape)}")
     shape = a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:]
     return reshape(a, shape)
 
