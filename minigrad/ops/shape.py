@@ -142,7 +142,9 @@ def transpose(a, axis0=-2, axis1=-1):
 
 
 def swapaxes(a, axis0, axis1):
-    if a.ndim < 2 and axis0 in (-2, -1) and axis1 in (-2, -1):
+    if a.ndim < 2:                   # nothing to swap; the default pair (-2, -1) is a no-op
+        if not (axis0 in (-2, -1) and axis1 in (-2, -1)):
+            normalize_axes(axis0, a.ndim, "swapaxes"), normalize_axes(axis1, a.ndim, "swapaxes")
         return a
     i = normalize_axes(axis0, a.ndim, "swapaxes")[0]
     j = normalize_axes(axis1, a.ndim, "swapaxes")[0]
