@@ -217,7 +217,8 @@ def _check_joinable(tensors, op, axis, same_shape):
             what = "all tensors must have the same shape" if same_shape else \
                 f"shapes must match except in axis {axis}"
             raise ShapeError(f"{op}: {what}, got {shapes}")
-    dtype = np.result_type(*[t.dtype for t in tensors])
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]   # as PyTorch: floats win, and
+    dtype = np.result_type(*(floats or [t.dtype for t in tensors]))  # ints do not widen them
     tensors = [t.astype(dtype) for t in tensors]
     return tensors, axis
 
