@@ -238,17 +238,25 @@ def stack(tensors, axis=0):
 
 def split(a, split_size_or_sections, axis=0):
     """PyTorch's split: equal chunks of a given size, or a list of sizes."""
+    _need_axes(a, "split")
     axis = normalize_axes(axis, a.ndim, "split")[0]
     n = a.shape[axis]
-    if isinstance(split_size_or_sections, (int, np.integer)):
+    if isinstance(split_size_or_sections, (int, np.integer)) and \
+            not isinstance(split_size_or_sections, bool):
         size = int(split_size_or_sections)
-        if size <= 0:
-            raise ShapeError(f"split: split size must be positive, got {size}")
-        sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
-    else:
+        if size < 0 or size == 0 and n > 0:
+            raise ShapeError(f"split: split size must be positive, got {size} (axis {axis} has "
+                             f"size {n})")
+        sizes = ([min(size, n - s) for s in range(0, n, size)] if size else []) or [0]
+    elif isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise ShapeError(f"split: section sizes must not be negative, got {sizes}")
         if sum(sizes) != n:
             raise ShapeError(f"split: sections {sizes} do not add up to the size {n} of axis {axis}")
+    else:
+        raise ShapeError(f"split: expected a split size (int) or a list of section sizes, got "
+                         f"{split_size_or_sections!r}")
     out, start = [], 0
     for s in sizes:
         out.append(a[(slice(None),) * axis + (slice(start, start + s),)])
@@ -256,9 +264,15 @@ def split(a, split_size_or_sections, axis=0):
     return tuple(out)
 
 
+def _need_axes(a, op):
+    if a.ndim == 0:
+        raise ShapeError(f"{op}: expected a tensor with at least one dimension, got a 0-d tensor")
+
+
 def chunk(a, chunks, axis=0):
+    _need_axes(a, "chunk")
     axis = normalize_axes(axis, a.ndim, "chunk")[0]
-    if chunks <= 0:
+    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks <= 0:
         raise ShapeError(f"chunk: number of chunks must be positive, got {chunks}")
     n = a.shape[axis]
     if n == 0:                       # as in PyTorch: `chunks` empty pieces
