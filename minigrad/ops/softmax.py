@@ -66,7 +66,9 @@ def _axis(x, axis, op):
 
 def softmax(x, axis=-1):
     axis = _axis(x, axis, "softmax")
-    if not fused_enabled():
+    if x.ndim == 0:                  # one element, as a 1-element row (PyTorch gives 1)
+        return softmax(x.reshape(1), 0).reshape(())
+    if not fused_enabled() and x.size:      # (an empty tensor has no max: the kernel copes)
         e = (x - x.max(axis, keepdims=True).detach()).exp()
         return e / e.sum(axis, keepdims=True)
     return Softmax.apply(x, axis=axis)
@@ -74,7 +76,9 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     axis = _axis(x, axis, "log_softmax")
-    if not fused_enabled():
+    if x.ndim == 0:
+        return log_softmax(x.reshape(1), 0).reshape(())
+    if not fused_enabled() and x.size:
         z = x - x.max(axis, keepdims=True).detach()
         return z - z.exp().sum(axis, keepdims=True).log()
     return LogSoftmax.apply(x, axis=axis)
