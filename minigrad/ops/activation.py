@@ -6,7 +6,7 @@ import numpy as np
 from .. import cuda_kernels
 from ..autograd import Function, fused_enabled
 from ..backend import xp_of
-from ..errors import MinigradError
+from ..errors import DTypeError, MinigradError
 from ..tensor import constant
 from .special import erf
 
@@ -50,6 +50,8 @@ def gelu(x, approximate="none"):
     """GELU; `approximate="tanh"` is the GPT-2 form, "none" the exact erf form."""
     if approximate not in ("none", "tanh"):
         raise MinigradError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if x.dtype.kind != "f":          # (ints went through in float64)
+        raise DTypeError(f"gelu: expected a floating point tensor, got {x.dtype}")
     if not fused_enabled() and approximate == "tanh":
         inner = _SQRT_2_PI * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1.0 + inner.tanh())
