@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function, fused_enabled
 from ..backend import xp_of
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import constant
 
 
@@ -63,6 +63,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     nd = len(normalized_shape)
+    if x.dtype.kind != "f":          # (ints and bools went through in float64)
+        raise DTypeError(f"layer_norm: expected a floating point tensor, got {x.dtype}")
     if tuple(x.shape[x.ndim - nd:]) != normalized_shape or nd > x.ndim:
         raise ShapeError(f"layer_norm: input of shape {tuple(x.shape)} does not end in the "
                          f"normalized shape {normalized_shape}")
