@@ -3,7 +3,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
-from ..errors import DTypeError, IndexOutOfRangeError
+from ..errors import DTypeError, IndexOutOfRangeError, ShapeError
 from ..tensor import Tensor, constant
 from .index import scatter_add
 
@@ -39,12 +39,18 @@ def embedding(ids, weight, padding_idx=None):
     idx = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"embedding: token ids must be integers, got dtype {idx.dtype}")
+    if weight.ndim != 2:
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {tuple(weight.shape)}")
     vocab = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= vocab):
         bad = int(idx.max()) if int(idx.max()) >= vocab else int(idx.min())
         raise IndexOutOfRangeError(
             f"embedding: token id {bad} is out of range for a vocabulary of {vocab} "
             f"(weight shape {tuple(weight.shape)})")
+    if padding_idx is not None and not -vocab <= padding_idx < vocab:
+        raise IndexOutOfRangeError(f"embedding: padding_idx {padding_idx} is out of range for a "
+                                   f"vocabulary of {vocab} (weight shape {tuple(weight.shape)})")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += vocab
     return Embedding.apply(weight, ids=idx, padding_idx=padding_idx)
