@@ -87,8 +87,15 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduc
     if logits.ndim == 1:                                  # one sample
         logits, t = logits.reshape(1, c), t.reshape(1)
     elif logits.ndim > 2:                                 # (N, C, d...) -> (N*d..., C)
-        logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, c)
+        logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(t.size, c)
         t = t.reshape(-1)
+    if c == 0:              # no classes, so every target is ignore_index (others raised above)
+        rows = logits.sum(axis=1)                         # zeros, on the logits' graph
+        if label_smoothing:                               # the mean of no log-probabilities
+            rows = rows * float("nan")
+        if reduction == "none":
+            return rows.reshape(out_shape)
+        return rows.sum() * (1.0 if reduction == "sum" else float("nan"))   # mean of none: NaN
     if not fused_enabled():
         return _cross_entropy_reference(logits, t, ignore_index, label_smoothing, reduction, out_shape)
     out = CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index,
