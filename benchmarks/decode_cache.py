@@ -7,6 +7,7 @@ checks that both give the same tokens and logits.
 
     python benchmarks/decode_cache.py                      # the 'base' model, 64 new tokens
     python benchmarks/decode_cache.py --config small --tokens 128
+    python benchmarks/decode_cache.py --blas-threads 1     # on a machine shared with other jobs
 
 Without the cache, step t runs the decoder over all t positions (quadratic work
 in the output length); with it, step t runs it over the newest position only,
@@ -14,13 +15,10 @@ reading earlier keys and values from the cache, and the encoder memory is
 projected to keys and values once instead of at every step and layer.
 """
 import argparse
+import os
 import statistics
+import sys
 import time
-
-import numpy as np
-
-import minigrad as mg
-from minigrad.models import Seq2SeqTransformer
 
 # as in benchmarks/train_step.py (design.md's benchmark table)
 CONFIGS = {
@@ -29,7 +27,7 @@ CONFIGS = {
 }
 
 
-def main():
+def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", choices=sorted(CONFIGS), default="base")
     p.add_argument("--tokens", type=int, default=64, help="new tokens per sentence")
@@ -37,7 +35,17 @@ def main():
     p.add_argument("--src-len", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="BLAS threads (set before NumPy loads; 1 avoids the 3-10x slowdown of "
+                        "small matrix products when other processes hold the cores)")
+    return p.parse_args()
+
+
+def main(args):
+    import numpy as np
+
+    import minigrad as mg
+    from minigrad.models import Seq2SeqTransformer
 
     cfg = CONFIGS[args.config]
     mg.manual_seed(args.seed)
@@ -79,4 +87,10 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    arguments = parse_args()
+    if arguments.blas_threads is not None:
+        if "numpy" in sys.modules:
+            raise SystemExit("--blas-threads must be set before NumPy is imported")
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(arguments.blas_threads)
+    main(arguments)
