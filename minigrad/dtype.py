@@ -17,7 +17,7 @@ bool_ = np.dtype("bool")
 
 _ALIASES = {
     "float": float32, "float16": float16, "half": float16, "float32": float32,
-    "float64": float64, "double": float64, "int32": int32, "int": int64,
+    "float64": float64, "double": float64, "int32": int32, "int": int32,   # torch.int, Tensor.int()
     "int64": int64, "long": int64, "bool": bool_,
 }
 
