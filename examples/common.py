@@ -440,33 +440,35 @@ def plot_loss_curve(history, path, title="Training loss"):
 def plot_attention_heads(weights, src_labels, tgt_labels, path, title="Attention"):
     """One heat map per head: rows are output positions, columns source positions.
 
-    weights: (heads, T, S) array. Labels name the tokens along each axis.
+    weights: (heads, T, S) array of attention probabilities (each row sums to 1).
+    Labels name the tokens along each axis. Long sources get two panels per row.
     """
     plt = pyplot()
     weights = np.asarray(weights)
-    heads = weights.shape[0]
-    cols = min(heads, 4)
+    heads, t, s = weights.shape
+    cols = min(heads, 4 if s <= 12 else 2)
     rows = math.ceil(heads / cols)
-    cell = 0.32
-    w = max(2.2, cell * weights.shape[2] + 0.8)
-    h = max(2.2, cell * weights.shape[1] + 0.8)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * w, rows * h + 0.6), squeeze=False)
+    cell = 0.3
+    w, h = max(2.5, cell * s + 1.0), max(2.5, cell * t + 1.0)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * w + 0.8, rows * h + 0.7),
+                             squeeze=False, constrained_layout=True)
+    image = None
     for i, ax in enumerate(axes.flat):
         if i >= heads:
             ax.axis("off")
             continue
-        ax.imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal")
+        image = ax.imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal")
         ax.set_title(f"head {i}", fontsize=9)
-        ax.set_xticks(range(len(src_labels)))
-        ax.set_xticklabels(src_labels, fontsize=7, rotation=90)
-        ax.set_yticks(range(len(tgt_labels)))
+        ax.set_xticks(range(s))
+        ax.set_xticklabels(src_labels, fontsize=7, rotation=90 if s <= 12 else 0)
+        ax.set_yticks(range(t))
         ax.set_yticklabels(tgt_labels, fontsize=7)
         if i % cols == 0:
             ax.set_ylabel("output token")
-        if i // cols == rows - 1:
+        if i // cols == rows - 1 or i + cols >= heads:
             ax.set_xlabel("source token")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
