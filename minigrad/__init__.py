@@ -18,8 +18,8 @@ if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and \
 from . import ops  # noqa: E402
 from .autograd import (Function, current_scope, detect_anomaly, enable_grad, grad,  # noqa: E402
                        is_grad_enabled, no_grad, scope, set_grad_enabled, use_fused)
-from .backend import (cuda_is_available, get_rng_state, manual_seed, parse_device,  # noqa: E402
-                      set_rng_state)
+from .backend import (cuda_is_available, get_num_threads, get_rng_state, manual_seed,  # noqa: E402
+                      parse_device, set_num_threads, set_rng_state)
 from .creation import (arange, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
                        rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .dtype import (bool_, float16, float32, float64, get_default_dtype, int32, int64,  # noqa: E402

@@ -146,3 +146,49 @@ def set_rng_state(state):
             inner[k] = np.array(v, dtype=np.uint64)
     st["state"] = inner
     gen.bit_generator.state = st
+
+
+# ---------------------------------------------------------------- CPU threads
+_blas = None
+
+
+def _openblas():
+    """(get, set) thread-count functions of the OpenBLAS bundled with NumPy, or None."""
+    global _blas
+    if _blas is None:
+        import ctypes
+        import glob
+        import os
+        _blas = ()
+        folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        for path in glob.glob(os.path.join(folder, "*openblas*")):
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", ""):
+                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if get is not None and put is not None and not _blas:
+                        _blas = (get, put)
+    return _blas or None
+
+
+def get_num_threads():
+    """Threads NumPy's BLAS uses for a matmul on the CPU (None if it cannot be told)."""
+    blas = _openblas()
+    return blas[0]() if blas else None
+
+
+def set_num_threads(n):
+    """Set the CPU matmul threads (NumPy's bundled OpenBLAS), like torch.set_num_threads.
+
+    Small matrices gain nothing from a second thread, and on a machine shared with
+    other jobs a BLAS thread waiting for a busy core slows every small matmul many
+    times over; one thread is then the better choice. Returns the previous count
+    (None where NumPy's BLAS is not a bundled OpenBLAS, and nothing changes).
+    """
+    blas = _openblas()
+    if not blas:
+        return None
+    before = blas[0]()
+    blas[1](int(n))
+    return before

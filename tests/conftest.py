@@ -1,6 +1,14 @@
-import pytest
+import os
 
-import minigrad as mg
+# The tests multiply small matrices: one BLAS thread is faster for them, and it keeps
+# the processes some tests start (MPI ranks, example runs) from fighting over cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+
+mg.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
 
 
 @pytest.fixture(autouse=True)

@@ -7,14 +7,13 @@ Generic example code (data batches, training loops) lives in examples/common.py;
 this file holds what the insight scripts need to *measure and show* a claim.
 """
 import contextlib
-import ctypes
 import functools
-import glob
 import os
 
 import matplotlib
 import numpy as np
 
+import minigrad as mg
 from minigrad import nn
 
 matplotlib.use("Agg")                  # no display needed: every figure goes to a PNG
@@ -24,20 +23,6 @@ FIGURE_DIR = os.path.join(ROOT, "runs", "insights")
 
 
 # ---------------------------------------------------------------- BLAS threads
-def _openblas_thread_setter():
-    """(get, set) for the OpenBLAS bundled with NumPy's wheels, or None if not found."""
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        lib = ctypes.CDLL(path)
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    return get, put
-    return None
-
-
 @contextlib.contextmanager
 def single_blas_thread():
     """Run with one BLAS thread, then restore the previous count.
@@ -47,17 +32,12 @@ def single_blas_thread():
     waits for a busy core can slow every small matmul 10-20x. Does nothing where
     NumPy's BLAS is not a bundled OpenBLAS.
     """
-    setter = _openblas_thread_setter()
-    if setter is None:
-        yield
-        return
-    get, put = setter
-    before = get()
-    put(1)
+    before = mg.set_num_threads(1)
     try:
         yield
     finally:
-        put(before)
+        if before is not None:
+            mg.set_num_threads(before)
 
 
 def one_blas_thread(fn):

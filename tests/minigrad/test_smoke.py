@@ -20,3 +20,14 @@ def test_leaf_gradients_own_their_memory():
     a.grad.data *= 0.5
     np.testing.assert_array_equal(b.grad.numpy(), np.ones(3, dtype=np.float32))
     assert a.grad.data.flags.writeable and b.grad.data.flags.writeable
+
+
+def test_set_num_threads_round_trip():
+    before = mg.get_num_threads()
+    if before is None:            # NumPy's BLAS is not a bundled OpenBLAS: nothing to set
+        assert mg.set_num_threads(1) is None
+        return
+    assert mg.set_num_threads(2) == before
+    assert mg.get_num_threads() == 2
+    mg.set_num_threads(before)
+    assert mg.get_num_threads() == before
