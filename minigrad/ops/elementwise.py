@@ -147,8 +147,9 @@ class Pow(Function):
         ga = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
-            # 0 ** b has a zero derivative in b wherever it is defined (b > 0)
-            safe_a = where(a.detach() == 0, 1.0, a)
+            # 0 ** b has a zero derivative in b where b >= 0; for b < 0 it is
+            # inf * log 0 = -inf (as in PyTorch), not the NaN of inf * log 1
+            safe_a = where((a.detach() == 0) & (b.detach() >= 0), 1.0, a)
             gb = grad * a ** b * log(safe_a)
         return ga, gb
 
