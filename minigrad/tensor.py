@@ -149,6 +149,8 @@ class Tensor:
         return self.to(f"cuda:{index}")
 
     def astype(self, dtype):
+        if dtype is None:
+            raise DTypeError("astype: expected a dtype, got None")
         dtype = as_dtype(dtype)
         if dtype == self.dtype:
             return self
