@@ -24,7 +24,19 @@ _SQRT_1_PI = 0.56418958354775628695
 
 
 def erf(x):
-    """erf of an array, same dtype as `x`."""
+    """erf of an array, same dtype as `x`.
+
+    float16 is computed in float32 (as PyTorch does): the polynomials below overflow
+    float16's range of 65504 for |x| > 3. Every branch is evaluated on every element,
+    so a branch's overflow where it is not selected is expected, and kept quiet.
+    """
+    if x.dtype == np.float16:
+        return erf(x.astype(np.float32)).astype(np.float16)
+    with np.errstate(all="ignore"):
+        return _erf(x)
+
+
+def _erf(x):
     xp = xp_of(x)
     ax = xp.abs(x)
     # |x| <= 0.46875: erf directly
