@@ -354,6 +354,8 @@ def neg(a):
 
 def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if isinstance(b, float) and a.dtype.kind != "f":    # int ** 0.5 is a float32, not float64
+            a = a.astype(get_default_dtype())
         return PowScalar.apply(a, exponent=b)
     return Pow.apply(*operands(a, b))
 
