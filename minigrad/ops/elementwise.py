@@ -56,6 +56,9 @@ def operands(a, b):
             a = a.astype(b.dtype)
         else:
             b = b.astype(a.dtype)
+    if a.dtype != b.dtype:           # one dtype for both, so that backward computes in it too
+        dtype = np.result_type(a.dtype, b.dtype)     # (float32 ** float64 lost precision)
+        a, b = a.astype(dtype), b.astype(dtype)
     return a, b
 
 
