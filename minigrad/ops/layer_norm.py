@@ -72,6 +72,9 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match the "
                              f"normalized shape {normalized_shape}")
+    # the output has the input's dtype, as in PyTorch (float16 activations, float32 weights)
+    weight = weight.astype(x.dtype) if weight is not None and weight.dtype != x.dtype else weight
+    bias = bias.astype(x.dtype) if bias is not None and bias.dtype != x.dtype else bias
     if not fused_enabled() or x.size == 0:     # (no rows: nothing for the kernel to do)
         axes = tuple(range(x.ndim - nd, x.ndim))
         xc = x - x.mean(axes, keepdims=True)
