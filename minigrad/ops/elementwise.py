@@ -360,7 +360,10 @@ def pow(a, b):
         if isinstance(b, float) and a.dtype.kind != "f":    # int ** 0.5 is a float32, not float64
             a = a.astype(get_default_dtype())
         return PowScalar.apply(a, exponent=b)
-    return Pow.apply(*operands(a, b))
+    a, b = operands(a, b)
+    if a.dtype == b.dtype == np.bool_:           # NumPy gives int8; PyTorch and logic: bool
+        return Tensor._make(a.data | ~b.data, False, None)
+    return Pow.apply(a, b)
 
 
 def exp(a):
