@@ -45,6 +45,6 @@ def dropout(x, p=0.5, training=True):
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return x * 0                 # (keeps an int tensor's dtype)
     mask = dropout_mask(x.shape, p, x.dtype, x.device)
     return Dropout.apply(x, mask=mask)
