@@ -362,7 +362,7 @@ def pow(a, b):
         return PowScalar.apply(a, exponent=b)
     a, b = operands(a, b)
     if a.dtype == b.dtype == np.bool_:           # NumPy gives int8; PyTorch and logic: bool
-        return Tensor._make(a.data | ~b.data, False, None)
+        return Pow.apply(a, b).astype(np.bool_)
     return Pow.apply(a, b)
 
 
