@@ -406,10 +406,24 @@ def moving_average(values, window):
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def plot_loss_curve(history, path, title="Training loss"):
+def label_smoothing_floor(vocab_size, label_smoothing):
+    """The lowest loss label smoothing allows: the entropy of the smoothed target.
+
+    The target puts 1 - eps + eps/V on the right token and eps/V on each other
+    one; a perfect model predicts exactly that and still pays its entropy.
+    """
+    eps, v = float(label_smoothing), int(vocab_size)
+    if eps <= 0:
+        return 0.0
+    right, other = 1.0 - eps + eps / v, eps / v
+    return -(right * math.log(right) + (v - 1) * other * math.log(other))
+
+
+def plot_loss_curve(history, path, title="Training loss", floor=None):
     """Loss per step (light), its moving average (dark) and the learning rate, in one PNG.
 
-    Dashed vertical lines mark where the run was resumed from a checkpoint.
+    Dashed vertical lines mark where the run was resumed from a checkpoint;
+    `floor` (e.g. label_smoothing_floor(...)) is drawn as a dotted line.
     """
     plt = pyplot()
     steps = np.arange(1, len(history) + 1)
@@ -418,6 +432,9 @@ def plot_loss_curve(history, path, title="Training loss"):
     window = max(1, len(history) // 50)
     ax.plot(steps, moving_average(history.losses, window), color="tab:blue", lw=1.8,
             label=f"moving average ({window} steps)")
+    if floor:
+        ax.axhline(floor, color="black", ls=":", lw=1,
+                   label=f"lowest possible with label smoothing ({floor:.3f})")
     for i, s in enumerate(history.resumed_at):
         ax.axvline(s, color="gray", ls="--", lw=1, label="resumed" if i == 0 else None)
     ax.set_xlabel("step")

@@ -1,6 +1,6 @@
 """Train the Transformer to copy its input: the first experiment of the Annotated Transformer.
 
-    python examples/copy_task.py                      # CPU, about a minute
+    python examples/copy_task.py                      # CPU, well under a minute
     python examples/copy_task.py --device cuda        # the same on a GPU (needs CuPy)
     python examples/copy_task.py --resume runs/copy_task/checkpoint.safetensors --steps 600
 
@@ -21,8 +21,6 @@ import sys
 import time
 
 import common  # first: it sets the BLAS thread count before NumPy loads
-
-import numpy as np
 
 import minigrad as mg
 from minigrad.models import Seq2SeqTransformer
@@ -122,7 +120,9 @@ def main(argv=None):
 
     files = [run.checkpoint,
              common.plot_loss_curve(history, run.path("loss.png"),
-                                    title=f"Copy task: training loss ({len(history)} steps)")]
+                                    title=f"Copy task: training loss ({len(history)} steps)",
+                                    floor=common.label_smoothing_floor(
+                                        VOCAB, config["label_smoothing"]))]
     weights = common.cross_attention(model, src[0], out[0])
     files.append(common.plot_attention_heads(
         weights, [str(t) for t in src[0]], [str(t) for t in out[0][1:]],
@@ -145,7 +145,8 @@ def main(argv=None):
     run.write_results(results)
     files.append(run.path("results.json"))
     print("\nwritten:\n" + "\n".join(f"  {f}" for f in files))
-    print(f"wall time {common.format_seconds(wall)} (training {common.format_seconds(train_seconds)})")
+    print(f"wall time {common.format_seconds(wall)} "
+          f"(training {common.format_seconds(train_seconds)})")
     return 0
 
 

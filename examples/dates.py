@@ -273,7 +273,9 @@ def main(argv=None):
 
     files = [run.checkpoint,
              common.plot_loss_curve(history, run.path("loss.png"),
-                                    title=f"Dates: training loss ({len(history)} steps)")]
+                                    title=f"Dates: training loss ({len(history)} steps)",
+                                    floor=common.label_smoothing_floor(
+                                        len(VOCAB), config["label_smoothing"]))]
     show = args.show
     if show is None:       # a held-out date whose day cannot be a month, in the format
         day = next(d for d in split_dates(config["seed"])[1] if d.day >= 13)
@@ -300,7 +302,8 @@ def main(argv=None):
     run.write_results(results)
     files.append(run.path("results.json"))
     print("\nwritten:\n" + "\n".join(f"  {f}" for f in files))
-    print(f"wall time {common.format_seconds(wall)} (training {common.format_seconds(train_seconds)})")
+    print(f"wall time {common.format_seconds(wall)} "
+          f"(training {common.format_seconds(train_seconds)})")
     return 0
 
 

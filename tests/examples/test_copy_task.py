@@ -96,6 +96,35 @@ def test_training_batches_do_not_depend_on_where_a_run_started():
     assert not np.array_equal(a, c)
 
 
+def test_exact_match_counts_a_prediction_that_runs_on_as_wrong():
+    target = np.array([[5, 6, 2, 0], [5, 6, 2, 0]])
+    predicted = np.array([[5, 6, 2], [5, 6, 7]])          # the second never ends
+    exact, token = common.sequence_accuracy(predicted, target)
+    assert exact == 0.5 and token == 5 / 6
+
+
+def test_label_smoothing_floor_is_the_lowest_loss_cross_entropy_gives():
+    v, eps = copy_task.VOCAB, 0.1
+    target = np.full(v, eps / v)
+    target[3] += 1 - eps
+    best = mg.tensor(np.log(target)[None].astype(np.float32))        # predicts the target
+    loss = mg.cross_entropy(best, mg.tensor([3]), label_smoothing=eps).item()
+    assert math.isclose(loss, common.label_smoothing_floor(v, eps), rel_tol=1e-5)
+    worse = mg.tensor(np.log(np.roll(target, 1))[None].astype(np.float32))
+    assert mg.cross_entropy(worse, mg.tensor([3]), label_smoothing=eps).item() > loss
+
+
+def test_cross_attention_rows_are_distributions_over_the_source():
+    mg.manual_seed(0)
+    model = copy_task.build_model(copy_task.DEFAULTS)
+    src = copy_task.random_sequences(np.random.default_rng(1), 1)[0]
+    weights = common.cross_attention(model, src, src)
+    assert weights.shape == (copy_task.DEFAULTS["nhead"], copy_task.LENGTH - 1, copy_task.LENGTH)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    assert model.training                                  # the mode is restored
+    assert "forward" not in vars(model.transformer.decoder.layers[-1].multihead_attn)
+
+
 # ------------------------------------------------------------------ end to end (slow)
 def noam(step, d_model, warmup, factor):
     """The rate of the step-th optimizer step (NoamLR: step 1 uses lr_at(max(0, 1)))."""
