@@ -4,7 +4,7 @@ import numpy as np
 from . import autograd
 from .backend import device_of, parse_device, to_device, xp_of
 from .dtype import as_dtype, get_default_dtype
-from .errors import DTypeError, MinigradError
+from .errors import DTypeError, MinigradError, ShapeError
 
 
 def _to_array(data, dtype, device):
@@ -13,8 +13,14 @@ def _to_array(data, dtype, device):
         data = data.data
     if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         array = data
-    else:
+    elif isinstance(data, np.generic):                   # a NumPy scalar keeps its dtype
         array = np.asarray(data)
+    else:
+        try:
+            array = np.asarray(data)
+        except (ValueError, TypeError) as e:     # ragged lists, or things that are not numbers
+            raise ShapeError(f"tensor: cannot make a tensor from {type(data).__name__} data: "
+                             f"{e}") from None
         if dtype is None and array.dtype.kind == "f":
             array = array.astype(get_default_dtype())   # Python floats -> default dtype
         elif dtype is None and array.dtype.kind in "iu" and array.dtype != np.int64:
