@@ -228,8 +228,9 @@ class Module:
 
     def to(self, *args, dtype=None, device=None):
         """Move (or cast) every parameter and buffer in place; returns self."""
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+        for a in args:               # a string that names no dtype is a device (as Tensor.to)
+            if isinstance(a, str) and not a.startswith(("float", "int", "bool", "half", "double",
+                                                        "long")):
                 device = a
             else:
                 dtype = a
