@@ -284,7 +284,8 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
     next_batch(step) -> Batch for step number `step` (1-based). Each step: forward,
     loss, backward, gradient clipping to norm `clip`, optimizer step, schedule step.
     Shows a progress bar (loss, lr, tokens/s) and prints a log line every
-    `log_every` steps and at the last step.
+    `log_every` steps and at the last step. Tokens are target tokens, the ones
+    the loss is taken over (as the Annotated Transformer counts them).
     """
     history = history if history is not None else History()
     model.train()
@@ -312,8 +313,8 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
             window_steps += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}",
-                                tok_s=f"{batch.n_tokens / dt:,.0f}", refresh=False)
+                bar.set_postfix({"loss": f"{loss_value:.4f}", "lr": f"{lr:.2e}",
+                                 "tok/s": f"{batch.n_tokens / dt:,.0f}"}, refresh=False)
             if step % log_every == 0 or step == steps:
                 _print(bar, format_log_line(step, steps, loss_value, lr, grad_norm,
                                             1000 * window_time / window_steps,
