@@ -359,6 +359,8 @@ def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if isinstance(b, float) and a.dtype.kind != "f":    # int ** 0.5 is a float32, not float64
             a = a.astype(get_default_dtype())
+        elif a.dtype == np.bool_:                           # bool ** 2 is int64 (NumPy: int8)
+            a = a.astype(np.int64)
         return PowScalar.apply(a, exponent=b)
     a, b = operands(a, b)
     if a.dtype == b.dtype == np.bool_:           # NumPy gives int8; PyTorch and logic: bool
