@@ -444,6 +444,12 @@ def masked_fill(a, mask, value):
         from ..errors import ShapeError
         raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} would enlarge the input "
                          f"of shape {tuple(a.shape)}")
+    info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.iinfo(a.dtype) \
+        if a.dtype.kind in "iu" else None
+    if info is not None and np.isfinite(value) and \
+            not float(info.min) <= float(value) <= float(info.max):
+        raise DTypeError(f"masked_fill: value {value!r} does not fit dtype {a.dtype} (range "
+                         f"{info.min} to {info.max}); use -inf, or a smaller value")
     return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
 
 
