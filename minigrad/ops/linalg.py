@@ -44,7 +44,10 @@ def matmul(a, b):
         raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align: "
                          f"{k_a} != {k_b}")
     if a.ndim == 1:
-        return matmul(a.unsqueeze(0), b).squeeze(-2) if b.ndim > 1 else (a * b).sum()
+        if b.ndim > 1:
+            return matmul(a.unsqueeze(0), b).squeeze(-2)
+        dot = (a * b).sum()                       # (sum makes ints int64; a dot keeps the dtype)
+        return dot if dot.dtype == a.dtype else dot.astype(a.dtype)
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(-1)).squeeze(-1)
     return MatMul.apply(a, b)
