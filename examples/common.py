@@ -93,10 +93,32 @@ def add_common_arguments(parser, defaults):
     add("--out", default=d["out"], help=f"run folder (default {d['out']})")
     add("--resume", metavar="CHECKPOINT",
         help="continue training from this checkpoint (its model settings are used)")
+    add("--checkpoint-every", type=int, default=0, metavar="N",
+        help="also save the checkpoint every N steps, so a killed run resumes from there "
+             "(default 0: only at the end)")
     add("--no-progress", action="store_true", help="no progress bar (log lines only)")
 
 
 MODEL_KEYS = ("d_model", "nhead", "layers", "d_ff", "dropout", "norm")
+# What a resumed run takes from its checkpoint rather than from the flags.
+RESUMED_KEYS = MODEL_KEYS + ("seed", "batch_size", "warmup", "lr_factor", "label_smoothing")
+
+
+def check_common_arguments(args):
+    check_positive(args, "steps", "batch_size", "d_model", "nhead", "layers", "d_ff", "warmup",
+                   "lr_factor", "log_every")
+    if not 0.0 <= args.dropout < 1.0 or not 0.0 <= args.label_smoothing < 1.0:
+        raise ExampleError(f"--dropout and --label-smoothing must be in [0, 1), got "
+                           f"{args.dropout} and {args.label_smoothing}")
+
+
+def run_config(args, defaults):
+    """The run's settings: from the flags, and for a resumed run from its checkpoint."""
+    config = {k: getattr(args, k) for k in defaults if k not in ("steps", "out", "log_every")}
+    if args.resume:
+        saved = read_checkpoint_config(args.resume)
+        config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
+    return config
 
 
 def check_positive(args, *names):
@@ -242,6 +264,25 @@ class History:
         return cls(d.get("losses", ()), d.get("lrs", ()), d.get("resumed_at", ()))
 
 
+def make_training(config, build_model, device, resume=None):
+    """The model, the paper's optimizer (Adam, betas 0.9 and 0.98, eps 1e-9) and its Noam
+    schedule; restored from the checkpoint `resume` when given.
+
+    Returns (model, optimizer, scheduler, start step, History).
+    """
+    mg.manual_seed(config["seed"])
+    model = build_model(config).to(device)
+    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
+                                warmup_steps=config["warmup"], factor=config["lr_factor"])
+    history, start = History(), 0
+    if resume:
+        start, history = load_checkpoint(resume, model, optimizer, scheduler)
+        history.resumed_at.append(start)
+        print(f"resumed from {resume} at step {start}")
+    return model, optimizer, scheduler, start, history
+
+
 def loss_fn(model, batch, label_smoothing):
     """Cross-entropy of the next-token logits, padding ignored, labels smoothed."""
     logits = model(batch.src, batch.tgt_in)
@@ -278,7 +319,7 @@ def format_log_line(step, steps, loss, lr, grad_norm, ms_per_step, tokens_per_s)
 
 
 def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=None,
-          label_smoothing=0.1, clip=1.0, log_every=50, progress=True):
+          label_smoothing=0.1, clip=1.0, log_every=50, progress=True, after_step=None):
     """Train from `start_step` up to `steps`; return the History (extended in place).
 
     next_batch(step) -> Batch for step number `step` (1-based). Each step: forward,
@@ -286,8 +327,13 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
     Shows a progress bar (loss, lr, tokens/s) and prints a log line every
     `log_every` steps and at the last step. Tokens are target tokens, the ones
     the loss is taken over (as the Annotated Transformer counts them).
+    after_step(step, history), when given, runs after every step (e.g. to save a checkpoint).
     """
     history = history if history is not None else History()
+    if start_step >= steps:
+        print(f"the run is at step {start_step} and --steps is {steps}: nothing to train "
+              "(raise --steps to train further)")
+        return history
     model.train()
     bar = _progress_bar(steps, start_step, progress)
     window_time, window_tokens, window_steps = 0.0, 0, 0
@@ -320,6 +366,8 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
                                             1000 * window_time / window_steps,
                                             window_tokens / window_time))
                 window_time, window_tokens, window_steps = 0.0, 0, 0
+            if after_step is not None:
+                after_step(step, history)
     finally:
         if bar is not None:
             bar.close()
@@ -531,6 +579,18 @@ def save_checkpoint(path, model, optimizer, scheduler, history, config):
         path, step=len(history), extra={"config": config, "history": history.to_json()})
 
 
+def periodic_checkpoint(run, model, optimizer, scheduler, config, every):
+    """An after_step callback for `train` that saves the checkpoint every `every` steps
+    (None when every <= 0)."""
+    if every <= 0:
+        return None
+
+    def save(step, history):
+        if step % every == 0:
+            save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    return save
+
+
 def read_checkpoint_config(path):
     """The settings a checkpoint was trained with (to rebuild its model before loading)."""
     check_resume_path(path)
@@ -557,6 +617,12 @@ def load_checkpoint(path, model, optimizer, scheduler):
         raise ExampleError(f"--resume {path}: the checkpoint is at step {step} but holds "
                            f"{len(history)} loss values")
     return step, history
+
+
+def print_summary(files, wall_seconds, train_seconds):
+    print("\nwritten:\n" + "\n".join(f"  {f}" for f in files))
+    print(f"wall time {format_seconds(wall_seconds)} "
+          f"(training {format_seconds(train_seconds)})")
 
 
 def format_seconds(seconds):

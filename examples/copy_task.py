@@ -73,32 +73,15 @@ def main(argv=None):
     started = time.perf_counter()
     args = parse_args(argv)
     device = common.resolve_device(args.device)
-    common.check_positive(args, "steps", "batch_size", "d_model", "nhead", "layers", "d_ff",
-                          "warmup", "lr_factor", "log_every")
-    config = {k: getattr(args, k) for k in DEFAULTS if k not in ("steps", "out", "log_every")}
-    if args.resume:
-        saved = common.read_checkpoint_config(args.resume)
-        config.update({k: saved[k] for k in common.MODEL_KEYS + ("seed", "batch_size", "warmup",
-                                                                 "lr_factor", "label_smoothing")
-                       if k in saved})
+    common.check_common_arguments(args)
+    config = common.run_config(args, DEFAULTS)
     run = common.Run(args.out)
 
-    mg.manual_seed(config["seed"])
-    model = build_model(config).to(device)
-    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
-                                warmup_steps=config["warmup"], factor=config["lr_factor"])
-    history, start = common.History(), 0
-    if args.resume:
-        start, history = common.load_checkpoint(args.resume, model, optimizer, scheduler)
-        history.resumed_at.append(start)
-        print(f"resumed from {args.resume} at step {start}")
+    model, optimizer, scheduler, start, history = common.make_training(
+        config, build_model, device, args.resume)
     print(f"copy task: {model.num_parameters():,} parameters, d_model={config['d_model']}, "
           f"{config['nhead']} heads, {config['layers']}+{config['layers']} layers, "
           f"device {device}")
-    if start >= args.steps:
-        print(f"the checkpoint is at step {start}, --steps is {args.steps}: nothing to train "
-              "(raise --steps to train further)")
 
     def next_batch(step):
         ids = random_sequences(common.data_rng(config["seed"], stream=0, index=step),
@@ -108,7 +91,9 @@ def main(argv=None):
     t_train = time.perf_counter()
     common.train(model, optimizer, scheduler, next_batch, args.steps, start_step=start,
                  history=history, label_smoothing=config["label_smoothing"],
-                 log_every=args.log_every, progress=not args.no_progress)
+                 log_every=args.log_every, progress=not args.no_progress,
+                 after_step=common.periodic_checkpoint(run, model, optimizer, scheduler, config,
+                                                       args.checkpoint_every))
     train_seconds = time.perf_counter() - t_train
     common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
 
@@ -144,9 +129,7 @@ def main(argv=None):
                "wall_seconds": wall, "device": device, "config": config}
     run.write_results(results)
     files.append(run.path("results.json"))
-    print("\nwritten:\n" + "\n".join(f"  {f}" for f in files))
-    print(f"wall time {common.format_seconds(wall)} "
-          f"(training {common.format_seconds(train_seconds)})")
+    common.print_summary(files, wall, train_seconds)
     return 0
 
 

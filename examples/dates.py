@@ -225,30 +225,17 @@ def main(argv=None):
     started = time.perf_counter()
     args = parse_args(argv)
     device = common.resolve_device(args.device)
-    common.check_positive(args, "steps", "batch_size", "d_model", "nhead", "layers", "d_ff",
-                          "warmup", "lr_factor", "log_every", "beam_size")
+    common.check_common_arguments(args)
+    common.check_positive(args, "beam_size")
     if args.show is not None:
         encode(args.show)                            # an unknown character fails here, early
-    config = {k: getattr(args, k) for k in DEFAULTS if k not in ("steps", "out", "log_every")}
-    if args.resume:
-        saved = common.read_checkpoint_config(args.resume)
-        config.update({k: saved[k] for k in common.MODEL_KEYS + ("seed", "batch_size", "warmup",
-                                                                 "lr_factor", "label_smoothing")
-                       if k in saved})
+    config = common.run_config(args, DEFAULTS)
     run = common.Run(args.out)
 
     train_dates, _ = split_dates(config["seed"])
     test = held_out_examples(config["seed"])
-    mg.manual_seed(config["seed"])
-    model = build_model(config).to(device)
-    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
-                                warmup_steps=config["warmup"], factor=config["lr_factor"])
-    history, start = common.History(), 0
-    if args.resume:
-        start, history = common.load_checkpoint(args.resume, model, optimizer, scheduler)
-        history.resumed_at.append(start)
-        print(f"resumed from {args.resume} at step {start}")
+    model, optimizer, scheduler, start, history = common.make_training(
+        config, build_model, device, args.resume)
     print(f"dates: {len(train_dates):,} training dates x {len(FORMATS)} formats, "
           f"{len(test):,} held-out dates; {model.num_parameters():,} parameters, "
           f"vocabulary {len(VOCAB)}, device {device}")
@@ -260,7 +247,9 @@ def main(argv=None):
     t_train = time.perf_counter()
     common.train(model, optimizer, scheduler, next_batch, args.steps, start_step=start,
                  history=history, label_smoothing=config["label_smoothing"],
-                 log_every=args.log_every, progress=not args.no_progress)
+                 log_every=args.log_every, progress=not args.no_progress,
+                 after_step=common.periodic_checkpoint(run, model, optimizer, scheduler, config,
+                                                       args.checkpoint_every))
     train_seconds = time.perf_counter() - t_train
     common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
 
@@ -301,9 +290,7 @@ def main(argv=None):
                "config": config}
     run.write_results(results)
     files.append(run.path("results.json"))
-    print("\nwritten:\n" + "\n".join(f"  {f}" for f in files))
-    print(f"wall time {common.format_seconds(wall)} "
-          f"(training {common.format_seconds(train_seconds)})")
+    common.print_summary(files, wall, train_seconds)
     return 0
 
 

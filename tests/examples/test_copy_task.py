@@ -125,6 +125,30 @@ def test_cross_attention_rows_are_distributions_over_the_source():
     assert "forward" not in vars(model.transformer.decoder.layers[-1].multihead_attn)
 
 
+def test_periodic_checkpoint_saves_every_n_steps_and_a_finished_run_trains_no_more(capsys,
+                                                                                   tmp_path):
+    config = dict(copy_task.DEFAULTS, d_model=16, d_ff=32, batch_size=4)
+    model, opt, sched, start, history = common.make_training(config, copy_task.build_model, "cpu")
+    run = common.Run(str(tmp_path))
+
+    def next_batch(step):
+        ids = copy_task.random_sequences(common.data_rng(0, 0, step), 4)
+        return common.Batch(ids, ids)
+
+    saver = common.periodic_checkpoint(run, model, opt, sched, config, every=2)
+    common.train(model, opt, sched, next_batch, steps=3, history=history, progress=False,
+                 after_step=saver)
+    assert json.loads(mg.io.load_metadata(run.checkpoint)["step"]) == 2
+    assert common.periodic_checkpoint(run, model, opt, sched, config, every=0) is None
+
+    model, opt, sched, start, history = common.make_training(config, copy_task.build_model,
+                                                             "cpu", resume=run.checkpoint)
+    capsys.readouterr()
+    common.train(model, opt, sched, next_batch, steps=2, start_step=start, history=history,
+                 progress=False)
+    assert "nothing to train" in capsys.readouterr().out and len(history) == 2
+
+
 # ------------------------------------------------------------------ end to end (slow)
 def noam(step, d_model, warmup, factor):
     """The rate of the step-th optimizer step (NoamLR: step 1 uses lr_at(max(0, 1)))."""
