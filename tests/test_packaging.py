@@ -14,6 +14,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = {"minigrad": "minigrad", "nn": "minigrad/nn", "models": "minigrad/models"}
 
 
+def _build_requirements_installed():
+    """pyproject's build-system requires (setuptools>=68, wheel) are importable here:
+    a fresh venv has an older setuptools and no wheel, and must build in isolation."""
+    if importlib.util.find_spec("wheel") is None or importlib.util.find_spec("setuptools") is None:
+        return False
+    import setuptools
+    return int(setuptools.__version__.split(".")[0]) >= 68
+
+
 @pytest.fixture(scope="module")
 def wheel_names(tmp_path_factory):
     """Build the wheel from a copy of the packaging inputs (the work tree stays clean)."""
@@ -25,7 +34,7 @@ def wheel_names(tmp_path_factory):
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("dist")
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(src)]
-    if importlib.util.find_spec("setuptools") is not None:
+    if _build_requirements_installed():
         cmd.insert(4, "--no-build-isolation")     # offline and fast; else pip fetches setuptools
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
     (wheel,) = out.glob("minigrad-*.whl")
