@@ -143,8 +143,11 @@ def _check_file(path):
         raise CheckpointError(f"load: no such file: {path!r}")
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(8)
-        hint = _describe_foreign(head)
+        head = f.read(9)
+        # An 8-byte length, then the JSON header's "{": only a file without that can be of
+        # another format (a valid length may well start with 0x80, a pickle's first byte)
+        hint = _describe_foreign(head) if head[8:9] != b"{" else ""
+        head = head[:8]
         if hint:
             raise CheckpointError(f"load: {path!r} is not a safetensors file: {hint}")
         if len(head) < 8:
@@ -158,6 +161,7 @@ def _check_file(path):
         if 8 + n > size:
             raise CheckpointError(f"load: {path!r} is truncated or not a safetensors file: the "
                                   f"header needs {8 + n} bytes but the file has {size}")
+        f.seek(8)
         try:
             header = json.loads(f.read(n).decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
