@@ -71,6 +71,10 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduc
         raise MinigradError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
         raise DTypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
+    if logits.dtype == np.float16:   # a row's sum of log-probabilities passes float16's 65504 at
+        return cross_entropy(        # logits of 1e4: compute in float32, round once (as PyTorch)
+            logits.astype(np.float32), targets, ignore_index, label_smoothing,
+            reduction).astype(np.float16)
     t = targets.data if isinstance(targets, Tensor) else xp_of(logits.data).asarray(targets)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"cross_entropy: targets must be integer class ids, got dtype {t.dtype}")
