@@ -86,6 +86,8 @@ def ones_(tensor):
 
 def xavier_uniform_(tensor, gain=1.0):
     """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
+    if tensor.size == 0:             # nothing to draw, and a fan of 0 would divide by zero
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a)
@@ -93,6 +95,8 @@ def xavier_uniform_(tensor, gain=1.0):
 
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    if tensor.size == 0:
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
@@ -102,6 +106,8 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
         raise MinigradError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:                     # a zero-element tensor: nothing to draw (PyTorch: a no-op)
+        return 0.0
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
