@@ -350,6 +350,11 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
         raise CheckpointError(f"load_checkpoint: {where!r} is a safetensors file but not a "
                               "minigrad checkpoint (no format tag); use minigrad.load or "
                               "minigrad.io.load_model for plain tensor files")
+    try:                             # (a damaged file can hold broken JSON in its metadata)
+        parsed = {k: json.loads(meta[k]) for k in ("optim", "sched", "rng", "step", "extra")
+                  if k in meta}
+    except ValueError as e:
+        raise CheckpointError(f"load_checkpoint: {where!r} has corrupt metadata: {e}") from None
     problems = []
     model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     if model is not None:
@@ -362,8 +367,11 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
             if meta.get("optim_type") != type(optimizer).__name__:
                 problems.append(f"optimizer: checkpoint holds {meta.get('optim_type')} state, "
                                 f"got a {type(optimizer).__name__}")
-            optim_state = unflatten(json.loads(meta["optim"]), tensors)
-            problems += [f"optimizer: {p}" for p in optimizer.state_dict_problems(optim_state)]
+            try:
+                optim_state = unflatten(parsed["optim"], tensors)
+                problems += [f"optimizer: {p}" for p in optimizer.state_dict_problems(optim_state)]
+            except (TypeError, KeyError, AttributeError, ValueError, IndexError) as e:
+                problems.append(f"optimizer: the saved state is corrupt ({type(e).__name__}: {e})")
     if scheduler is not None:
         if "sched" not in meta:
             problems.append("scheduler: the checkpoint has no schedule state")
@@ -371,24 +379,27 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
             if meta.get("sched_type") != type(scheduler).__name__:
                 problems.append(f"scheduler: checkpoint holds {meta.get('sched_type')} state, "
                                 f"got a {type(scheduler).__name__}")
-            sched_state = unflatten(json.loads(meta["sched"]), tensors)
-            own, saved = set(scheduler.state_dict()), set(sched_state)
+            sched_state = unflatten(parsed["sched"], tensors)
+            own = set(scheduler.state_dict())
+            saved = set(sched_state) if isinstance(sched_state, dict) else set()
             if own != saved:
                 problems.append(f"scheduler: missing keys {sorted(own - saved)}; unexpected keys "
                                 f"{sorted(saved - own)}")
     if problems:
         raise CheckpointError(f"load_checkpoint: {where!r} does not fit: " + "; ".join(problems))
+    if restore_rng and "rng" in parsed:            # first: the one part that can still fail
+        try:
+            set_rng_state(parsed["rng"])
+        except (TypeError, KeyError, AttributeError, ValueError) as e:
+            raise CheckpointError(f"load_checkpoint: {where!r} holds a corrupt random generator "
+                                  f"state ({type(e).__name__}: {e})") from None
     if model is not None:
         model.load_state_dict(model_tensors, strict=strict)
     if optim_state is not None:
         optimizer.load_state_dict(optim_state)
     if sched_state is not None:
         scheduler.load_state_dict(sched_state)
-    if restore_rng and "rng" in meta:
-        set_rng_state(json.loads(meta["rng"]))
-    return {"step": json.loads(meta["step"]) if "step" in meta else None,
-            "extra": json.loads(meta["extra"]) if "extra" in meta else None,
-            "metadata": meta}
+    return {"step": parsed.get("step"), "extra": parsed.get("extra"), "metadata": meta}
 
 
 class Checkpoint:
