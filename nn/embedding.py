@@ -18,6 +18,9 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
+        if self.num_embeddings < 0 or self.embedding_dim < 0:
+            raise MinigradError(f"Embedding: num_embeddings and embedding_dim must be >= 0, got "
+                                f"{num_embeddings} and {embedding_dim}")
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise MinigradError(f"Embedding: padding_idx {padding_idx} is out of range for "

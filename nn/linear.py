@@ -28,6 +28,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        if self.in_features < 0 or self.out_features < 0:
+            raise ShapeError(f"Linear: in_features and out_features must be >= 0, got "
+                             f"{in_features} and {out_features}")
         self.weight = empty_parameter((self.out_features, self.in_features), dtype, device)
         self.bias = empty_parameter((self.out_features,), dtype, device) if bias else None
         self.reset_parameters()

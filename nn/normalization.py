@@ -1,4 +1,5 @@
 """Layer normalisation (Ba, Kiros and Hinton, 2016)."""
+from minigrad.errors import ShapeError
 from minigrad.ops import layer_norm
 
 from . import init
@@ -19,6 +20,9 @@ class LayerNorm(Module):
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if any(s < 0 for s in self.normalized_shape):
+            raise ShapeError(f"LayerNorm: normalized_shape {self.normalized_shape} has a negative "
+                             "size")
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
