@@ -102,6 +102,8 @@ def linear(x, weight, bias=None):
     if bias is not None and tuple(bias.shape) != weight.shape[:1]:
         raise ShapeError(f"linear: bias of shape {tuple(bias.shape)} does not match "
                          f"out_features={weight.shape[0]}")
+    if x.dtype != weight.dtype:      # one dtype, as matmul (an int input takes the weight's;
+        x, weight = operands(x, weight)      # NumPy would make int64 @ float32 float64)
     if not fused_enabled():
         if x.ndim > 2:
             lead = x.shape[:-1]
