@@ -42,15 +42,16 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     first = params[0].grad.data
     xp = xp_of(first)
     device = params[0].grad.device
-    norms = [to_device(_vector_norm(p.grad.xp, p.grad.data, norm_type), device) for p in params]
-    total = _vector_norm(xp, xp.stack(norms), norm_type)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
-        raise MinigradError(f"clip_grad_norm_: the total {norm_type} norm of the gradients is "
-                            f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
-    coef = xp.minimum(max_norm / (total + 1e-6), 1.0).astype(total.dtype)
-    for p in params:
-        g = p.grad.data
-        c = to_device(coef, p.grad.device).astype(g.dtype)
-        p.grad = constant(g * c)
+    with np.errstate(all="ignore"):  # an inf gradient: norm inf, scale 0, inf * 0 = NaN (PyTorch too)
+        norms = [to_device(_vector_norm(p.grad.xp, p.grad.data, norm_type), device) for p in params]
+        total = _vector_norm(xp, xp.stack(norms), norm_type)
+        if error_if_nonfinite and not bool(xp.isfinite(total)):
+            raise MinigradError(f"clip_grad_norm_: the total {norm_type} norm of the gradients is "
+                                f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
+        coef = xp.minimum(max_norm / (total + 1e-6), 1.0).astype(total.dtype)
+        for p in params:
+            g = p.grad.data
+            c = to_device(coef, p.grad.device).astype(g.dtype)
+            p.grad = constant(g * c)
     return constant(xp.asarray(total))
 
