@@ -8,6 +8,15 @@ checkpoints. A script defines its data and its model; everything else is here.
     common.plot_loss_curve(history, run.path("loss.png"))
     common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
 
+With --distributed (launched as `mpirun -n N python examples/copy_task.py
+--distributed`) the same loop trains data-parallel: every rank builds the same
+global batch of --batch-size sequences from the step's seed and trains on its
+own equal share of it (minigrad.distributed.shard_batch), DistributedDataParallel
+averages the gradients, and the logged loss and token counts are reduced over
+the ranks. The run therefore follows the single-process run step for step (the
+same batches, the same loss curve up to rounding); only its speed changes.
+Rank 0 alone prints, draws, evaluates and writes files.
+
 Import this module before anything that imports NumPy (the scripts do): it
 chooses one BLAS thread for their small matrices, unless the environment says
 otherwise.
@@ -31,6 +40,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
+import minigrad.distributed as dist  # noqa: E402
 from minigrad.errors import DeviceError, MinigradError  # noqa: E402
 from minigrad.tensor import Tensor  # noqa: E402
 
@@ -45,13 +55,21 @@ def run_main(main, argv=None):
     """Call main(argv) and turn user errors into one line on stderr and exit status 1.
 
     Library errors (MinigradError) raised while checking the input are user errors
-    too; anything else is a bug and keeps its traceback.
+    too; anything else is a bug and keeps its traceback. In a distributed job of
+    several processes the error also ends the other ranks (MPI_Abort), which
+    would otherwise wait for this one in their next collective forever.
     """
     prog = os.path.basename(sys.argv[0]) or "example"
     try:
         return main(argv) or 0
     except (ExampleError, MinigradError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        if not (dist.is_initialized() and dist.get_world_size() > 1):
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 1
+        print(f"{prog}: error (rank {dist.get_rank()} of {dist.get_world_size()}): {e}",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        dist.get_communicator().abort(1)
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -97,6 +115,10 @@ def add_common_arguments(parser, defaults):
         help="also save the checkpoint every N steps, so a killed run resumes from there "
              "(default 0: only at the end)")
     add("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    add("--distributed", action="store_true",
+        help="data-parallel training in a job started with mpirun -n N (MPI between CPU "
+             "processes; NCCL with --device cuda, one GPU per process); --batch-size is the "
+             "global batch, split evenly over the processes")
 
 
 MODEL_KEYS = ("d_model", "nhead", "layers", "d_ff", "dropout", "norm")
@@ -161,6 +183,44 @@ def resolve_device(name):
     return device
 
 
+def init_distributed(args, device):
+    """Join the mpirun job when --distributed is given; return the device to train on.
+
+    MPI carries the collectives between CPU processes, NCCL between GPUs (each
+    process then drives the GPU of its local rank, or the one --device cuda:N
+    names). A script started alone with --distributed is a job of one process
+    and simply runs. Started by mpirun without --distributed, every process
+    would train alone and write the same files: that is refused.
+    """
+    if not args.distributed:
+        launched = next((int(os.environ[v]) for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+                         if os.environ.get(v, "").isdigit()), 1)
+        if launched > 1:
+            raise ExampleError(f"started by mpirun with {launched} processes but without "
+                               "--distributed: add --distributed to train data-parallel")
+        return device
+    cuda = device.startswith("cuda")
+    index = int(args.device.split(":")[1]) if cuda and ":" in args.device else None
+    try:
+        dist.init("nccl" if cuda else "mpi", device_index=index)
+    except dist.DistributedError as e:
+        raise ExampleError(f"--distributed: {str(e).splitlines()[0]}") from None
+    return dist.get_device()
+
+
+def world_description():
+    """', N processes' in a distributed job (for the banner line), else ''."""
+    if not dist.is_initialized():
+        return ""
+    n = dist.get_world_size()
+    return f", {n} process{'es' if n > 1 else ''}"
+
+
+def unwrap(model):
+    """The plain module inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if isinstance(model, dist.DistributedDataParallel) else model
+
+
 def check_resume_path(path):
     """A --resume path that cannot be read gives one clear line, before any work."""
     if path is None:
@@ -177,10 +237,13 @@ def check_resume_path(path):
 
 # ------------------------------------------------------------------ run folder
 class Run:
-    """The folder that holds one run's pictures, checkpoint and results."""
+    """The folder that holds one run's pictures, checkpoint and results (made by
+    rank 0 only in a distributed job: the other ranks write nothing)."""
 
     def __init__(self, folder):
         self.folder = folder
+        if not dist.is_main_process():
+            return
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
@@ -232,10 +295,16 @@ class Batch:
 
     def __init__(self, src, tgt, device="cpu", pad=PAD):
         src, tgt = np.asarray(src, dtype=np.int64), np.asarray(tgt, dtype=np.int64)
+        self.src_ids, self.tgt_ids, self.device, self.pad = src, tgt, device, pad
         self.src = Tensor(src, device=device)
         self.tgt_in = Tensor(tgt[:, :-1], device=device)
         self.tgt_out = Tensor(tgt[:, 1:], device=device)
         self.n_tokens = int((tgt[:, 1:] != pad).sum())     # tokens the loss is taken over
+
+    def shard(self, rank=None, world_size=None):
+        """This rank's equal, contiguous share of the batch (data parallelism)."""
+        src, tgt = dist.shard_batch(self.src_ids, self.tgt_ids, rank=rank, world_size=world_size)
+        return Batch(src, tgt, device=self.device, pad=self.pad)
 
 
 # ------------------------------------------------------------------ training
@@ -248,6 +317,9 @@ class History:
         self.losses = list(losses)
         self.lrs = list(lrs)
         self.resumed_at = list(resumed_at)
+        # Target tokens per second of the last call to train(), all ranks together;
+        # it describes this run's machine, so it is not saved with the checkpoint.
+        self.tokens_per_second = None
 
     def __len__(self):
         return len(self.losses)
@@ -268,9 +340,19 @@ def make_training(config, build_model, device, resume=None):
     """The model, the paper's optimizer (Adam, betas 0.9 and 0.98, eps 1e-9) and its Noam
     schedule; restored from the checkpoint `resume` when given.
 
+    In a distributed job every rank loads the same checkpoint, and the model is
+    wrapped in DistributedDataParallel, which starts every rank from rank 0's
+    weights and averages the gradients.
+
     Returns (model, optimizer, scheduler, start step, History).
     """
-    mg.manual_seed(config["seed"])
+    world = dist.get_world_size()
+    if config["batch_size"] % world:
+        raise ExampleError(f"--batch-size {config['batch_size']} (the global batch) does not "
+                           f"split evenly over {world} processes; use a multiple of {world}")
+    # seed + rank: rank 0 (or the single process) builds the weights every rank starts
+    # from, and each rank draws dropout masks of its own.
+    dist.seed_per_rank(config["seed"])
     model = build_model(config).to(device)
     optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
@@ -279,7 +361,11 @@ def make_training(config, build_model, device, resume=None):
     if resume:
         start, history = load_checkpoint(resume, model, optimizer, scheduler)
         history.resumed_at.append(start)
-        print(f"resumed from {resume} at step {start}")
+        if world > 1:     # the checkpoint holds rank 0's generator: one stream per rank again
+            dist.seed_per_rank(config["seed"] + world * start)
+        dist.print_main(f"resumed from {resume} at step {start}")
+    if dist.is_initialized():
+        model = dist.DistributedDataParallel(model)
     return model, optimizer, scheduler, start, history
 
 
@@ -304,6 +390,9 @@ def _progress_bar(total, initial, enabled):
 
 
 def _print(bar, line):
+    """A log line, on rank 0 only (the others train silently)."""
+    if not dist.is_main_process():
+        return
     if bar is not None:
         bar.write(line)
     else:
@@ -328,19 +417,28 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
     `log_every` steps and at the last step. Tokens are target tokens, the ones
     the loss is taken over (as the Annotated Transformer counts them).
     after_step(step, history), when given, runs after every step (e.g. to save a checkpoint).
+
+    With several processes each trains on its shard of the step's batch; the
+    recorded loss is the per-token loss of the whole batch and tokens/s counts
+    the tokens of every rank (one small all-reduce per step, which also makes
+    each step's time the slowest rank's).
     """
     history = history if history is not None else History()
     if start_step >= steps:
-        print(f"the run is at step {start_step} and --steps is {steps}: nothing to train "
-              "(raise --steps to train further)")
+        dist.print_main(f"the run is at step {start_step} and --steps is {steps}: nothing to "
+                        "train (raise --steps to train further)")
         return history
+    world = dist.get_world_size()
     model.train()
-    bar = _progress_bar(steps, start_step, progress)
+    bar = _progress_bar(steps, start_step, progress and dist.is_main_process())
     window_time, window_tokens, window_steps = 0.0, 0, 0
+    run_time, run_tokens = 0.0, 0
     try:
         for step in range(start_step + 1, steps + 1):
             t0 = time.perf_counter()
             batch = next_batch(step)
+            if world > 1:
+                batch = batch.shard()
             lr = optimizer.param_groups[0]["lr"]
             loss = loss_fn(model, batch, label_smoothing)
             optimizer.zero_grad()
@@ -349,18 +447,24 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
             optimizer.step()
             scheduler.step()
             loss_value = loss.item()            # waits for the device: the step is done
+            n_tokens = batch.n_tokens
+            if world > 1:                       # the whole batch's per-token loss, all tokens
+                total = dist.reduce_metrics({"loss": loss_value * n_tokens, "tokens": n_tokens})
+                loss_value, n_tokens = total["loss"] / total["tokens"], int(total["tokens"])
             dt = time.perf_counter() - t0
             if not math.isfinite(loss_value):
                 raise ExampleError(f"training diverged at step {step}: the loss is {loss_value}; "
                                    "try a smaller --lr-factor or a longer --warmup")
             history.append(loss_value, lr)
             window_time += dt
-            window_tokens += batch.n_tokens
+            window_tokens += n_tokens
             window_steps += 1
+            run_time += dt
+            run_tokens += n_tokens
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({"loss": f"{loss_value:.4f}", "lr": f"{lr:.2e}",
-                                 "tok/s": f"{batch.n_tokens / dt:,.0f}"}, refresh=False)
+                                 "tok/s": f"{n_tokens / dt:,.0f}"}, refresh=False)
             if step % log_every == 0 or step == steps:
                 _print(bar, format_log_line(step, steps, loss_value, lr, grad_norm,
                                             1000 * window_time / window_steps,
@@ -371,7 +475,20 @@ def train(model, optimizer, scheduler, next_batch, steps, start_step=0, history=
     finally:
         if bar is not None:
             bar.close()
+    history.tokens_per_second = run_tokens / run_time
+    dist.print_main(format_throughput(steps - start_step, run_time, history.tokens_per_second,
+                                      world))
     return history
+
+
+def format_throughput(steps, seconds, tokens_per_second, world_size=1):
+    """The run's speed: target tokens per second of all processes together."""
+    line = (f"throughput: {tokens_per_second:,.0f} tok/s over {steps} steps "
+            f"({1000 * seconds / steps:.1f} ms/step)")
+    if world_size > 1:
+        line += (f", global over {world_size} processes "
+                 f"({tokens_per_second / world_size:,.0f} tok/s per process)")
+    return line
 
 
 # ------------------------------------------------------------------ evaluation
@@ -574,9 +691,13 @@ def render_block_pictures(folder, blocks=("attention", "ffn"), fmt="svg", suffix
 # ------------------------------------------------------------------ checkpoints
 def save_checkpoint(path, model, optimizer, scheduler, history, config):
     """Model, optimizer, schedule, step, loss history and settings in one
-    safetensors file, written atomically (minigrad.io.Checkpoint)."""
-    mg.io.Checkpoint(model, optimizer, scheduler).save(
-        path, step=len(history), extra={"config": config, "history": history.to_json()})
+    safetensors file, written atomically (minigrad.io.Checkpoint).
+
+    In a distributed job rank 0 writes it (the replicas are identical) and every
+    rank waits until it is complete."""
+    checkpoint = mg.io.Checkpoint(unwrap(model), optimizer, scheduler)
+    dist.save_on_main(checkpoint.save, path, step=len(history),
+                      extra={"config": config, "history": history.to_json()})
 
 
 def periodic_checkpoint(run, model, optimizer, scheduler, config, every):

@@ -3,6 +3,7 @@
     python examples/copy_task.py                      # CPU, well under a minute
     python examples/copy_task.py --device cuda        # the same on a GPU (needs CuPy)
     python examples/copy_task.py --resume runs/copy_task/checkpoint.safetensors --steps 600
+    mpirun -n 2 python examples/copy_task.py --distributed    # data-parallel, 2 processes
 
 Every sequence is 10 tokens from a vocabulary of 11: token 1 (the start symbol)
 first, then 9 random tokens from 1..10; 0 is padding. The model reads the
@@ -23,6 +24,7 @@ import time
 import common  # first: it sets the BLAS thread count before NumPy loads
 
 import minigrad as mg
+import minigrad.distributed as dist
 from minigrad.models import Seq2SeqTransformer
 
 VOCAB = 11          # 0 padding, 1 start, 2..10 (and 1 again) as content
@@ -74,14 +76,16 @@ def main(argv=None):
     args = parse_args(argv)
     device = common.resolve_device(args.device)
     common.check_common_arguments(args)
+    device = common.init_distributed(args, device)      # --distributed: join the mpirun job
     config = common.run_config(args, DEFAULTS)
     run = common.Run(args.out)
 
     model, optimizer, scheduler, start, history = common.make_training(
         config, build_model, device, args.resume)
-    print(f"copy task: {model.num_parameters():,} parameters, d_model={config['d_model']}, "
-          f"{config['nhead']} heads, {config['layers']}+{config['layers']} layers, "
-          f"device {device}")
+    dist.print_main(f"copy task: {model.num_parameters():,} parameters, "
+                    f"d_model={config['d_model']}, {config['nhead']} heads, "
+                    f"{config['layers']}+{config['layers']} layers, device {device}"
+                    f"{common.world_description()}")
 
     def next_batch(step):
         ids = random_sequences(common.data_rng(config["seed"], stream=0, index=step),
@@ -96,6 +100,8 @@ def main(argv=None):
                                                        args.checkpoint_every))
     train_seconds = time.perf_counter() - t_train
     common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    if not dist.is_main_process():       # rank 0 alone evaluates, draws and reports
+        return 0
 
     exact, token, src, out = evaluate(model, config["seed"], device)
     print(f"\ngreedy decoding of {EVAL_SEQUENCES} fresh sequences: exact match {exact:.1%}, "
@@ -126,7 +132,8 @@ def main(argv=None):
     results = {"task": "copy", "exact_match": exact, "token_accuracy": token,
                "eval_sequences": EVAL_SEQUENCES, "steps": len(history),
                "trained_steps_this_run": len(history) - start, "train_seconds": train_seconds,
-               "wall_seconds": wall, "device": device, "config": config}
+               "wall_seconds": wall, "device": device, "world_size": dist.get_world_size(),
+               "tokens_per_second": history.tokens_per_second, "config": config}
     run.write_results(results)
     files.append(run.path("results.json"))
     common.print_summary(files, wall, train_seconds)

@@ -2,6 +2,7 @@
 
     python examples/dates.py                 # CPU, a few minutes
     python examples/dates.py --device cuda   # needs CuPy and a GPU
+    mpirun -n 2 python examples/dates.py --distributed    # data-parallel, 2 processes
 
     "3rd of March 2021"  -> 2021-03-03        "Wed, Mar 3 2021" -> 2021-03-03
     "03/03/21"           -> 2021-03-03        "March 3, 2021"   -> 2021-03-03
@@ -34,6 +35,7 @@ import common  # first: it sets the BLAS thread count before NumPy loads
 import numpy as np
 
 import minigrad as mg
+import minigrad.distributed as dist
 from minigrad.models import Seq2SeqTransformer
 
 # ------------------------------------------------------------------ the data
@@ -229,6 +231,7 @@ def main(argv=None):
     common.check_positive(args, "beam_size")
     if args.show is not None:
         encode(args.show)                            # an unknown character fails here, early
+    device = common.init_distributed(args, device)      # --distributed: join the mpirun job
     config = common.run_config(args, DEFAULTS)
     run = common.Run(args.out)
 
@@ -236,9 +239,10 @@ def main(argv=None):
     test = held_out_examples(config["seed"])
     model, optimizer, scheduler, start, history = common.make_training(
         config, build_model, device, args.resume)
-    print(f"dates: {len(train_dates):,} training dates x {len(FORMATS)} formats, "
-          f"{len(test):,} held-out dates; {model.num_parameters():,} parameters, "
-          f"vocabulary {len(VOCAB)}, device {device}")
+    dist.print_main(f"dates: {len(train_dates):,} training dates x {len(FORMATS)} formats, "
+                    f"{len(test):,} held-out dates; {model.num_parameters():,} parameters, "
+                    f"vocabulary {len(VOCAB)}, device {device}"
+                    f"{common.world_description()}")
 
     def next_batch(step):
         rng = common.data_rng(config["seed"], stream=0, index=step)
@@ -252,6 +256,8 @@ def main(argv=None):
                                                        args.checkpoint_every))
     train_seconds = time.perf_counter() - t_train
     common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    if not dist.is_main_process():       # rank 0 alone evaluates, draws and reports
+        return 0
 
     texts = [h for h, _ in test]
     t_eval = time.perf_counter()
@@ -287,7 +293,8 @@ def main(argv=None):
                "beam_size": args.beam_size, "held_out_dates": len(test), "steps": len(history),
                "trained_steps_this_run": len(history) - start, "train_seconds": train_seconds,
                "eval_seconds": eval_seconds, "wall_seconds": wall, "device": device,
-               "config": config}
+               "world_size": dist.get_world_size(),
+               "tokens_per_second": history.tokens_per_second, "config": config}
     run.write_results(results)
     files.append(run.path("results.json"))
     common.print_summary(files, wall, train_seconds)
