@@ -99,7 +99,8 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduc
             rows = rows * float("nan")
         if reduction == "none":
             return rows.reshape(out_shape)
-        return rows.sum() * (1.0 if reduction == "sum" else float("nan"))   # mean of none: NaN
+        nan = label_smoothing or reduction == "mean"      # 0 / 0, even over no rows at all
+        return rows.sum() * (float("nan") if nan else 1.0)
     if not fused_enabled():
         return _cross_entropy_reference(logits, t, ignore_index, label_smoothing, reduction, out_shape)
     out = CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index,
