@@ -244,7 +244,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu":
+        if self.dtype.kind not in "iub":            # (a bool is an int, as in Python)
             raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
         return int(self.item())
 
