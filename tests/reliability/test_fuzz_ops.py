@@ -12,8 +12,8 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad.errors import MinigradError
-from reliability.fuzzlib import (DTYPES, axis_args, check, dtypes, float_dtypes, fuzz_settings,
-                                 rng, shapes, torch, values)
+from reliability.fuzzlib import (DTYPES, TALLY, axis_args, check, dtypes, expect_error,
+                                 float_dtypes, fuzz_settings, rng, shapes, torch, values)
 from testutil import require_torch
 
 pytestmark = pytest.mark.torch
@@ -550,3 +550,104 @@ def test_attention(data, dtype, other, batch, t_q, t_k, d, dv, is_causal, scale,
           lambda q, k, v, m=None: _torch_attention(q, k, v, m, is_causal, scale),
           arrays + ([mask] if mask is not None else []), args=(scale,), stricter=stricter, grad=(0, 1, 2),
           tol=2e-2 if dtype == np.float16 else None, also=("attention",))
+
+
+# ------------------------------------------------------------------ the Tensor protocol
+PROTOCOL = {
+    "item": (lambda x: x.item(), lambda x: x.item()),
+    "float": (float, float),
+    "int": (int, int),
+    "bool": (bool, bool),
+    "len": (len, len),
+    "index": (lambda x: [10, 11, 12, 13][x], lambda x: [10, 11, 12, 13][x]),
+    "tolist": (lambda x: x.tolist(), lambda x: x.tolist()),
+    "iter": (lambda x: [t.shape for t in x], lambda x: [tuple(t.shape) for t in x]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOL))
+@fuzz_settings(25)
+@given(data=st.data(), dtype=dtypes, shape=shapes(max_dims=2, max_side=2))
+def test_python_protocol(name, data, dtype, shape):
+    """item, float, int, bool, len, index, tolist, iteration: PyTorch's answer, or a
+    MinigradError (or the TypeError / IndexError Python itself raises, which PyTorch
+    raises too) whose message says what was wrong."""
+    x = values(rng(data), shape, dtype)
+    mine, theirs = PROTOCOL[name]
+    try:
+        expected = theirs(torch().from_numpy(x.copy()))
+    except Exception as e:                                   # noqa: BLE001
+        expected = e
+    try:
+        got = mine(mg.tensor(x))
+    except (MinigradError, TypeError, IndexError, ValueError) as e:
+        assert isinstance(expected, Exception), f"{name}: raised {e!r}, PyTorch gives {expected!r}"
+        assert isinstance(e, MinigradError) or isinstance(e, type(expected)) or \
+            isinstance(expected, (TypeError, ValueError, IndexError, RuntimeError)), (e, expected)
+        assert str(e), f"{name}: an error without a message"
+        TALLY["raised MinigradError (torch raised too)"] += 1
+        return
+    assert not isinstance(expected, Exception), f"{name}: gave {got!r}, PyTorch raised {expected!r}"
+    assert got == expected and type(got) is type(expected), (name, got, expected)
+    TALLY["matched torch"] += 1
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")      # PyTorch's, about create_graph
+@fuzz_settings(60)
+@given(data=st.data(), shape=shapes(max_dims=3, max_side=3), gshape=shapes(max_dims=3, max_side=3),
+       gdtype=dtypes, retain=st.booleans(), create=st.booleans())
+def test_backward_with_any_gradient(data, shape, gshape, gdtype, retain, create):
+    """backward(grad) with a gradient of the right or a wrong shape and any dtype; twice
+    (retained or not). PyTorch's result, or a MinigradError naming backward."""
+    r = rng(data)
+    x = values(r, shape, np.float32)
+    g = values(r, gshape if data.draw(st.booleans(), label="wrong shape") else shape, gdtype)
+    t = torch()
+    tx = t.from_numpy(x.copy()).requires_grad_(True)
+    mx = mg.tensor(x, requires_grad=True)
+    outcomes = []
+    for fw, xx, gg in (("torch", tx, t.from_numpy(g.copy())), ("mg", mx, mg.tensor(g))):
+        try:
+            y = (xx * 2).tanh()
+            y.backward(gg, retain_graph=retain, create_graph=create)
+            y.backward(gg)
+            outcomes.append(xx.grad.detach().numpy() if fw == "torch" else xx.grad.numpy())
+        except MinigradError as e:
+            assert "backward" in str(e) or "grad" in str(e), str(e)
+            outcomes.append(e)
+        except Exception as e:                               # noqa: BLE001
+            assert fw == "torch", f"backward raised {type(e).__name__}: {e}"
+            outcomes.append(e)
+    theirs, mine = outcomes
+    if isinstance(mine, Exception):
+        assert isinstance(theirs, Exception), f"minigrad raised {mine!r}; PyTorch gave a gradient"
+        TALLY["raised MinigradError (torch raised too)"] += 1
+        return
+    if isinstance(theirs, Exception) and create and not retain:
+        TALLY["minigrad result (torch raised)"] += 1      # create_graph keeps the graph here
+        return
+    assert not isinstance(theirs, Exception), f"PyTorch raised {theirs!r}; minigrad gave {mine}"
+    np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+    TALLY["matched torch"] += 1
+
+
+@pytest.mark.parametrize("op", ["zero_", "fill_", "copy_", "setitem"])
+@fuzz_settings(20)
+@given(data=st.data(), requires_grad=st.booleans(), under_no_grad=st.booleans(),
+       computed=st.booleans())
+def test_in_place_changes(op, data, requires_grad, under_no_grad, computed):
+    """In-place changes of tensors that take part in autograd are refused with a
+    MinigradError naming the op; of plain tensors, or of leaves under no_grad, allowed."""
+    x = mg.randn(2, 3, requires_grad=requires_grad)
+    if computed:
+        x = x * 2
+    calls = {"zero_": lambda: x.zero_(), "fill_": lambda: x.fill_(1.5),
+             "copy_": lambda: x.copy_(mg.ones(2, 3)), "setitem": lambda: x.__setitem__(0, 7.0)}
+    ctx = mg.no_grad() if under_no_grad else mg.enable_grad()
+    with ctx:
+        allowed = not (x.grad_fn is not None or (x.requires_grad and not under_no_grad))
+        if allowed:
+            calls[op]()
+            TALLY["matched torch"] += 1
+        else:
+            expect_error(op, calls[op], also=("in-place",))
