@@ -147,7 +147,9 @@ class Pow(Function):
 
     def backward(self, grad):
         a, b = self.inputs
-        ga = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        ga = None
+        if self.needs_input_grad[0]:     # a ** 0 is constant: gradient 0, not 0 * 0 ** -1 = NaN
+            ga = where(b.detach() == 0, 0.0, grad * b * a ** (b - 1))
         gb = None
         if self.needs_input_grad[1]:
             # 0 ** b has a zero derivative in b where b >= 0; for b < 0 it is
