@@ -448,10 +448,11 @@ def masked_fill(a, mask, value):
                          f"of shape {tuple(a.shape)}")
     info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.iinfo(a.dtype) \
         if a.dtype.kind in "iu" else None
-    if info is not None and np.isfinite(value) and \
+    if info is not None and (np.isfinite(value) or a.dtype.kind != "f") and \
             not float(info.min) <= float(value) <= float(info.max):
+        hint = "; use -inf, or a smaller value" if a.dtype.kind == "f" else ""
         raise DTypeError(f"masked_fill: value {value!r} does not fit dtype {a.dtype} (range "
-                         f"{info.min} to {info.max}); use -inf, or a smaller value")
+                         f"{info.min} to {info.max}){hint}")
     return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
 
 
