@@ -370,7 +370,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
             try:
                 optim_state = unflatten(parsed["optim"], tensors)
                 problems += [f"optimizer: {p}" for p in optimizer.state_dict_problems(optim_state)]
-            except (TypeError, KeyError, AttributeError, ValueError, IndexError) as e:
+            except (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError) as e:
                 problems.append(f"optimizer: the saved state is corrupt ({type(e).__name__}: {e})")
     if scheduler is not None:
         if "sched" not in meta:
@@ -390,7 +390,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
     if restore_rng and "rng" in parsed:            # first: the one part that can still fail
         try:
             set_rng_state(parsed["rng"])
-        except (TypeError, KeyError, AttributeError, ValueError) as e:
+        except (TypeError, KeyError, AttributeError, ValueError, OverflowError) as e:
             raise CheckpointError(f"load_checkpoint: {where!r} holds a corrupt random generator "
                                   f"state ({type(e).__name__}: {e})") from None
     if model is not None:
