@@ -72,6 +72,11 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match the "
                              f"normalized shape {normalized_shape}")
+    if x.dtype == np.float16:        # mean and variance in float16 lose the small differences
+        return layer_norm(           # that layer norm scales up: compute in float32 (as PyTorch)
+            x.astype(np.float32), normalized_shape,
+            None if weight is None else weight.astype(np.float32),
+            None if bias is None else bias.astype(np.float32), eps).astype(np.float16)
     # the output has the input's dtype, as in PyTorch (float16 activations, float32 weights)
     weight = weight.astype(x.dtype) if weight is not None and weight.dtype != x.dtype else weight
     bias = bias.astype(x.dtype) if bias is not None and bias.dtype != x.dtype else bias
