@@ -100,7 +100,22 @@ def _check_bounds(a, index):
 def getitem(a, index):
     index = as_index(index)
     _check_bounds(a, index)
-    return GetItem.apply(a, index=index, advanced=_is_advanced(index))
+    advanced = _is_advanced(index)
+    if advanced and isinstance(index, tuple) and any(_is_int(p) for p in index):
+        # PyTorch applies int indices first, as basic indexing. NumPy counts them among the
+        # array indices, and moves all of those axes to the front when something stands
+        # between them: x[None, ids, None, 0] would be (len(ids), 1, 1), not (1, len(ids), 1).
+        arrays = [hasattr(p, "dtype") and not np.isscalar(p) for p in index]
+        first = sum(((slice(None),) * (p.ndim if p.dtype == np.bool_ else 1) if is_array else (p,)
+                     for p, is_array in zip(index, arrays)), ())
+        then = tuple(p if is_array else Ellipsis if p is Ellipsis else slice(None)
+                     for p, is_array in zip(index, arrays) if not _is_int(p))
+        return getitem(getitem(a, first), then)
+    return GetItem.apply(a, index=index, advanced=advanced)
+
+
+def _is_int(p):
+    return isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
 
 
 def take(a, indices, axis=0):
