@@ -39,15 +39,14 @@ def from_numpy(array):
 def _filled(fill, shape, dtype, device, requires_grad, op):
     dtype = as_dtype(dtype) or get_default_dtype()
     shape = _shape(shape, op)
-    if dtype.kind in "iuf" and isinstance(fill, (int, float)) and not isinstance(fill, bool):
-        info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
-        finite = fill == fill and abs(fill) != float("inf")
-        if (not finite and dtype.kind != "f") or \
-                (finite and not float(info.min) <= fill <= float(info.max)):
+    if dtype.kind in "iu" and isinstance(fill, (int, float)) and not isinstance(fill, bool):
+        info = np.iinfo(dtype)       # (a float too big for its dtype becomes inf, as in PyTorch)
+        if not (fill == fill and float(info.min) <= fill <= float(info.max)):
             raise DTypeError(f"{op}: {fill!r} does not fit dtype {dtype} (range {info.min} to "
                              f"{info.max})")
     try:
-        data = xp_for(device).full(shape, fill, dtype=dtype)
+        with np.errstate(over="ignore"):
+            data = xp_for(device).full(shape, fill, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as e:
         raise DTypeError(f"{op}: cannot fill a tensor of dtype {dtype} with {fill!r} ({e})") from None
     return Tensor(data, requires_grad=requires_grad)
