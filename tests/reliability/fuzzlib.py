@@ -19,8 +19,10 @@ NumPy traceback from deep inside), a wrong shape or dtype, a wrong value.
 Every outcome is counted in `TALLY`; tests/reliability/conftest.py prints the
 totals at the end of the run. `MINIGRAD_FUZZ_SCALE` multiplies every test's
 example count (2 by default, about 8,000 cases in under a minute; a search for
-bugs runs 20 or more). MINIGRAD_FUZZ_NO_SHRINK=1 skips shrinking failures, for
-a quick first look at what breaks.
+bugs runs 20 or more). The cases are the same on every run (derandomized), so CI
+is repeatable; MINIGRAD_FUZZ_RANDOM=1 draws fresh ones, which is how a search for
+new bugs runs. MINIGRAD_FUZZ_NO_SHRINK=1 skips shrinking failures, for a quick
+first look at what breaks.
 """
 import collections
 import os
@@ -36,6 +38,7 @@ import minigrad as mg
 from minigrad.errors import MinigradError
 
 SCALE = float(os.environ.get("MINIGRAD_FUZZ_SCALE", "2"))
+RANDOM = bool(os.environ.get("MINIGRAD_FUZZ_RANDOM"))      # fresh cases every run
 TALLY = collections.Counter()          # outcome -> number of cases
 
 
@@ -45,6 +48,7 @@ def fuzz_settings(examples):
     if not os.environ.get("MINIGRAD_FUZZ_NO_SHRINK"):      # a quick first look at failures
         phases.append(Phase.shrink)
     return settings(max_examples=max(1, int(examples * SCALE)), deadline=None, phases=phases,
+                    derandomize=not RANDOM,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 
