@@ -48,7 +48,8 @@ def _filled(fill, shape, dtype, device, requires_grad, op):
         with np.errstate(over="ignore"):
             data = xp_for(device).full(shape, fill, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as e:
-        raise DTypeError(f"{op}: cannot fill a tensor of dtype {dtype} with {fill!r} ({e})") from None
+        raise DTypeError(f"{op}: cannot fill a tensor of dtype {dtype} with {fill!r} "
+                         f"({e})") from None
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -88,7 +89,8 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1), from the device's generator (float16 is drawn as float32)."""
     dtype = _float_dtype(dtype, "rand")
-    data = generator(device).random(_shape(shape, "rand"), dtype=np.promote_types(dtype, np.float32))
+    data = generator(device).random(_shape(shape, "rand"),
+                                    dtype=np.promote_types(dtype, np.float32))
     return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
 
 

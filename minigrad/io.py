@@ -370,7 +370,8 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
             try:
                 optim_state = unflatten(parsed["optim"], tensors)
                 problems += [f"optimizer: {p}" for p in optimizer.state_dict_problems(optim_state)]
-            except (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError) as e:
+            except (TypeError, KeyError, AttributeError, ValueError, IndexError,
+                    OverflowError) as e:
                 problems.append(f"optimizer: the saved state is corrupt ({type(e).__name__}: {e})")
     if scheduler is not None:
         if "sched" not in meta:

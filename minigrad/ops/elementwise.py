@@ -470,7 +470,8 @@ def _compare(fn, name, kinds="biuf"):
         given = a, b
         a, b = operands(a, b)
         if a.dtype.kind not in kinds or b.dtype.kind not in kinds:
-            got = [f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else repr(x) for x in given]
+            got = [f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else repr(x)
+                   for x in given]
             raise DTypeError(f"{name}: expected bool or integer tensors, got {got[0]} and {got[1]}")
         try:
             out = fn(a.data, b.data)
