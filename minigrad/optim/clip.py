@@ -42,7 +42,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     first = params[0].grad.data
     xp = xp_of(first)
     device = params[0].grad.device
-    with np.errstate(all="ignore"):  # an inf gradient: norm inf, scale 0, inf * 0 = NaN (as PyTorch)
+    with np.errstate(all="ignore"):  # an inf gradient: scale 0, inf * 0 = NaN (as in PyTorch)
         norms = [to_device(_vector_norm(p.grad.xp, p.grad.data, norm_type), device) for p in params]
         total = _vector_norm(xp, xp.stack(norms), norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
