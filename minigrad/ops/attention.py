@@ -47,7 +47,10 @@ class ScaledDotProductAttention(Function):
         if self.blocked is not None:
             xp.copyto(s, s.dtype.type(-np.inf), where=self.blocked)
         # softmax in place, stable; rows with every key blocked end as zeros
-        m = s.max(axis=-1, keepdims=True)
+        if s.shape[-1] == 0:            # no keys at all: nothing to normalise (max has no identity)
+            m = xp.zeros(s.shape[:-1] + (1,), dtype=s.dtype)
+        else:
+            m = s.max(axis=-1, keepdims=True)
         m[~xp.isfinite(m)] = 0
         s -= m
         xp.exp(s, out=s)
