@@ -241,7 +241,7 @@ def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=
                 stepper.keep_rows(keep)
 
     fill = _fill_symbol(model, end_symbol)
-    width = max(len(x) for x in best_ids)
+    width = max((len(x) for x in best_ids), default=1)     # (an empty batch: no sentences)
     out = np.full((b, width), fill, dtype=np.int64)
     for s, x in enumerate(best_ids):
         out[s, :len(x)] = x
