@@ -512,3 +512,77 @@ def test_load_of_a_broken_file_raises_checkpoint_error(data, kind, tmp_path_fact
         else:                                        # a flipped bit in the data itself is
             assert kind in ("flip", "header"), kind  # undetectable; the file still loads
             TALLY["minigrad result (torch raised)"] += 1
+
+
+# ------------------------------------------------------------------ the whole model
+_MODEL = {}
+
+
+def small_model():
+    if "m" not in _MODEL:
+        from minigrad.models import Seq2SeqTransformer
+        mg.manual_seed(0)
+        _MODEL["m"] = Seq2SeqTransformer(7, 9, d_model=8, nhead=2, num_encoder_layers=1,
+                                         num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
+    return _MODEL["m"]
+
+
+@fuzz_settings(60)
+@given(data=st.data(), src_dtype=dtypes, tgt_dtype=dtypes,
+       src_shape=shapes(min_dims=1, max_dims=3, max_side=4),
+       tgt_shape=shapes(min_dims=1, max_dims=3, max_side=4))
+def test_transformer_inputs(data, src_dtype, tgt_dtype, src_shape, tgt_shape):
+    """Token ids of any dtype, rank and range into Seq2SeqTransformer: logits of shape
+    (B, T, tgt_vocab), or a MinigradError naming the model and the bad ids."""
+    r = rng(data)
+    src = r.integers(-1 if data.draw(st.integers(0, 5), label="neg") == 0 else 0, 8,
+                     src_shape).astype(src_dtype)
+    tgt = r.integers(0, 10 if data.draw(st.integers(0, 5), label="big") == 0 else 9,
+                     tgt_shape).astype(tgt_dtype)
+    model = small_model()
+    valid = (src.ndim == tgt.ndim == 2 and src.dtype.kind in "iu" and tgt.dtype.kind in "iu"
+             and src.shape[0] == tgt.shape[0] and (src.size == 0 or 0 <= src.min() and
+                                                    src.max() < 7)
+             and (tgt.size == 0 or tgt.max() < 9))
+    if not valid:
+        expect_error("Seq2SeqTransformer", lambda: model(mg.tensor(src), mg.tensor(tgt)),
+                     [str(src.shape), str(tgt.shape), str(src.dtype), str(tgt.dtype), "-1", "9"],
+                     also=("embedding",))
+        return
+    with mg.no_grad():
+        out = model(mg.tensor(src), mg.tensor(tgt))
+    assert out.shape == tgt.shape + (9,) and out.dtype == np.float32
+    assert np.isfinite(out.numpy()).all()
+    TALLY["matched torch"] += 1
+
+
+@fuzz_settings(40)
+@given(data=st.data(), how=st.sampled_from(["greedy", "beam"]), max_len=st.integers(-1, 5),
+       beam=st.integers(-1, 3), start=st.integers(-1, 9), end=st.sampled_from([None, 2, 9]),
+       batch=st.integers(0, 2), length=st.integers(0, 3))
+def test_decoding_arguments(data, how, max_len, beam, start, end, batch, length):
+    """Greedy and beam decoding with any lengths, beam sizes and symbols: sequences of
+    at most max_len tokens from the vocabulary, or a MinigradError naming the decoder."""
+    src = rng(data).integers(1, 7, (batch, length))
+    model = small_model()
+    if how == "greedy":
+        call = lambda: model.greedy_decode(mg.tensor(src), max_len, start, end)   # noqa: E731
+        op = "greedy_decode"
+    else:
+        call = lambda: model.beam_search(mg.tensor(src), beam, max_len, start, end or 2)  # noqa
+        op = "beam_search"
+    try:
+        with mg.no_grad():
+            out = call()
+    except MinigradError as e:
+        msg = str(e)
+        assert op in msg or "Seq2SeqTransformer" in msg or "embedding" in msg, msg
+        TALLY["raised MinigradError"] += 1
+        return
+    except Exception as e:                            # noqa: BLE001
+        pytest.fail(f"{op}: raised {type(e).__name__} (not a MinigradError): {e}")
+    ids = out.numpy() if isinstance(out, mg.Tensor) else np.asarray(out[0] if isinstance(
+        out, tuple) else out)
+    assert ids.ndim == 2 and ids.shape[0] == batch and ids.shape[1] <= max_len, ids.shape
+    assert ids.size == 0 or (0 <= ids.min() and ids.max() < 9)
+    TALLY["minigrad result (torch raised)"] += 1
