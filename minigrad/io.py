@@ -80,6 +80,9 @@ def save(tensors, path, metadata=None):
     for name, value in tensors.items():
         if not isinstance(name, str):
             raise CheckpointError(f"save: tensor names must be strings, got {name!r}")
+        if name == "__metadata__":   # the header's own entry: the file could not be read back
+            raise CheckpointError("save: '__metadata__' is reserved by the safetensors format "
+                                  "and cannot name a tensor")
         arrays[name] = _host_array(name, value)
     if metadata is not None:
         bad = {k: type(v).__name__ for k, v in metadata.items()
