@@ -230,13 +230,94 @@ def check(op, mg_fn, torch_fn, arrays, *, args=(), grad=True, stricter=None, ref
         return out
     touts = as_list(tout)
     assert len(outs) == len(touts), f"{op}: {len(outs)} outputs, torch gives {len(touts)}"
-    for o, t in zip(outs, touts):
-        assert_same(op, o.numpy(), t.detach().numpy(), tol, equal_dtype, values=not random,
-                    nan_ok=nan_ok)
-    if grad and not random:
-        _check_grads(op, xs, ts, outs, touts, tol, nan_ok)
+    if random:
+        for o, t in zip(outs, touts):
+            assert_same(op, o.numpy(), t.detach().numpy(), tol, equal_dtype, values=False)
+        TALLY["matched torch"] += 1
+        return out
+    names = [op] * len(outs)
+    mine, theirs = [o.numpy() for o in outs], [t.detach().numpy() for t in touts]
+    graded = _grads(op, xs, ts, outs, touts) if grad else None
+    if graded is not None:
+        names += [op + " (gradient)"] * len(graded[0])
+        mine, theirs = mine + graded[0], theirs + graded[1]
+    for name, a, e in zip(names, mine, theirs):              # shapes and dtypes: exactly
+        assert_same(name, a, e, tol, equal_dtype, values=False)
+    try:
+        for name, a, e in zip(names, mine, theirs):
+            assert_same(name, a, e, tol, equal_dtype, nan_ok=nan_ok)
+    except AssertionError:
+        # In float16/32 an ill-conditioned case (a near-constant row in layer_norm) can
+        # leave both results far from the truth: the float64 result referees, and
+        # minigrad must be at least as close to it as PyTorch is, give or take tol.
+        exact = _float64_results(torch_fn, arrays, grad, graded)
+        if exact is None or len(exact) != len(mine):
+            raise
+        for name, a, e, x in zip(names, mine, theirs, exact):
+            a, e = np.asarray(a, np.float64), np.asarray(e, np.float64)
+            finite = np.isfinite(x)
+            scale = max(1.0, float(np.abs(x[finite]).max())) if finite.any() else 1.0
+            worse = np.abs(a - x) > np.abs(e - x) + tol * scale
+            assert not (worse & finite).any(), f"{name}: further from the float64 result than " \
+                f"PyTorch:\nminigrad {a[worse & finite]}\nPyTorch  {e[worse & finite]}\n" \
+                f"float64  {x[worse & finite]}"
+        TALLY["matched torch (refereed in float64)"] += 1
+        return out
     TALLY["matched torch"] += 1
     return out
+
+
+def _grads(op, xs, ts, outs, touts):
+    """minigrad's and PyTorch's input gradients for the same random output weights:
+    (mine, theirs, weights, input positions, output positions), or None."""
+    t = torch()
+    inputs = [i for i, x in enumerate(xs) if isinstance(x, mg.Tensor) and x.requires_grad]
+    live = [i for i, (o, to) in enumerate(zip(outs, touts)) if o.requires_grad and to.requires_grad]
+    if not inputs or not live:
+        return None
+    r = np.random.default_rng(1)
+    weights = [r.uniform(-1, 1, outs[i].shape).astype(outs[i].dtype) for i in live]
+    try:
+        tgrads = t.autograd.grad([touts[i] for i in live], [ts[i] for i in inputs],
+                                 grad_outputs=[t.from_numpy(w) for w in weights], allow_unused=True)
+    except Exception:                                            # noqa: BLE001
+        return None                                              # e.g. no float16 kernel
+    try:
+        grads = _no_warnings(op + " (backward)", lambda: mg.grad(
+            [outs[i] for i in live], [xs[i] for i in inputs],
+            grad_outputs=[mg.Tensor(w) for w in weights], allow_unused=True), ())
+    except Exception as e:                                       # noqa: BLE001
+        raise AssertionError(f"{op}: backward raised {type(e).__name__}: {e}\n"
+                             + traceback.format_exc()) from e
+    mine = [np.zeros(xs[i].shape, xs[i].dtype) if g is None else g.numpy()
+            for i, g in zip(inputs, grads)]
+    theirs = [np.zeros(xs[i].shape, xs[i].dtype) if g is None else g.numpy()
+              for i, g in zip(inputs, tgrads)]
+    return mine, theirs, weights, inputs, live
+
+
+def _float64_results(torch_fn, arrays, grad, graded):
+    """PyTorch's outputs (and the gradients _grads compared) computed in float64."""
+    t = torch()
+    if not any(getattr(a, "dtype", None) in (np.float16, np.float32) for a in arrays):
+        return None
+    wide = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+            for a in arrays]
+    try:
+        outs = as_list(_quiet(torch_fn, _torch_inputs(wide, grad)))
+        results = [o.detach().numpy().astype(np.float64) for o in outs]
+        if graded is not None:
+            _, _, weights, inputs, live = graded
+            ts = _torch_inputs(wide, grad)
+            outs = as_list(_quiet(torch_fn, ts))
+            grads = t.autograd.grad([outs[i] for i in live], [ts[i] for i in inputs],
+                                    grad_outputs=[t.from_numpy(w.astype(np.float64))
+                                                  for w in weights], allow_unused=True)
+            results += [np.zeros(ts[i].shape) if g is None else g.numpy()
+                        for i, g in zip(inputs, grads)]
+    except Exception:                                            # noqa: BLE001
+        return None
+    return results
 
 
 def _no_warnings(op, fn, args):
@@ -263,32 +344,6 @@ def _check_no_upcast(op, arrays, outs):
     for o in outs:
         assert o.dtype != np.float64, f"{op}: float64 result from inputs " \
             f"{[str(getattr(a, 'dtype', type(a).__name__)) for a in arrays]}"
-
-
-def _check_grads(op, xs, ts, outs, touts, tol, nan_ok=False):
-    t = torch()
-    pairs = [(x, tx) for x, tx in zip(xs, ts) if isinstance(x, mg.Tensor) and x.requires_grad]
-    live = [(o, to) for o, to in zip(outs, touts) if o.requires_grad and to.requires_grad]
-    if not pairs or not live:
-        return
-    r = np.random.default_rng(1)
-    weights = [r.uniform(-1, 1, o.shape).astype(o.dtype) for o, _ in live]
-    try:
-        tgrads = t.autograd.grad([to for _, to in live], [tx for _, tx in pairs],
-                                 grad_outputs=[t.from_numpy(w) for w in weights], allow_unused=True)
-    except Exception:                                            # noqa: BLE001
-        return                                                   # e.g. no float16 kernel
-    try:
-        grads = _no_warnings(op + " (backward)", lambda: mg.grad(
-            [o for o, _ in live], [x for x, _ in pairs],
-            grad_outputs=[mg.Tensor(w) for w in weights], allow_unused=True), ())
-    except Exception as e:                                       # noqa: BLE001
-        raise AssertionError(f"{op}: backward raised {type(e).__name__}: {e}\n"
-                             + traceback.format_exc()) from e
-    for (x, _), g, tg in zip(pairs, grads, tgrads):
-        expected = np.zeros(x.shape, x.dtype) if tg is None else tg.numpy()
-        actual = np.zeros(x.shape, x.dtype) if g is None else g.numpy()
-        assert_same(op + " (gradient)", actual, expected, tol, True, nan_ok=nan_ok)
 
 
 def tolerance(dtype):

@@ -112,7 +112,7 @@ def test_embedding_module(data, vocab, dim, padding_idx, id_dtype, ids_shape):
 
 @fuzz_settings(60)
 @given(data=st.data(), dtype=float_dtypes, shape=shapes(min_dims=1, max_dims=3, max_side=3),
-       affine=st.booleans(), bias=st.booleans(), eps=st.sampled_from([1e-5, 1e-2, 0.0]))
+       affine=st.booleans(), bias=st.booleans(), eps=st.sampled_from([1e-5, 1e-2]))
 def test_layer_norm_module(data, dtype, shape, affine, bias, eps):
     k = data.draw(st.integers(1, len(shape)), label="normalized dims")
     normalized = shape[len(shape) - k:]
@@ -122,8 +122,10 @@ def test_layer_norm_module(data, dtype, shape, affine, bias, eps):
     mine = nn.LayerNorm(normalized, eps=eps, elementwise_affine=affine, bias=bias).to(dtype)
     theirs = tnn().LayerNorm(normalized, eps=eps, elementwise_affine=affine, bias=bias).to(
         getattr(torch(), np.dtype(dtype).name))
-    check("layer_norm", lambda x: mine(x), lambda x: theirs(x), [x], args=(normalized,),
-          tol=5e-2 if eps == 0.0 else None, also=("LayerNorm",))
+    # (eps = 0 on a constant row is 0 / 0: test_fuzz_ops.py covers it with a float64 referee)
+    # theirs follows the input's dtype, so that float64 can referee float16 (see fuzzlib)
+    check("layer_norm", lambda x: mine(x), lambda x: theirs.to(x.dtype)(x), [x],
+          args=(normalized,), also=("LayerNorm",))
 
 
 @fuzz_settings(30)
@@ -421,7 +423,8 @@ def test_save_load_round_trip(data, metadata, pad, tmp_path_factory):
     (non-contiguous), and metadata of any length: loaded back bit for bit."""
     r = rng(data)
     tensors = {}
-    for name in data.draw(st.lists(names, unique=True, max_size=4), label="names"):
+    for name in data.draw(st.lists(names | st.just("__metadata__"), unique=True, max_size=4),
+                          label="names"):
         a = values(r, data.draw(shapes(max_dims=3), label="shape"),
                    data.draw(st.sampled_from([np.dtype("uint8")] + DTYPES), label="dtype"))
         if a.ndim >= 2 and data.draw(st.booleans(), label="transposed"):
@@ -430,6 +433,10 @@ def test_save_load_round_trip(data, metadata, pad, tmp_path_factory):
     if metadata is not None:
         metadata = {**metadata, "pad": "x" * pad}             # header lengths of every size
     path = str(tmp_path_factory.mktemp("io") / "t.safetensors")
+    if "__metadata__" in tensors:                # the format's own header entry
+        expect_error("save", lambda: mg.save(tensors, path, metadata), ["'__metadata__'"],
+                     CheckpointError)
+        return
     mg.save(tensors, path, metadata)
     back = mg.load(path)
     assert sorted(back) == sorted(tensors)
