@@ -700,6 +700,21 @@ def save_checkpoint(path, model, optimizer, scheduler, history, config):
                       extra={"config": config, "history": history.to_json()})
 
 
+def train_and_checkpoint(run, model, optimizer, scheduler, config, next_batch, args, start,
+                         history):
+    """Train from `start` to `args.steps` with the script's flags (logging, progress,
+    periodic checkpoints), then write the final checkpoint. Returns the training seconds."""
+    t_train = time.perf_counter()
+    train(model, optimizer, scheduler, next_batch, args.steps, start_step=start,
+          history=history, label_smoothing=config["label_smoothing"],
+          log_every=args.log_every, progress=not args.no_progress,
+          after_step=periodic_checkpoint(run, model, optimizer, scheduler, config,
+                                         args.checkpoint_every))
+    train_seconds = time.perf_counter() - t_train
+    save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    return train_seconds
+
+
 def periodic_checkpoint(run, model, optimizer, scheduler, config, every):
     """An after_step callback for `train` that saves the checkpoint every `every` steps
     (None when every <= 0)."""

@@ -248,14 +248,8 @@ def main(argv=None):
         rng = common.data_rng(config["seed"], stream=0, index=step)
         return to_batch(random_examples(rng, train_dates, config["batch_size"]), device)
 
-    t_train = time.perf_counter()
-    common.train(model, optimizer, scheduler, next_batch, args.steps, start_step=start,
-                 history=history, label_smoothing=config["label_smoothing"],
-                 log_every=args.log_every, progress=not args.no_progress,
-                 after_step=common.periodic_checkpoint(run, model, optimizer, scheduler, config,
-                                                       args.checkpoint_every))
-    train_seconds = time.perf_counter() - t_train
-    common.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    train_seconds = common.train_and_checkpoint(run, model, optimizer, scheduler, config,
+                                                next_batch, args, start, history)
     if not dist.is_main_process():       # rank 0 alone evaluates, draws and reports
         return 0
 
