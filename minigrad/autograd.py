@@ -367,7 +367,6 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     """
     from .tensor import Tensor
     grads = {}           # creator -> gradient of its output
-    leaf_grads = {}      # id(tensor) -> gradient, when `inputs` is given
     wanted_fns = {}
     if inputs is not None:
         for i, t in enumerate(inputs):

@@ -1,7 +1,7 @@
 """Ways to make tensors: from data, filled, ranges and random draws."""
 import numpy as np
 
-from .backend import generator, parse_device, xp_for
+from .backend import generator, xp_for
 from .dtype import as_dtype, get_default_dtype
 from .errors import DTypeError, MinigradError, ShapeError
 from .tensor import Tensor

@@ -8,8 +8,6 @@ The generator returns logits; the log-softmax lives in the loss (cross_entropy)
 and in decoding. Module names follow PyTorch's translation tutorial
 (src_tok_emb, tgt_tok_emb, positional_encoding, transformer, generator).
 """
-import numpy as np
-
 from minigrad.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from minigrad.nn import Linear, Module, PositionalEncoding, TokenEmbedding, init
 from minigrad.tensor import Tensor

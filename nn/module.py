@@ -10,7 +10,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-import minigrad as mg
 from minigrad.autograd import scope
 from minigrad.backend import parse_device, to_device
 from minigrad.dtype import as_dtype

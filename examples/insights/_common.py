@@ -11,7 +11,6 @@ import functools
 import os
 
 import matplotlib
-import numpy as np
 
 import minigrad as mg
 from minigrad import nn

@@ -16,7 +16,7 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, constant
 from .dropout import dropout, dropout_mask
 from .elementwise import masked_fill
-from .softmax import Softmax, _shifted
+from .softmax import Softmax
 
 
 class ScaledDotProductAttention(Function):

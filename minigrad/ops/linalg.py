@@ -4,7 +4,7 @@ import math
 from ..autograd import Function, fused_enabled, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, constant
+from ..tensor import constant
 from .elementwise import operands
 
 

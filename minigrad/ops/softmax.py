@@ -5,7 +5,7 @@ A row whose entries are all -inf (every key masked) gives zeros, not NaN.
 from ..autograd import Function, fused_enabled
 from ..backend import xp_of
 from ..errors import DTypeError
-from ..tensor import Tensor, constant
+from ..tensor import constant
 from .reduce import normalize_axes
 
 
