@@ -122,15 +122,9 @@ def main(argv=None):
         if note:
             print(f"note ({block}): {note}")
 
-    wall = time.perf_counter() - started
-    results = {"task": "copy", "exact_match": exact, "token_accuracy": token,
-               "eval_sequences": EVAL_SEQUENCES, "steps": len(history),
-               "trained_steps_this_run": len(history) - start, "train_seconds": train_seconds,
-               "wall_seconds": wall, "device": device, "world_size": dist.get_world_size(),
-               "tokens_per_second": history.tokens_per_second, "config": config}
-    run.write_results(results)
-    files.append(run.path("results.json"))
-    common.print_summary(files, wall, train_seconds)
+    common.finish_run(run, files, {"task": "copy", "exact_match": exact, "token_accuracy": token,
+                                   "eval_sequences": EVAL_SEQUENCES},
+                      started, train_seconds, start, history, device, config)
     return 0
 
 

@@ -282,16 +282,10 @@ def main(argv=None):
               f"{decode(out)}"))
     print(f"\ncross-attention drawn for {show!r} -> {decode(out)}")
 
-    wall = time.perf_counter() - started
-    results = {"task": "dates", "greedy_exact_match": greedy, "beam_exact_match": beam,
-               "beam_size": args.beam_size, "held_out_dates": len(test), "steps": len(history),
-               "trained_steps_this_run": len(history) - start, "train_seconds": train_seconds,
-               "eval_seconds": eval_seconds, "wall_seconds": wall, "device": device,
-               "world_size": dist.get_world_size(),
-               "tokens_per_second": history.tokens_per_second, "config": config}
-    run.write_results(results)
-    files.append(run.path("results.json"))
-    common.print_summary(files, wall, train_seconds)
+    common.finish_run(run, files, {"task": "dates", "greedy_exact_match": greedy,
+                                   "beam_exact_match": beam, "beam_size": args.beam_size,
+                                   "held_out_dates": len(test), "eval_seconds": eval_seconds},
+                      started, train_seconds, start, history, device, config)
     return 0
 
 
