@@ -16,7 +16,7 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, constant
 from .dropout import dropout, dropout_mask
 from .elementwise import masked_fill
-from .softmax import Softmax
+from .softmax import Softmax, softmax_
 
 
 class ScaledDotProductAttention(Function):
@@ -46,18 +46,7 @@ class ScaledDotProductAttention(Function):
             s += self.additive
         if self.blocked is not None:
             xp.copyto(s, s.dtype.type(-np.inf), where=self.blocked)
-        # softmax in place, stable; rows with every key blocked end as zeros
-        if s.shape[-1] == 0:            # no keys at all: nothing to normalise (max has no identity)
-            m = xp.zeros(s.shape[:-1] + (1,), dtype=s.dtype)
-        else:
-            m = s.max(axis=-1, keepdims=True)
-        m[~xp.isfinite(m)] = 0
-        s -= m
-        xp.exp(s, out=s)
-        total = s.sum(axis=-1, keepdims=True)
-        total[total == 0] = 1
-        s /= total
-        self.p = s
+        self.p = s = softmax_(s, -1)    # in place; rows with every key blocked end as zeros
         self.pd = s * self.drop_mask if self.drop_mask is not None else s
         self.weights_out.append(self.pd)
         return self.pd @ v

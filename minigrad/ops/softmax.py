@@ -19,18 +19,31 @@ def _shifted(x, axis):
     return x - m
 
 
+def softmax_(s, axis):
+    """Softmax of `s` over `axis`, computed in place (`s` must be an array of one's own).
+
+    Stable: each row is shifted by its maximum first. A row of all -inf (every key
+    masked) is shifted by 0 and ends as zeros (0 / 1), not NaN.
+    """
+    xp = xp_of(s)
+    if s.size:                       # an empty axis has no maximum (and needs no shift)
+        m = s.max(axis=axis, keepdims=True)
+        m[~xp.isfinite(m)] = 0
+        s -= m
+    xp.exp(s, out=s)
+    total = s.sum(axis=axis, keepdims=True)
+    total[total == 0] = 1
+    s /= total
+    return s
+
+
 class Softmax(Function):
     name = "softmax"
     once_differentiable = True
 
     def forward(self, x):
-        xp = xp_of(x)
-        e = xp.exp(_shifted(x, self.axis))
-        s = e.sum(axis=self.axis, keepdims=True)
-        s[s == 0] = 1                      # fully masked rows: 0 / 1
-        e /= s
-        self.out = e
-        return e
+        self.out = softmax_(x.copy(), self.axis)
+        return self.out
 
     def backward(self, grad):
         y, g = self.out, grad.data
