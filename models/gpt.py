@@ -20,7 +20,7 @@ models/gpt_hf.py (`GPT.from_pretrained`, `GPT.save_pretrained`).
 """
 import dataclasses
 import math
-from dataclasses import InitVar, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -55,14 +55,8 @@ class GPTConfig:
     bias: bool = True
     layer_norm_epsilon: float = 1e-5
     activation_function: str = "gelu_new"
-    block_size: InitVar[Optional[int]] = None
 
-    def __post_init__(self, block_size):
-        if block_size is not None:
-            if block_size != self.n_positions and self.n_positions != GPTConfig.n_positions:
-                raise MinigradError(f"GPTConfig: block_size={block_size} and n_positions="
-                                    f"{self.n_positions} disagree (they are one setting)")
-            self.n_positions = int(block_size)
+    def __post_init__(self):
         for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
             if int(getattr(self, name)) <= 0:
                 raise MinigradError(f"GPTConfig: {name} must be positive, got {getattr(self, name)}")
@@ -83,6 +77,21 @@ class GPTConfig:
         return dataclasses.asdict(self)
 
 
+def _init_with_block_size(init):
+    """GPTConfig(block_size=...) as nanoGPT spells n_positions; not a field of its own, so
+    dataclasses.replace and asdict see one setting."""
+    def __init__(self, *args, block_size=None, **kwargs):
+        if block_size is not None:
+            if kwargs.get("n_positions", block_size) != block_size:
+                raise MinigradError(f"GPTConfig: block_size={block_size} and n_positions="
+                                    f"{kwargs['n_positions']} disagree (they are one setting)")
+            kwargs["n_positions"] = block_size
+        init(self, *args, **kwargs)
+    __init__.__doc__ = init.__doc__
+    return __init__
+
+
+GPTConfig.__init__ = _init_with_block_size(GPTConfig.__init__)
 # nanoGPT's name for n_positions, readable (and settable) on a config
 GPTConfig.block_size = property(lambda self: self.n_positions,
                                 lambda self, value: setattr(self, "n_positions", int(value)))

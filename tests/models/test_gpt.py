@@ -1,6 +1,7 @@
 """minigrad.models.GPT on its own: config, GPT-2 init, the loss, input errors, and the
 decoding protocol (the key/value cache gives the logits of full recomputation, also
 after beam-style row reordering). Parity with Hugging Face is in test_gpt_hf.py."""
+import dataclasses
 import math
 
 import numpy as np
@@ -43,6 +44,11 @@ def test_config_names_and_errors():
         GPTConfig(dropout=1.0)
     with pytest.raises(MinigradError, match="disagree"):
         GPTConfig(n_positions=16, block_size=32)
+    assert dataclasses.replace(c, n_positions=16).block_size == 16
+    assert GPT(GPTConfig(block_size=16, n_embd=8, n_head=2, n_layer=1, vocab_size=5),
+               n_layer=2).config == GPTConfig(block_size=16, n_embd=8, n_head=2, n_layer=2,
+                                              vocab_size=5)
+    assert "block_size" not in dataclasses.asdict(c)
 
 
 def test_gpt2_init_and_tied_head():
