@@ -30,6 +30,9 @@ from minigrad.nn import (GELU, Dropout, Embedding, KeyValueCache, LayerNorm, Lin
                          ModuleDict, ModuleList, MultiheadAttention, functional as F, init)
 from minigrad.tensor import Tensor
 
+from . import decoding
+from .decoding import DecodingState
+
 
 @dataclass
 class GPTConfig:
@@ -136,18 +139,17 @@ class Block(Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class GPTDecodingState:
+@dataclass
+class GPTDecodingState(DecodingState):
     """What `GPT.decode_step` carries between calls: one growing key/value cache per
-    block, and the batch size (rows)."""
-
-    def __init__(self, n_layer, batch_size):
-        self.caches = [KeyValueCache(static=False) for _ in range(n_layer)]
-        self.batch_size = int(batch_size)
+    block (`caches`), besides the fields every decoder reads (batch_size, vocab_size,
+    max_positions = n_positions, device)."""
+    caches: list = None
 
     @property
     def length(self):
         """Positions decoded so far (the position index of the next token)."""
-        return len(self.caches[0])
+        return len(self.caches[0]) if self.caches else 0
 
 
 class GPT(Module):
@@ -235,7 +237,11 @@ class GPT(Module):
             b = np.shape(b.data if isinstance(b, Tensor) else b)[0]
         if int(b) < 0:
             raise ShapeError(f"GPT.start_decoding: batch size must be >= 0, got {b}")
-        return GPTDecodingState(self.config.n_layer, b)
+        c = self.config
+        return GPTDecodingState(batch_size=int(b), vocab_size=c.vocab_size,
+                                max_positions=c.n_positions,
+                                device=self.transformer["wte"].weight.device,
+                                caches=[KeyValueCache(static=False) for _ in range(c.n_layer)])
 
     def decode_step(self, state, tokens):
         """tokens (B, n) int64 ids of the next n positions -> logits (B, n, vocab_size).
@@ -263,6 +269,31 @@ class GPT(Module):
             cache.reorder(rows)
         state.batch_size = len(rows)
         return state
+
+    # ------------------------------------------------------------ generation
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
+                 do_sample=True, end_symbol=None, generator=None, use_cache=True, **options):
+        """Continue the prompts idx (B, T) by up to max_new_tokens tokens (nanoGPT's generate,
+        through models.decoding): sampled with temperature, top_k and top_p, or greedy with
+        do_sample=False or temperature=0. end_symbol: a token id or a list of them (stop
+        tokens); generator: a seed or numpy Generator (default minigrad's, see
+        manual_seed). Other options (bad_words_ids, min_length, pad_symbol, ...) as
+        decoding.sample. Returns int64 ids (B, T + new), the prompt first; raises
+        DecodingError when T + max_new_tokens exceeds n_positions.
+        """
+        common = dict(prompt=idx, max_new_tokens=max_new_tokens, end_symbol=end_symbol,
+                      use_cache=use_cache, **options)
+        if not do_sample or temperature == 0:
+            return decoding.greedy_decode(self, idx, **common)
+        return decoding.sample(self, idx, temperature=temperature, top_k=top_k, top_p=top_p,
+                               generator=generator, **common)
+
+    def beam_search(self, idx, beam_size=4, max_new_tokens=20, **options):
+        """The best continuation of the prompts idx (B, T) by beam search (decoding.beam_search:
+        style='gnmt' or 'hf', length_penalty, end_symbol, ...). -> (ids, scores)."""
+        options.setdefault("end_symbol", None)
+        return decoding.beam_search(self, idx, beam_size, prompt=idx,
+                                    max_new_tokens=max_new_tokens, max_len=None, **options)
 
     # ------------------------------------------------------------ Hugging Face folders
     @classmethod

@@ -9,7 +9,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.io import CheckpointError
-from minigrad.models import GPT
+from minigrad.models import GPT, greedy_decode
 from minigrad.models.gpt_hf import hf_to_minigrad_name
 from minigrad.models.hf import read_hf_folder, write_hf_folder
 
@@ -87,8 +87,14 @@ def test_same_loss_gradients_for_every_parameter(pair):
     assert checked == set(ours)
 
 
-def _greedy(model, prompt, n_new):
-    """Greedy continuation through the decoding protocol."""
+def _hf_generate(hf, prompt, **kw):
+    with torch.no_grad():
+        return hf.generate(torch.as_tensor(prompt), attention_mask=torch.ones(prompt.shape),
+                           do_sample=False, pad_token_id=0, **kw)
+
+
+def _protocol_greedy(model, prompt, n_new):
+    """Greedy continuation through the three protocol methods alone, no decoder."""
     with mg.no_grad():
         state = model.start_decoding(prompt)
         logits = model.decode_step(state, prompt).numpy()
@@ -103,11 +109,26 @@ def _greedy(model, prompt, n_new):
 def test_same_greedy_continuation(pair):
     hf, model = pair
     prompt = _ids(2, b=2, t=5)
-    with torch.no_grad():
-        want = hf.generate(torch.as_tensor(prompt), attention_mask=torch.ones(prompt.shape),
-                           max_new_tokens=30, min_new_tokens=30, do_sample=False,
-                           pad_token_id=0).numpy()
-    np.testing.assert_array_equal(_greedy(model, prompt, 30), want)
+    want = _hf_generate(hf, prompt, max_new_tokens=30, min_new_tokens=30).numpy()
+    np.testing.assert_array_equal(_protocol_greedy(model, prompt, 30), want)
+    np.testing.assert_array_equal(model.generate(prompt, 30, do_sample=False), want)
+    np.testing.assert_array_equal(model.generate(prompt, 30, temperature=0), want)
+    np.testing.assert_array_equal(
+        greedy_decode(model, prompt, prompt=prompt, max_new_tokens=30, use_cache=False), want)
+
+
+def test_same_beam_search_as_transformers(pair):
+    hf, model = pair
+    prompt = _ids(3, b=3, t=4)
+    end = int(_protocol_greedy(model, prompt, 3)[0, -1])      # an end symbol that does occur
+    out = _hf_generate(hf, prompt, max_new_tokens=12, num_beams=3, eos_token_id=end,
+                       length_penalty=1.0, output_scores=True, return_dict_in_generate=True)
+    ids, scores = model.beam_search(prompt, beam_size=3, max_new_tokens=12, style="hf",
+                                    end_symbol=end, length_penalty=1.0, pad_symbol=0)
+    want = out.sequences.numpy()
+    assert (want[:, 4:] == end).any()
+    np.testing.assert_array_equal(ids, want)
+    np.testing.assert_allclose(scores, out.sequences_scores.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_save_pretrained_loads_in_transformers(tmp_path):
