@@ -13,7 +13,7 @@ and Hugging Face's GPT2LMHeadModel (transformer.wte, transformer.h.0.ln_1, ...);
 the attention is `nn.MultiheadAttention`, whose packed (3E, E) `in_proj_weight` is
 exactly GPT-2's `c_attn` stored (out, in) instead of Conv1D's (in, out).
 
-Generation goes through the decoding protocol (models/decoding.py):
+Generation goes through the decoding protocol (models/decoding/):
 `start_decoding`, `decode_step`, `reorder_decoding_state`, with one growing
 key/value cache per layer. Hugging Face folders load and save in
 models/gpt_hf.py (`GPT.from_pretrained`, `GPT.save_pretrained`).
@@ -130,11 +130,15 @@ class Block(Module):
         self.ln_2 = LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x, cache=None):
+    def forward(self, x, cache=None, attentions=None):
         """x (B, T, n_embd) -> (B, T, n_embd). With a KeyValueCache, x holds only the new
-        positions; they attend to the cached ones and to each other, causally."""
+        positions; they attend to the cached ones and to each other, causally.
+        `attentions`: a dict to receive the per-head weights (B, n_head, T, S) as "attn"."""
         h = self.ln_1(x)
-        a, _ = self.attn(h, h, h, need_weights=False, is_causal=True, cache=cache)
+        a, weights = self.attn(h, h, h, need_weights=attentions is not None,
+                               average_attn_weights=False, is_causal=True, cache=cache)
+        if attentions is not None:
+            attentions["attn"] = weights
         x = x + self.resid_dropout(a)
         return x + self.mlp(self.ln_2(x))
 
@@ -158,7 +162,9 @@ class GPT(Module):
     forward(idx (B, T) int ids, targets (B, T) int ids or None) returns the logits
     (B, T, vocab_size) float32 for the token after each position; with targets it
     returns (logits, loss), the mean cross-entropy in nats over the targets that are
-    not -100 (PyTorch's ignore_index). Raises IndexOutOfRangeError for ids outside the
+    not -100 (PyTorch's ignore_index). return_attention=True adds a last element, a
+    dict from module path ("transformer.h.0.attn", ...) to that layer's per-head
+    attention weights (B, n_head, T, T) (rows: queries; before dropout). Raises IndexOutOfRangeError for ids outside the
     vocabulary, ShapeError for T > n_positions. Counterparts: nanoGPT's GPT and
     Hugging Face's GPT2LMHeadModel (same module names, same numbers given the same
     weights).
@@ -199,20 +205,21 @@ class GPT(Module):
                 init.zeros_(p)
 
     # ------------------------------------------------------------ forward
-    def forward(self, idx, targets=None):
+    def forward(self, idx, targets=None, return_attention=False):
         idx = self._check_ids(idx, "idx")
-        logits = self._logits(idx, start=0, caches=None)
+        attentions = {} if return_attention else None
+        logits = self._logits(idx, start=0, caches=None, attentions=attentions)
         if targets is None:
-            return logits
+            return (logits, attentions) if return_attention else logits
         targets = self._check_ids(targets, "targets", allow_ignore=True)
         if targets.shape != idx.shape:
             raise ShapeError(f"GPT: targets of shape {tuple(targets.shape)} must match idx "
                              f"{tuple(idx.shape)}")
         v = self.config.vocab_size
         loss = F.cross_entropy(logits.reshape(-1, v), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        return (logits, loss, attentions) if return_attention else (logits, loss)
 
-    def _logits(self, idx, start, caches):
+    def _logits(self, idx, start, caches, attentions=None):
         """Run the stack on positions start .. start+T-1 of idx (B, T)."""
         t = idx.shape[1]
         if start + t > self.config.n_positions:
@@ -222,7 +229,10 @@ class GPT(Module):
         pos = Tensor(np.arange(start, start + t, dtype=np.int64), device=idx.device)
         x = tr["drop"](tr["wte"](idx) + tr["wpe"](pos))
         for i, block in enumerate(tr["h"]):
-            x = block(x, cache=None if caches is None else caches[i])
+            layer = None if attentions is None else {}
+            x = block(x, cache=None if caches is None else caches[i], attentions=layer)
+            if layer:
+                attentions[f"transformer.h.{i}.attn"] = layer["attn"]
         return self.lm_head(tr["ln_f"](x))
 
     # ------------------------------------------------------------ decoding protocol
@@ -309,8 +319,8 @@ class GPT(Module):
 
     # ------------------------------------------------------------ helpers
     def _check_ids(self, ids, arg, allow_ignore=False):
-        if not isinstance(ids, Tensor):
-            ids = Tensor(np.asarray(ids))
+        if not isinstance(ids, Tensor):           # plain ids go where the weights are
+            ids = Tensor(np.asarray(ids), device=self.transformer["wte"].weight.device)
         if ids.dtype.kind not in "iu":
             raise DTypeError(f"GPT: {arg} must be integer token ids, got dtype {ids.dtype} "
                              f"(shape {tuple(ids.shape)})")

@@ -176,3 +176,17 @@ def test_learns_a_repeating_sequence():
         loss.backward()
         opt.step()
     assert loss.item() < 0.1, loss.item()
+
+
+def test_return_attention_gives_causal_per_head_weights():
+    model = _model().eval()
+    idx = np.random.default_rng(5).integers(0, V, (2, 7))
+    with mg.no_grad():
+        logits, attentions = model(idx, return_attention=True)
+        _, loss, again = model(idx, idx, return_attention=True)
+    np.testing.assert_array_equal(logits.numpy(), _logits(model, idx))
+    assert sorted(attentions) == sorted(again) == ["transformer.h.0.attn", "transformer.h.1.attn"]
+    w = attentions["transformer.h.1.attn"].numpy()
+    assert w.shape == (2, 4, 7, 7)
+    np.testing.assert_allclose(w.sum(-1), 1, rtol=1e-5)
+    assert (np.triu(w, k=1) == 0).all()                    # no query sees a later key

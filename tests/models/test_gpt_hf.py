@@ -57,12 +57,17 @@ def _assert_same_logits(a, b, seed):
         np.testing.assert_array_equal(a(idx).numpy(), b(idx).numpy())
 
 
-def test_same_logits(pair):
+def test_same_logits_and_attention_weights(pair):
     hf, model = pair
     idx = _ids(0)
     with mg.no_grad():
-        ours = model(idx).numpy()
-    np.testing.assert_allclose(ours, _hf_logits(hf, idx), rtol=1e-5, atol=1e-5)
+        ours, attentions = model(idx, return_attention=True)
+    with torch.no_grad():
+        out = hf(torch.as_tensor(idx), output_attentions=True)
+    np.testing.assert_allclose(ours.numpy(), out.logits.numpy(), rtol=1e-5, atol=1e-5)
+    for i, want in enumerate(out.attentions):
+        np.testing.assert_allclose(attentions[f"transformer.h.{i}.attn"].numpy(), want.numpy(),
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_same_loss_gradients_for_every_parameter(pair):
