@@ -10,7 +10,11 @@ Two ways to rank and stop, chosen by `style`:
 - "hf": transformers' generate(num_beams=...) exactly: each sentence keeps the
   `beam_size` best finished hypotheses scored sum log P / |Y|^length_penalty (float32),
   with its `early_stopping` rule (False, True or "never"), every live prefix finished
-  as it is at max_len, and the best of the kept ones returned.
+  as it is at max_len, and the best of the kept ones returned. Tested against
+  transformers' generate (tests/models/test_decoding_hf.py): same ids and scores. Known
+  differences: transformers fills finished rows with the end symbol when pad_token_id is
+  0 (a falsy id), minigrad with the pad symbol; torch.topk's order among exactly tied
+  scores is unspecified, minigrad takes the lower index first.
 
 Both expand every live prefix by every token, keep the 2 * beam_size best
 candidates (those that end become finished, the best others stay live) and let
