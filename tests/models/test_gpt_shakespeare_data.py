@@ -127,3 +127,21 @@ def test_char_tokenizer_round_trip():
     with pytest.raises(sd.DataError):
         tok.decode([tok.vocab_size])
     assert tok.encode("").shape == (0,) and tok.decode([]) == ""
+
+
+def test_char_corpus_and_random_windows(tmp_path):
+    tok, train, val = sd.char_corpus(_make_archive(tmp_path / "a.tar.gz"), val_fraction=0.25)
+    t, v = sd.split_works(WORKS, 0.25)
+    assert tok.decode(train) == sd.join_works(t) and tok.decode(val) == sd.join_works(v)
+    rng = np.random.default_rng(0)
+    x, y = sd.random_windows(train, 16, 8, rng)
+    assert x.shape == y.shape == (16, 8) and x.dtype == np.int64
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])           # y is x shifted by one
+    text = tok.decode(train)
+    for row_x, row_y in zip(x, y):
+        window = tok.decode(np.append(row_x, row_y[-1]))
+        assert window in text
+    again = sd.random_windows(train, 16, 8, np.random.default_rng(0))
+    np.testing.assert_array_equal(again[0], x)
+    with pytest.raises(sd.DataError, match="block_size=8"):
+        sd.random_windows(train[:8], 1, 8, rng)
