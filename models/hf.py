@@ -18,7 +18,7 @@ from minigrad.io import CheckpointError
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".h5", ".msgpack")
+_OTHER_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".h5", ".msgpack")
 
 
 def read_hf_folder(folder):
@@ -70,13 +70,13 @@ def _read_weights(folder):
             raise CheckpointError(f"read_hf_folder: tensors listed in {index!r} are in no shard: "
                                   f"{missing[:10]}")
         return tensors
-    pickles = sorted(n for n in os.listdir(folder) if n.endswith(_PICKLE_SUFFIXES))
-    if pickles:
+    pickles = sorted(n for n in os.listdir(folder) if n.endswith(_OTHER_WEIGHTS))
+    if pickles:                      # (TensorFlow .h5 and Flax .msgpack: not read either)
         raise CheckpointError(
-            f"read_hf_folder: {folder!r} has weights only as {pickles}, a pickle format that "
-            "minigrad never loads (unpickling can run arbitrary code). Convert it once with "
-            "transformers: AutoModel.from_pretrained(folder).save_pretrained(folder, "
-            "safe_serialization=True), which writes model.safetensors")
+            f"read_hf_folder: {folder!r} has weights only as {pickles}, which minigrad never "
+            "loads (.bin / .pt / .ckpt files are Python pickles: unpickling can run arbitrary "
+            "code). Convert it once with transformers: AutoModel.from_pretrained(folder)"
+            ".save_pretrained(folder, safe_serialization=True) writes model.safetensors")
     raise CheckpointError(f"read_hf_folder: {folder!r} has no {WEIGHTS_NAME} or "
                           f"{WEIGHTS_INDEX_NAME} (found: {sorted(os.listdir(folder))})")
 
