@@ -61,6 +61,7 @@ def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=
     if early_stopping not in (False, True, "never"):
         raise check.DecodingError(f"{op}: early_stopping must be False, True or 'never' (as "
                                   f"transformers), got {early_stopping!r}")
+    early_stopping = early_stopping if isinstance(early_stopping, str) else bool(early_stopping)
     with eval_mode(model):
         stepper, ys, max_len, ends, fill, processors = start(
             op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max_len,
@@ -189,14 +190,14 @@ def _hf(stepper, processors, ys, b, k, alpha, max_len, ends, early_stopping):
         norm = norm + (~just).astype(np.float32) * _NEG
         merged = np.concatenate([fin_scores[active], norm], axis=1)
         slots = _top(merged, k)
-        cand = np.zeros((n, keep_k, max_len), dtype=np.int64)
-        cand[:, :, :t] = ys.reshape(n, k, t)[np.arange(n)[:, None], parent]
-        cand[:, :, t] = token
+        cand_ids = np.empty((n, keep_k, t + 1), dtype=np.int64)     # kept ones are <= t + 1 long
+        cand_ids[:, :, :t] = ys.reshape(n, k, t)[np.arange(n)[:, None], parent]
+        cand_ids[:, :, t] = token
 
         def merge(kept, new):
             both = np.concatenate([kept[active], new], axis=1)
             return np.take_along_axis(both, slots.reshape(slots.shape + (1,) * (both.ndim - 2)), 1)
-        fin_ids[active] = merge(fin_ids, cand)
+        fin_ids[active, :, :t + 1] = merge(fin_ids[:, :, :t + 1], cand_ids)
         fin_len[active] = merge(fin_len, np.full((n, keep_k), t + 1))
         fin_done[active] = merge(fin_done, just)
         fin_scores[active] = np.take_along_axis(merged, slots, 1)
