@@ -125,3 +125,49 @@ def test_the_cases_really_differ():
     lengths = {int(np.argmax(row == EOS)) for row in beam if EOS in row}
     assert len(lengths) > 1, beam
     assert not np.array_equal(greedy[:, :beam.shape[1]], beam[:, :greedy.shape[1]])
+
+
+def test_min_length_and_longer_bad_words_as_transformers():
+    """min_length keeps the end symbol out; a two-token bad word bans its second token after
+    its first (transformers' MinLength and NoBadWords processors)."""
+    hf = _marian(0, 0.5, 3.0)                                # ends early without min_length
+    src = _src(0)
+    bad = [[PAD], [9, 9], [16, 16]]
+    settings = dict(max_length=10, bad_words_ids=bad, min_length=5)
+    with torch.no_grad():
+        mask = torch.from_numpy(src != PAD).long()
+        ref_greedy = hf.generate(torch.from_numpy(src), attention_mask=mask, num_beams=1,
+                                 do_sample=False, **settings)
+        ref_beam = hf.generate(torch.from_numpy(src), attention_mask=mask, num_beams=3,
+                               do_sample=False, **settings)
+    model = HFProtocol(hf)
+    options = dict(bad_words_ids=bad, min_length=5, forced_eos_token_id=EOS)
+    greedy = greedy_decode(model, src, 10, PAD, EOS, **options)
+    beam, _ = beam_search(model, src, 3, 10, PAD, EOS, 1.0, style="hf", **options)
+    np.testing.assert_array_equal(greedy, ref_greedy.numpy())
+    np.testing.assert_array_equal(beam, ref_beam.numpy())
+    assert np.all(greedy[:, 1:5] != EOS)
+    for row in greedy:                                       # no 9 after 9, no 16 after 16
+        assert not np.any((row[1:] == row[:-1]) & np.isin(row[1:], [9, 16]))
+
+
+@pytest.mark.parametrize("top_k,top_p,temperature", [(5, None, 1.0), (None, 0.7, 0.8),
+                                                     (3, 0.9, 1.3), (1, None, 1.0),
+                                                     (None, 0.05, 1.0)])
+def test_warpers_equal_transformers(top_k, top_p, temperature):
+    from transformers.generation.logits_process import (TemperatureLogitsWarper,
+                                                        TopKLogitsWarper, TopPLogitsWarper)
+    from minigrad.models.decoding.processors import warp
+    rng = np.random.default_rng(0)
+    logits = (rng.normal(size=(16, 30)) * 3).astype(np.float32)
+    logits[0, :4] = logits[0, 4]                              # ties at the k-th value
+    ref = torch.from_numpy(logits.copy())
+    ids = torch.zeros((16, 1), dtype=torch.long)
+    ref = TemperatureLogitsWarper(temperature)(ids, ref)
+    if top_k:
+        ref = TopKLogitsWarper(top_k)(ids, ref)
+    if top_p is not None:
+        ref = TopPLogitsWarper(top_p)(ids, ref)
+    got = warp(logits.copy(), temperature, top_k, top_p)
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref.numpy()))
+    np.testing.assert_allclose(got[np.isfinite(got)], ref.numpy()[np.isfinite(got)], rtol=1e-6)
