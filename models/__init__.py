@@ -4,3 +4,4 @@ from .decoding import DecoderCache, beam_search, greedy_decode
 from .seq2seq import Seq2SeqTransformer
 from .transformer import (Decoder, DecoderLayer, Encoder, EncoderLayer, Transformer,
                           generate_square_subsequent_mask)
+from .marian import MarianConfig, MarianMT

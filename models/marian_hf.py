@@ -1,0 +1,141 @@
+"""Hugging Face Marian folders -> minigrad's MarianMT, and generation as `generate` runs it.
+
+A folder saved by `MarianMTModel.save_pretrained(folder, safe_serialization=True)`
+(or downloaded from the Hub, e.g. Helsinki-NLP/opus-mt-ko-en) holds:
+
+    config.json             the architecture (and, in older folders, generation settings)
+    generation_config.json  num_beams, max_length, bad_words_ids, ... (newer folders)
+    model.safetensors       the weights, read without running any code from the file
+    source.spm, target.spm, vocab.json   the tokenizer (models/marian_tokenizer.py)
+
+Only safetensors weights are read: a `pytorch_model.bin` is a pickle, and loading
+a pickle can run arbitrary code, so it gets an error that says how to convert it.
+"""
+import json
+import os
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.errors import ShapeError
+from minigrad.io import CheckpointError
+
+from .marian import MarianConfig, MarianMT
+
+# generate's settings that a Marian folder may set (Hugging Face's GenerationConfig names)
+GENERATION_KEYS = ("num_beams", "max_length", "max_new_tokens", "min_length", "length_penalty",
+                   "early_stopping", "bad_words_ids", "renormalize_logits", "forced_eos_token_id",
+                   "eos_token_id", "pad_token_id", "decoder_start_token_id", "do_sample")
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"MarianMT.from_pretrained: cannot read {path!r}: {e}") from None
+
+
+def read_marian_folder(folder):
+    """(MarianConfig, generation settings dict, weights {name: Tensor}) of a folder, validated."""
+    folder = os.fspath(folder)
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.isfile(config_path):
+        raise CheckpointError(f"MarianMT.from_pretrained: {folder!r} has no config.json "
+                              "(expected a Hugging Face Marian folder: config.json and "
+                              "model.safetensors)")
+    raw = _read_json(config_path)
+    config = MarianConfig.from_dict(raw)
+    generation = {k: raw[k] for k in GENERATION_KEYS if raw.get(k) is not None}
+    gen_path = os.path.join(folder, "generation_config.json")
+    if os.path.isfile(gen_path):
+        generation.update({k: v for k, v in _read_json(gen_path).items()
+                           if k in GENERATION_KEYS and v is not None})
+    weights_path = os.path.join(folder, "model.safetensors")
+    if not os.path.isfile(weights_path):
+        if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
+            raise CheckpointError(
+                f"MarianMT.from_pretrained: {folder!r} has only pytorch_model.bin, a pickle; "
+                "minigrad never unpickles files (loading one can run arbitrary code). Convert it "
+                "once with transformers: MarianMTModel.from_pretrained(folder)"
+                ".save_pretrained(folder, safe_serialization=True), which writes model.safetensors")
+        raise CheckpointError(f"MarianMT.from_pretrained: {folder!r} has no model.safetensors")
+    return config, generation, mg.load(weights_path)
+
+
+def _first(weights, names, what):
+    for name in names:
+        if name in weights:
+            return weights[name]
+    raise CheckpointError(f"MarianMT.from_pretrained: model.safetensors has no {what} "
+                          f"(looked for {', '.join(names)})")
+
+
+def hf_to_minigrad(weights, config):
+    """Hugging Face MarianMTModel names -> MarianMT's state_dict names.
+
+    q_proj / k_proj / v_proj stack into the packed in_proj of nn.MultiheadAttention;
+    fc1 / fc2 are the feed-forward's linear1 / linear2; the layer norms after
+    self-attention, cross-attention and feed-forward are norm1, norm2 (norm3).
+    Tied embeddings are stored once (model.shared.weight, or one of its aliases).
+    """
+    w = {k: v.data for k, v in weights.items()}
+    out = {}
+
+    def attention(hf, mg_name):
+        get = lambda part, kind: _first(w, [f"{hf}.{part}_proj.{kind}"], f"{hf}.{part}_proj.{kind}")
+        out[f"{mg_name}.in_proj_weight"] = np.concatenate([get(p, "weight") for p in "qkv"])
+        out[f"{mg_name}.in_proj_bias"] = np.concatenate([get(p, "bias") for p in "qkv"])
+        out[f"{mg_name}.out_proj.weight"] = get("out", "weight")
+        out[f"{mg_name}.out_proj.bias"] = get("out", "bias")
+
+    def copy(hf, mg_name):
+        for kind in ("weight", "bias"):
+            out[f"{mg_name}.{kind}"] = _first(w, [f"{hf}.{kind}"], f"{hf}.{kind}")
+
+    for side, n in (("encoder", config.encoder_layers), ("decoder", config.decoder_layers)):
+        norms = ["self_attn_layer_norm", "final_layer_norm"] if side == "encoder" else \
+            ["self_attn_layer_norm", "encoder_attn_layer_norm", "final_layer_norm"]
+        for i in range(n):
+            hf, ours = f"model.{side}.layers.{i}", f"{side}.layers.{i}"
+            attention(f"{hf}.self_attn", f"{ours}.self_attn")
+            if side == "decoder":
+                attention(f"{hf}.encoder_attn", f"{ours}.multihead_attn")
+            copy(f"{hf}.fc1", f"{ours}.feed_forward.linear1")
+            copy(f"{hf}.fc2", f"{ours}.feed_forward.linear2")
+            for j, norm in enumerate(norms, start=1):
+                copy(f"{hf}.{norm}", f"{ours}.norm{j}")
+
+    shared = ["model.shared.weight", "model.encoder.embed_tokens.weight",
+              "model.decoder.embed_tokens.weight", "lm_head.weight"]
+    if config.share_encoder_decoder_embeddings:
+        src = tgt = _first(w, shared, "shared embedding")
+    else:
+        src = _first(w, ["model.encoder.embed_tokens.weight", "model.shared.weight"],
+                     "encoder embedding")
+        tgt = _first(w, ["model.decoder.embed_tokens.weight"] +
+                     (["lm_head.weight"] if config.tie_word_embeddings else []),
+                     "decoder embedding")
+    out["src_embed.weight"], out["tgt_embed.weight"] = src, tgt
+    out["lm_head.weight"] = tgt if config.tie_word_embeddings else \
+        _first(w, ["lm_head.weight"], "lm_head.weight (tie_word_embeddings is false)")
+    bias = w.get("final_logits_bias")                 # (1, V); Hugging Face zero-fills it if absent
+    out["lm_head.bias"] = np.zeros(config.target_vocab_size, np.float32) if bias is None \
+        else bias.reshape(-1)
+    return out
+
+
+def load_marian(folder, device=None):
+    """A MarianMT with the folder's weights and generation settings, in eval mode."""
+    config, generation, weights = read_marian_folder(folder)
+    model = MarianMT(config)
+    model.generation_config.update(generation)
+    state = hf_to_minigrad(weights, config)
+    try:
+        model.load_state_dict(state)
+    except ShapeError as e:
+        raise CheckpointError(f"MarianMT.from_pretrained: {os.fspath(folder)!r}: the weights do "
+                              f"not fit config.json: {e}") from None
+    if device is not None:
+        model.to(device)
+    return model.eval()
