@@ -28,12 +28,13 @@ GENERATION_KEYS = ("num_beams", "max_length", "max_new_tokens", "min_length", "l
                    "eos_token_id", "pad_token_id", "decoder_start_token_id", "do_sample")
 
 
-def _read_json(path):
+def read_json(path, who="MarianMT.from_pretrained", error=CheckpointError):
+    """A JSON file of a Marian folder; `error` names what could not be read, and where."""
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"MarianMT.from_pretrained: cannot read {path!r}: {e}") from None
+        raise error(f"{who}: cannot read {path!r}: {e}") from None
 
 
 def read_marian_folder(folder):
@@ -44,12 +45,12 @@ def read_marian_folder(folder):
         raise CheckpointError(f"MarianMT.from_pretrained: {folder!r} has no config.json "
                               "(expected a Hugging Face Marian folder: config.json and "
                               "model.safetensors)")
-    raw = _read_json(config_path)
+    raw = read_json(config_path)
     config = MarianConfig.from_dict(raw)
     generation = {k: raw[k] for k in GENERATION_KEYS if raw.get(k) is not None}
     gen_path = os.path.join(folder, "generation_config.json")
     if os.path.isfile(gen_path):
-        generation.update({k: v for k, v in _read_json(gen_path).items()
+        generation.update({k: v for k, v in read_json(gen_path).items()
                            if k in GENERATION_KEYS and v is not None})
     weights_path = os.path.join(folder, "model.safetensors")
     if not os.path.isfile(weights_path):

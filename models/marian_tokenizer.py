@@ -17,7 +17,6 @@ skips the special tokens when asked, and lets SentencePiece join the pieces
 
 `sentencepiece` is an optional dependency: `pip install minigrad[text]`.
 """
-import json
 import os
 import re
 
@@ -39,12 +38,9 @@ def _sentencepiece():
     return sentencepiece
 
 
-def _read_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise TokenizerError(f"MarianTokenizer: cannot read {what} {path!r}: {e}") from None
+def _read_json(path):
+    from .marian_hf import read_json
+    return read_json(path, "MarianTokenizer", TokenizerError)
 
 
 def _load_spm(path):
@@ -78,14 +74,14 @@ class MarianTokenizer:
     def __init__(self, source_spm, target_spm, vocab, target_vocab_file=None,
                  separate_vocabs=False, unk_token="<unk>", eos_token="</s>", pad_token="<pad>",
                  clean_up_tokenization_spaces=False):
-        self.encoder = _read_json(vocab, "vocab.json")
+        self.encoder = _read_json(vocab)
         if unk_token not in self.encoder:
             raise TokenizerError(f"MarianTokenizer: {unk_token!r} is not in {vocab!r}")
         self.separate_vocabs = bool(separate_vocabs)
         if self.separate_vocabs:
             if target_vocab_file is None:
                 raise TokenizerError("MarianTokenizer: separate_vocabs needs target_vocab.json")
-            self.target_encoder = _read_json(target_vocab_file, "target_vocab.json")
+            self.target_encoder = _read_json(target_vocab_file)
         else:
             self.target_encoder = self.encoder
         self.decoder = {i: piece for piece, i in self.target_encoder.items()}
@@ -106,7 +102,7 @@ class MarianTokenizer:
         path = lambda name: os.path.join(folder, name)
         settings = {}
         if os.path.isfile(path("tokenizer_config.json")):
-            config = _read_json(path("tokenizer_config.json"), "tokenizer_config.json")
+            config = _read_json(path("tokenizer_config.json"))
             settings = {k: config[k] for k in ("separate_vocabs", "unk_token", "eos_token",
                                                "pad_token", "clean_up_tokenization_spaces")
                         if isinstance(config.get(k), (str, bool))}
@@ -182,7 +178,9 @@ class MarianTokenizer:
             if i in skip:
                 continue
             piece = self.decoder.get(i)
-            tokens.append(piece if piece is not None else (spm.IdToPiece(i) or self.unk_token))
+            if piece is None:              # not in the vocabulary: the SentencePiece piece
+                piece = spm.IdToPiece(i) if 0 <= i < spm.GetPieceSize() else ""
+            tokens.append(piece or self.unk_token)
         return tokens
 
     def decode(self, ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
