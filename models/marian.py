@@ -14,8 +14,9 @@ with a few choices of its own, all mirrored here from Hugging Face's
 - no final layer norm after either stack; the activation is configured (`swish` =
   SiLU for opus-mt, `relu`, `gelu`);
 - one vocabulary shared by source and target embeddings and tied to the output
-  projection (`share_encoder_decoder_embeddings`, `tie_word_embeddings`), plus a
-  learned (usually zero) `final_logits_bias`, kept here as the output Linear's bias;
+  projection (`share_encoder_decoder_embeddings` and `tie_word_embeddings`; as in
+  transformers 5, tie_word_embeddings=False unties all three), plus a learned
+  (usually zero) `final_logits_bias`, kept here as the output Linear's bias;
 - decoding starts from the pad token (`decoder_start_token_id`).
 
 The layers are minigrad's own EncoderLayer / DecoderLayer (models/transformer.py);
@@ -23,15 +24,17 @@ The layers are minigrad's own EncoderLayer / DecoderLayer (models/transformer.py
 """
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 import minigrad as mg
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
-from minigrad.nn import Dropout, Embedding, KeyValueCache, Linear, Module, init
+from minigrad.nn import Dropout, Embedding, Linear, Module, init
 from minigrad.tensor import Tensor
 
-from .transformer import Decoder, DecoderLayer, Encoder, EncoderLayer
+from .decoding import DecodingState
+from .transformer import Decoder, DecoderCache, DecoderLayer, Encoder, EncoderLayer
 
 
 @dataclass
@@ -115,25 +118,14 @@ def marian_sinusoids(num_positions, dim, dtype=np.float32):
     return out.astype(dtype)
 
 
-class MarianDecodingState:
-    """What decode_step needs between calls: the encoder's memory and its padding
-    mask, and per decoder layer a growing self-attention cache and a static
-    cross-attention cache (keys and values of the memory, projected once)."""
-
-    def __init__(self, memory, memory_padding_mask, num_layers):
-        self.memory = memory
-        self.memory_padding_mask = memory_padding_mask
-        self.caches = [(KeyValueCache(static=False), KeyValueCache(static=True))
-                       for _ in range(num_layers)]
-
-    @property
-    def batch_size(self):
-        return self.memory.shape[0]
-
-    @property
-    def length(self):
-        """How many target positions are cached (the next position's index)."""
-        return len(self.caches[0][0]) if self.caches else 0
+@dataclass
+class MarianDecodingState(DecodingState):
+    """The decoding protocol's state: the encoder's memory (B, S, d_model), its padding
+    mask (B, S), True at padding, and the decoder's per-layer key/value caches
+    (a growing self-attention cache and the memory's keys and values, projected once)."""
+    memory: Any = None
+    memory_padding_mask: Any = None
+    cache: Any = None
 
 
 class MarianMT(Module):
@@ -167,9 +159,9 @@ class MarianMT(Module):
             for _ in range(c.decoder_layers)])
         self.lm_head = Linear(d, c.target_vocab_size)     # its bias is final_logits_bias
         init.zeros_(self.lm_head.bias)
-        if c.share_encoder_decoder_embeddings:
-            self.src_embed.weight = self.tgt_embed.weight
-        if c.tie_word_embeddings:
+        if c.tie_word_embeddings:       # transformers (v5) ties nothing when this is false
+            if c.share_encoder_decoder_embeddings:
+                self.src_embed.weight = self.tgt_embed.weight
             self.lm_head.weight = self.tgt_embed.weight
         self.generation_config = default_generation_config(c)
 
@@ -203,36 +195,44 @@ class MarianMT(Module):
         pe = self.positions.data[start:start + t].astype(x.dtype, copy=False)
         return self.dropout(x + Tensor._make(pe, False, None))
 
-    def encode(self, input_ids, attention_mask=None):
-        """(B, S) ids -> memory (B, S, d_model), and the source padding mask (B, S), True at padding."""
+    def encode(self, input_ids, attention_mask=None, attentions=None):
+        """(B, S) ids -> memory (B, S, d_model), and the source padding mask (B, S), True at
+        padding. `attentions`: a dict to receive the layers' weights (Encoder.forward)."""
         ids = self._check_ids(input_ids, "input_ids", self.config.vocab_size)
         padding = self._padding_mask(ids, attention_mask, "attention_mask")
-        return self.encoder(self.embed(ids, self.src_embed), src_key_padding_mask=padding), padding
+        memory = self.encoder(self.embed(ids, self.src_embed), src_key_padding_mask=padding,
+                              attentions=attentions)
+        return memory, padding
 
     def decode(self, decoder_input_ids, memory, memory_padding_mask=None,
-               tgt_padding_mask=None, cache=None, start=0):
+               tgt_padding_mask=None, cache=None, attentions=None):
         """Target ids (B, T) -> logits (B, T, target vocab), causal over the target.
 
-        With `cache` (one (self, cross) KeyValueCache pair per layer) the ids are only
-        the new positions, numbered from `start`.
+        With `cache` (a DecoderCache) the ids are only the new positions; earlier
+        ones are read from the cache. `attentions`: see Decoder.forward.
         """
         ids = self._check_ids(decoder_input_ids, "decoder_input_ids",
                               self.config.target_vocab_size)
-        x = self.embed(ids, self.tgt_embed, start)
+        x = self.embed(ids, self.tgt_embed, 0 if cache is None else cache.length)
         x = self.decoder(x, memory, tgt_key_padding_mask=tgt_padding_mask,
                          memory_key_padding_mask=memory_padding_mask,
-                         tgt_is_causal=ids.shape[1] > 1 or cache is None, cache=cache)
+                         tgt_is_causal=ids.shape[1] > 1 or cache is None, cache=cache,
+                         attentions=attentions)
         return self.lm_head(x)
 
     def forward(self, input_ids, decoder_input_ids, attention_mask=None,
-                decoder_attention_mask=None):
+                decoder_attention_mask=None, return_attention=False):
         """Teacher forcing: logits (B, T, target vocab) for the token after each decoder input.
 
         attention_mask / decoder_attention_mask: (B, S) / (B, T), 1 where a token is
         real. When attention_mask is None it is `input_ids != pad_token_id`, as
         Hugging Face's generate builds it (its forward would attend to padding).
+        With return_attention=True returns (logits, attentions): a dict from module
+        path ("encoder.layers.0.self_attn", "decoder.layers.1.multihead_attn" (the
+        cross-attention), ...) to per-head weights (B, nhead, T, S).
         """
-        memory, padding = self.encode(input_ids, attention_mask)
+        encoder, decoder = ({}, {}) if return_attention else (None, None)
+        memory, padding = self.encode(input_ids, attention_mask, attentions=encoder)
         ids = self._check_ids(decoder_input_ids, "decoder_input_ids",
                               self.config.target_vocab_size)
         if ids.shape[0] != memory.shape[0]:
@@ -241,18 +241,37 @@ class MarianMT(Module):
         tgt_padding = None
         if decoder_attention_mask is not None:
             tgt_padding = self._padding_mask(ids, decoder_attention_mask, "decoder_attention_mask")
-        return self.decode(ids, memory, padding, tgt_padding)
+        logits = self.decode(ids, memory, padding, tgt_padding, attentions=decoder)
+        if not return_attention:
+            return logits
+        attentions = {f"encoder.{name}": w for name, w in encoder.items()}
+        attentions.update({f"decoder.{name}": w for name, w in decoder.items()})
+        return logits, attentions
 
     # ------------------------------------------------------------ the decoding protocol
-    def start_decoding(self, input_ids, attention_mask=None):
-        """Encode the source once; empty key/value caches for every decoder layer."""
+    def start_decoding(self, input_ids, attention_mask=None, src_padding_mask=None):
+        """Encode the source once; empty key/value caches for every decoder layer.
+
+        The source mask is Hugging Face's attention_mask (1 = real token), or the
+        decoders' src_padding_mask (True = padding); by default `ids == pad`.
+        """
+        if src_padding_mask is not None:
+            if attention_mask is not None:
+                raise MinigradError("MarianMT.start_decoding: give attention_mask or "
+                                    "src_padding_mask, not both")
+            m = src_padding_mask
+            attention_mask = ~(m.data if isinstance(m, Tensor) else np.asarray(m)).astype(bool)
         memory, padding = self.encode(input_ids, attention_mask)
-        return MarianDecodingState(memory, padding, self.config.decoder_layers)
+        c = self.config
+        return MarianDecodingState(
+            batch_size=memory.shape[0], vocab_size=c.target_vocab_size,
+            max_positions=c.max_position_embeddings, pad_symbol=c.pad_token_id,
+            device=memory.device, memory=memory, memory_padding_mask=padding,
+            cache=DecoderCache(c.decoder_layers))
 
     def decode_step(self, state, tokens):
         """tokens (B, n) new target ids -> logits (B, n, V); appends them to the caches."""
-        return self.decode(tokens, state.memory, state.memory_padding_mask,
-                           cache=state.caches, start=state.length)
+        return self.decode(tokens, state.memory, state.memory_padding_mask, cache=state.cache)
 
     def reorder_decoding_state(self, state, rows):
         """Keep, repeat or reorder batch rows (beam expansion and reordering)."""
@@ -261,9 +280,8 @@ class MarianMT(Module):
         state.memory = state.memory[index]
         if state.memory_padding_mask is not None:
             state.memory_padding_mask = state.memory_padding_mask[index]
-        for self_cache, cross_cache in state.caches:
-            self_cache.reorder(index)
-            cross_cache.reorder(index)
+        state.cache.reorder(index)
+        state.batch_size = len(rows)
         return state
 
     # ------------------------------------------------------------ generation

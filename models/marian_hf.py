@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 import minigrad as mg
-from minigrad.errors import ShapeError
+from minigrad.errors import MinigradError, ShapeError
 from minigrad.io import CheckpointError
 
 from .marian import MarianConfig, MarianMT
@@ -107,18 +107,18 @@ def hf_to_minigrad(weights, config):
             for j, norm in enumerate(norms, start=1):
                 copy(f"{hf}.{norm}", f"{ours}.norm{j}")
 
-    shared = ["model.shared.weight", "model.encoder.embed_tokens.weight",
-              "model.decoder.embed_tokens.weight", "lm_head.weight"]
-    if config.share_encoder_decoder_embeddings:
-        src = tgt = _first(w, shared, "shared embedding")
-    else:
+    share, tie = config.share_encoder_decoder_embeddings, config.tie_word_embeddings
+    if share and tie:                   # one matrix, saved under one of its names
+        src = tgt = _first(w, ["model.shared.weight", "model.encoder.embed_tokens.weight",
+                               "model.decoder.embed_tokens.weight", "lm_head.weight"],
+                           "shared embedding")
+    else:                               # each side's own, else the shared one
         src = _first(w, ["model.encoder.embed_tokens.weight", "model.shared.weight"],
                      "encoder embedding")
-        tgt = _first(w, ["model.decoder.embed_tokens.weight"] +
-                     (["lm_head.weight"] if config.tie_word_embeddings else []),
-                     "decoder embedding")
+        tgt = _first(w, ["model.decoder.embed_tokens.weight"] + ["model.shared.weight"] * share
+                     + ["lm_head.weight"] * tie, "decoder embedding")
     out["src_embed.weight"], out["tgt_embed.weight"] = src, tgt
-    out["lm_head.weight"] = tgt if config.tie_word_embeddings else \
+    out["lm_head.weight"] = tgt if tie else \
         _first(w, ["lm_head.weight"], "lm_head.weight (tie_word_embeddings is false)")
     bias = w.get("final_logits_bias")                 # (1, V); Hugging Face zero-fills it if absent
     out["lm_head.bias"] = np.zeros(config.target_vocab_size, np.float32) if bias is None \
@@ -140,3 +140,79 @@ def load_marian(folder, device=None):
     if device is not None:
         model.to(device)
     return model.eval()
+
+
+class _WithoutBannedTokens:
+    """The decoding protocol of `model`, with the logits of banned tokens at -inf.
+
+    transformers' `renormalize_logits` (opus-mt's generation_config.json sets it)
+    takes the log-softmax again after banning the `bad_words_ids`; for banned single
+    tokens (opus-mt bans the pad token) that equals a log-softmax over the other
+    tokens only, which is what the decoders compute when the model gives the banned
+    tokens -inf. Greedy choices are the same either way; beam scores are not.
+    """
+
+    def __init__(self, model, banned):
+        self.model, self.banned = model, np.asarray(banned, dtype=np.int64)
+        self.training = model.training
+        self.eval, self.train = model.eval, model.train
+
+    def start_decoding(self, *inputs, **kwargs):
+        return self.model.start_decoding(*inputs, **kwargs)
+
+    def decode_step(self, state, tokens):
+        logits = self.model.decode_step(state, tokens)
+        logits.data[..., self.banned] = -np.inf
+        return logits
+
+    def reorder_decoding_state(self, state, rows):
+        return self.model.reorder_decoding_state(state, rows)
+
+
+def generate(model, input_ids, attention_mask=None, **settings):
+    """Translate as transformers' `model.generate(input_ids, attention_mask=...)` does.
+
+    Settings (Hugging Face's names) default to model.generation_config: num_beams
+    (1: greedy search, else beam search with transformers' ranking and stopping,
+    decoding.beam_search(style="hf")), max_length (start token included) or
+    max_new_tokens, min_length, length_penalty (beam scores are sum log P /
+    generated_length ** length_penalty), early_stopping, bad_words_ids,
+    forced_eos_token_id (the last position must be eos), renormalize_logits,
+    eos_token_id, pad_token_id, decoder_start_token_id.
+
+    Returns ids (B, L) int64: decoder_start_token_id, the translation, eos, then
+    pad_token_id after a sentence's end. Raises MinigradError on an unknown or
+    unsupported setting, DecodingError on a bad value.
+    """
+    from .decoding import beam_search, greedy_decode
+
+    unknown = sorted(set(settings) - set(GENERATION_KEYS))
+    if unknown:
+        raise MinigradError(f"MarianMT.generate: unknown settings {unknown}; expected some of "
+                            f"{list(GENERATION_KEYS)}")
+    g = {**model.generation_config, **settings}
+    if g.get("do_sample"):
+        raise MinigradError("MarianMT.generate: do_sample=True is not supported here; call "
+                            "minigrad.models.decoding.sample(model, (input_ids, attention_mask), "
+                            "...) for sampling")
+    bad = g.get("bad_words_ids")
+    if g.get("renormalize_logits") and bad and g.get("num_beams", 1) > 1:
+        single = [w[0] for w in bad if len(w) == 1]
+        if len(single) != len(bad) or g.get("min_length", 0):
+            raise MinigradError(
+                "MarianMT.generate: renormalize_logits with multi-token bad_words_ids or "
+                "min_length > 0 is not supported by the decoders (transformers takes the "
+                "log-softmax again after those bans); use renormalize_logits=False")
+        model = _WithoutBannedTokens(model, single)
+    common = dict(max_len=None if g.get("max_new_tokens") else g.get("max_length"),
+                  start_symbol=g["decoder_start_token_id"], end_symbol=g.get("eos_token_id"),
+                  max_new_tokens=g.get("max_new_tokens"), pad_symbol=g.get("pad_token_id"),
+                  bad_words_ids=bad, min_length=g.get("min_length") or 0,
+                  forced_eos_token_id=g.get("forced_eos_token_id"))
+    src = (input_ids, attention_mask)
+    if g.get("num_beams", 1) == 1:
+        return greedy_decode(model, src, **common)
+    ids, _ = beam_search(model, src, beam_size=g["num_beams"],
+                         length_penalty=g.get("length_penalty", 1.0), style="hf",
+                         early_stopping=g.get("early_stopping", False), **common)
+    return ids
