@@ -135,7 +135,7 @@ class MarianMT(Module):
     Hugging Face folder. Token ids are int64 (B, S) / (B, T) arrays or Tensors;
     `attention_mask` is Hugging Face's: (B, S), 1 / True where a source token is real.
     Implements the decoding protocol (start_decoding, decode_step,
-    reorder_decoding_state) used by models/decoding.py, and `generate`.
+    reorder_decoding_state) that models/decoding/ drives, and `generate`.
     """
 
     def __init__(self, config):
@@ -181,6 +181,12 @@ class MarianMT(Module):
         generation_config.json when present); see models/marian_hf.py."""
         from .marian_hf import load_marian
         return load_marian(folder, device=device)
+
+    def save_pretrained(self, folder):
+        """Write a Hugging Face Marian folder (config.json, generation_config.json,
+        model.safetensors) that transformers' MarianMTModel.from_pretrained reads."""
+        from .marian_hf import save_marian
+        save_marian(self, folder)
 
     # ------------------------------------------------------------ the three stages
     def embed(self, ids, embedding, start=0):

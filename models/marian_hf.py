@@ -10,7 +10,10 @@ A folder saved by `MarianMTModel.save_pretrained(folder, safe_serialization=True
 
 Only safetensors weights are read: a `pytorch_model.bin` is a pickle, and loading
 a pickle can run arbitrary code, so it gets an error that says how to convert it.
+Position tables that a file may hold (`embed_positions.weight`) are not read: they
+are the fixed sinusoids, which MarianMT computes the same way.
 """
+import dataclasses
 import json
 import os
 
@@ -18,7 +21,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.errors import MinigradError, ShapeError
-from minigrad.io import CheckpointError
+from minigrad.io import CheckpointError, _atomic_write
 
 from .marian import MarianConfig, MarianMT
 
@@ -72,27 +75,24 @@ def _first(weights, names, what):
                           f"(looked for {', '.join(names)})")
 
 
-def hf_to_minigrad(weights, config):
-    """Hugging Face MarianMTModel names -> MarianMT's state_dict names.
+def layer_names(config):
+    """[(Hugging Face name, MarianMT name, part)] for every weight of the layers.
 
-    q_proj / k_proj / v_proj stack into the packed in_proj of nn.MultiheadAttention;
-    fc1 / fc2 are the feed-forward's linear1 / linear2; the layer norms after
-    self-attention, cross-attention and feed-forward are norm1, norm2 (norm3).
-    Tied embeddings are stored once (model.shared.weight, or one of its aliases).
+    part i (0, 1, 2) is the i-th third of nn.MultiheadAttention's packed in_proj
+    (q_proj, k_proj, v_proj stacked); None is the whole tensor. fc1 / fc2 are the
+    feed-forward's linear1 / linear2; the layer norms after self-attention,
+    cross-attention and feed-forward are norm1, norm2 (norm3).
     """
-    w = {k: v.data for k, v in weights.items()}
-    out = {}
+    names = []
 
-    def attention(hf, mg_name):
-        get = lambda part, kind: _first(w, [f"{hf}.{part}_proj.{kind}"], f"{hf}.{part}_proj.{kind}")
-        out[f"{mg_name}.in_proj_weight"] = np.concatenate([get(p, "weight") for p in "qkv"])
-        out[f"{mg_name}.in_proj_bias"] = np.concatenate([get(p, "bias") for p in "qkv"])
-        out[f"{mg_name}.out_proj.weight"] = get("out", "weight")
-        out[f"{mg_name}.out_proj.bias"] = get("out", "bias")
-
-    def copy(hf, mg_name):
+    def attention(hf, ours):
         for kind in ("weight", "bias"):
-            out[f"{mg_name}.{kind}"] = _first(w, [f"{hf}.{kind}"], f"{hf}.{kind}")
+            names.extend((f"{hf}.{p}_proj.{kind}", f"{ours}.in_proj_{kind}", i)
+                         for i, p in enumerate("qkv"))
+            names.append((f"{hf}.out_proj.{kind}", f"{ours}.out_proj.{kind}", None))
+
+    def whole(hf, ours):
+        names.extend((f"{hf}.{kind}", f"{ours}.{kind}", None) for kind in ("weight", "bias"))
 
     for side, n in (("encoder", config.encoder_layers), ("decoder", config.decoder_layers)):
         norms = ["self_attn_layer_norm", "final_layer_norm"] if side == "encoder" else \
@@ -102,10 +102,28 @@ def hf_to_minigrad(weights, config):
             attention(f"{hf}.self_attn", f"{ours}.self_attn")
             if side == "decoder":
                 attention(f"{hf}.encoder_attn", f"{ours}.multihead_attn")
-            copy(f"{hf}.fc1", f"{ours}.feed_forward.linear1")
-            copy(f"{hf}.fc2", f"{ours}.feed_forward.linear2")
+            whole(f"{hf}.fc1", f"{ours}.feed_forward.linear1")
+            whole(f"{hf}.fc2", f"{ours}.feed_forward.linear2")
             for j, norm in enumerate(norms, start=1):
-                copy(f"{hf}.{norm}", f"{ours}.norm{j}")
+                whole(f"{hf}.{norm}", f"{ours}.norm{j}")
+    return names
+
+
+def hf_to_minigrad(weights, config):
+    """Hugging Face MarianMTModel tensors -> MarianMT's state_dict (numpy arrays).
+
+    Tied embeddings are stored once (model.shared.weight, or one of its aliases);
+    a missing final_logits_bias is zero, as transformers fills it.
+    """
+    w = {k: v.data for k, v in weights.items()}
+    out, parts = {}, {}
+    for hf, ours, part in layer_names(config):
+        value = _first(w, [hf], hf)
+        if part is None:
+            out[ours] = value
+        else:
+            parts.setdefault(ours, []).append(value)
+    out.update({name: np.concatenate(stack) for name, stack in parts.items()})
 
     share, tie = config.share_encoder_decoder_embeddings, config.tie_word_embeddings
     if share and tie:                   # one matrix, saved under one of its names
@@ -120,7 +138,7 @@ def hf_to_minigrad(weights, config):
     out["src_embed.weight"], out["tgt_embed.weight"] = src, tgt
     out["lm_head.weight"] = tgt if tie else \
         _first(w, ["lm_head.weight"], "lm_head.weight (tie_word_embeddings is false)")
-    bias = w.get("final_logits_bias")                 # (1, V); Hugging Face zero-fills it if absent
+    bias = w.get("final_logits_bias")                 # (1, V)
     out["lm_head.bias"] = np.zeros(config.target_vocab_size, np.float32) if bias is None \
         else bias.reshape(-1)
     return out
@@ -216,3 +234,38 @@ def generate(model, input_ids, attention_mask=None, **settings):
                          length_penalty=g.get("length_penalty", 1.0), style="hf",
                          early_stopping=g.get("early_stopping", False), **common)
     return ids
+
+
+def _write_json(path, content):
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(content, f, indent=2, ensure_ascii=False)
+    _atomic_write(path, write)
+
+
+def save_marian(model, folder):
+    """Write `model` as a Hugging Face Marian folder that transformers reads back:
+    config.json, generation_config.json and model.safetensors, each written atomically
+    (a temporary file, then a rename)."""
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    c = model.config
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    tensors = {hf: state[ours] if part is None else np.split(state[ours], 3)[part]
+               for hf, ours, part in layer_names(c)}
+    if c.share_encoder_decoder_embeddings and c.tie_word_embeddings:
+        tensors["model.shared.weight"] = state["tgt_embed.weight"]
+    else:
+        tensors["model.encoder.embed_tokens.weight"] = state["src_embed.weight"]
+        tensors["model.decoder.embed_tokens.weight"] = state["tgt_embed.weight"]
+        if c.share_encoder_decoder_embeddings:
+            tensors["model.shared.weight"] = state["src_embed.weight"]
+        if not c.tie_word_embeddings:
+            tensors["lm_head.weight"] = state["lm_head.weight"]
+    tensors["final_logits_bias"] = state["lm_head.bias"].reshape(1, -1)
+    config = {"model_type": "marian", "architectures": ["MarianMTModel"],
+              "is_encoder_decoder": True, **dataclasses.asdict(c)}
+    generation = {k: v for k, v in model.generation_config.items() if v is not None}
+    for name, content in (("config.json", config), ("generation_config.json", generation)):
+        _write_json(os.path.join(folder, name), content)
+    mg.save(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
