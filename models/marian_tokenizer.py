@@ -8,7 +8,8 @@ ids as transformers.MarianTokenizer makes them:
 
     ">>kor<< text"  ->  [">>kor<<"] + sentencepiece pieces of "text"  ->  vocab.json ids + [</s>]
 
-- the special tokens (</s>, <unk>, <pad>) written in the text are kept whole;
+- the special tokens (</s>, <unk>, <pad>) written in the text are kept whole, and
+  keep their vocab.json ids on the target side too (as in transformers);
 - a leading language code >>xx<< (multilingual models) is one token;
 - a piece missing from vocab.json becomes <unk>.
 Decoding maps ids back to pieces (vocab.json, else the SentencePiece model),
@@ -75,8 +76,9 @@ class MarianTokenizer:
                  separate_vocabs=False, unk_token="<unk>", eos_token="</s>", pad_token="<pad>",
                  clean_up_tokenization_spaces=False):
         self.encoder = _read_json(vocab)
-        if unk_token not in self.encoder:
-            raise TokenizerError(f"MarianTokenizer: {unk_token!r} is not in {vocab!r}")
+        for token in (unk_token, eos_token):
+            if token not in self.encoder:
+                raise TokenizerError(f"MarianTokenizer: {token!r} is not in {vocab!r}")
         self.separate_vocabs = bool(separate_vocabs)
         if self.separate_vocabs:
             if target_vocab_file is None:
@@ -89,7 +91,12 @@ class MarianTokenizer:
         self.spm_target = _load_spm(target_spm)
         self.unk_token, self.eos_token, self.pad_token = unk_token, eos_token, pad_token
         self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
-        self.special_tokens = [t for t in (eos_token, unk_token, pad_token) if t in self.encoder]
+        # the special tokens keep their vocab.json ids on the target side too (as in
+        # transformers, and as the model's eos / pad ids are)
+        self.special_ids = {t: self.encoder[t] for t in (eos_token, unk_token, pad_token)
+                            if t in self.encoder}
+        self.special_tokens = list(self.special_ids)
+        self._special_by_id = {i: t for t, i in self.special_ids.items()}
         # longest first, so that a special token that contains another is matched whole
         self._special_split = re.compile("(" + "|".join(
             re.escape(t) for t in sorted(self.special_tokens, key=len, reverse=True)) + ")")
@@ -114,15 +121,15 @@ class MarianTokenizer:
     # ------------------------------------------------------------ ids of the special tokens
     @property
     def eos_token_id(self):
-        return self.encoder[self.eos_token]
+        return self.special_ids[self.eos_token]
 
     @property
     def pad_token_id(self):
-        return self.encoder.get(self.pad_token)
+        return self.special_ids.get(self.pad_token)
 
     @property
     def unk_token_id(self):
-        return self.encoder[self.unk_token]
+        return self.special_ids[self.unk_token]
 
     @property
     def vocab_size(self):
@@ -147,8 +154,9 @@ class MarianTokenizer:
 
     def convert_tokens_to_ids(self, tokens, target=False):
         vocab = self.target_encoder if target else self.encoder
-        unk = vocab[self.unk_token]
-        return [vocab.get(t, unk) for t in tokens]
+        unk = self.special_ids[self.unk_token]
+        return [self.special_ids[t] if t in self.special_ids else vocab.get(t, unk)
+                for t in tokens]
 
     def encode(self, text, target=False, add_special_tokens=True):
         """One text -> its ids, ending with </s> (a target sentence with target=True)."""
@@ -171,13 +179,13 @@ class MarianTokenizer:
 
     # ------------------------------------------------------------ ids -> text
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
-        skip = {self.encoder[t] for t in self.special_tokens} if skip_special_tokens else set()
+        skip = set(self._special_by_id) if skip_special_tokens else set()
         spm = self.spm_target if self.separate_vocabs else self.spm_source
         tokens = []
         for i in (int(x) for x in ids):
             if i in skip:
                 continue
-            piece = self.decoder.get(i)
+            piece = self._special_by_id.get(i, self.decoder.get(i))
             if piece is None:              # not in the vocabulary: the SentencePiece piece
                 piece = spm.IdToPiece(i) if 0 <= i < spm.GetPieceSize() else ""
             tokens.append(piece or self.unk_token)

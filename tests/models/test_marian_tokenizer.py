@@ -59,6 +59,22 @@ def folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def separate_folder(folder, tmp_path_factory):
+    """The same SentencePiece models with separate_vocabs: vocab.json for the source
+    pieces, target_vocab.json (other ids) for the target pieces."""
+    path = tmp_path_factory.mktemp("marian_tok_separate")
+    for name in ("source.spm", "target.spm"):
+        (path / name).write_bytes((folder / name).read_bytes())
+    for name, model in (("vocab.json", "source.spm"), ("target_vocab.json", "target.spm")):
+        pieces = _pieces((folder / model).read_bytes())
+        vocab = {"</s>": 0, "<unk>": 1, **{p: i + 2 for i, p in enumerate(pieces)}}
+        vocab["<pad>"] = len(vocab)
+        (path / name).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (path / "tokenizer_config.json").write_text(json.dumps({"separate_vocabs": True}))
+    return path
+
+
+@pytest.fixture(scope="module")
 def reference(folder):
     transformers = pytest.importorskip("transformers")
     with pytest.warns(UserWarning) if _missing_sacremoses() else _nothing():
@@ -117,11 +133,29 @@ def test_decode_matches_transformers(folder, reference, skip):
         "개가 사람을 물었다."
 
 
+def test_separate_vocabularies_match_transformers(separate_folder):
+    transformers = pytest.importorskip("transformers")
+    with pytest.warns(UserWarning) if _missing_sacremoses() else _nothing():
+        reference = transformers.MarianTokenizer.from_pretrained(str(separate_folder))
+    tok = MarianTokenizer.from_pretrained(separate_folder)
+    assert tok.separate_vocabs
+    for text in SENTENCES:
+        assert tok.encode(text) == reference(text)["input_ids"], text
+        target = reference(text_target=text)["input_ids"]
+        assert tok.encode(text, target=True) == target, text
+        for skip in (True, False):
+            assert tok.decode(target, skip_special_tokens=skip) == \
+                reference.decode(target, skip_special_tokens=skip), text
+
+
 def test_missing_files_are_reported(tmp_path, folder):
     with pytest.raises(TokenizerError, match="vocab.json"):
         MarianTokenizer.from_pretrained(tmp_path)
     (tmp_path / "vocab.json").write_text(json.dumps({"</s>": 0}))
     with pytest.raises(TokenizerError, match="<unk>"):
+        MarianTokenizer.from_pretrained(tmp_path)
+    (tmp_path / "vocab.json").write_text(json.dumps({"<unk>": 0}))
+    with pytest.raises(TokenizerError, match="</s>"):
         MarianTokenizer.from_pretrained(tmp_path)
     (tmp_path / "vocab.json").write_text(json.dumps({"</s>": 0, "<unk>": 1}))
     with pytest.raises(TokenizerError, match="source.spm"):
