@@ -215,13 +215,14 @@ def generate(model, input_ids, attention_mask=None, **settings):
                             "...) for sampling")
     bad = g.get("bad_words_ids")
     if g.get("renormalize_logits") and bad and g.get("num_beams", 1) > 1:
-        single = [w[0] for w in bad if len(w) == 1]
-        if len(single) != len(bad) or g.get("min_length", 0):
+        if any(len(w) != 1 for w in bad) or (g.get("min_length") or 0) > 1:
             raise MinigradError(
                 "MarianMT.generate: renormalize_logits with multi-token bad_words_ids or "
-                "min_length > 0 is not supported by the decoders (transformers takes the "
+                "min_length > 1 is not supported by the decoders (transformers takes the "
                 "log-softmax again after those bans); use renormalize_logits=False")
-        model = _WithoutBannedTokens(model, single)
+        ends = np.asarray(g.get("eos_token_id") if g.get("eos_token_id") is not None else [])
+        # transformers never bans a lone end symbol (NoBadWordsLogitsProcessor drops it)
+        model = _WithoutBannedTokens(model, [w[0] for w in bad if w[0] not in ends.reshape(-1)])
     common = dict(max_len=None if g.get("max_new_tokens") else g.get("max_length"),
                   start_symbol=g["decoder_start_token_id"], end_symbol=g.get("eos_token_id"),
                   max_new_tokens=g.get("max_new_tokens"), pad_symbol=g.get("pad_token_id"),

@@ -274,13 +274,17 @@ def test_beam_search_matches_generate(tmp_path, seed, vocab, eos_margin, length_
 
 def test_generation_cases_exercise_the_search(tmp_path):
     """The cases above are not degenerate: outputs end at different lengths, beam
-    search disagrees with greedy search, and renormalize_logits changes a result."""
+    search disagrees with greedy search, and renormalize_logits changes a result
+    (both ways equal to transformers)."""
     ref, model, src, mask = _generation_case(tmp_path, 2, 40, 0.0, num_beams=4)
     beam, greedy = model.generate(src, mask), model.generate(src, mask, num_beams=1)
     assert len(set((beam != 39).sum(axis=1))) >= 3
     assert beam.shape != greedy.shape or (beam != greedy).any()
     plain = model.generate(src, mask, renormalize_logits=False)
     assert plain.shape != beam.shape or (plain != beam).any()
+    banning_eos_too = dict(bad_words_ids=[[39], [0]])       # a lone end symbol is never banned
+    np.testing.assert_array_equal(model.generate(src, mask, **banning_eos_too),
+                                  _reference_generate(ref, src, mask, **banning_eos_too))
     np.testing.assert_array_equal(plain, _reference_generate(ref, src, mask,
                                                              renormalize_logits=False))
 
