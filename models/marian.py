@@ -74,13 +74,29 @@ class MarianConfig:
         if d.get("model_type", "marian") != "marian":
             raise MinigradError(f"MarianConfig: config.json has model_type {d['model_type']!r}, "
                                 "expected 'marian'")
+        if not isinstance(d, dict):
+            raise MinigradError(f"MarianConfig: config.json must hold a JSON object, got "
+                                f"{type(d).__name__}")
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names and v is not None})
+        values = {k: v for k, v in d.items() if k in names and v is not None}
+        for k in _SIZES:
+            v = values.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or
+                                  v < (0 if k.endswith("_id") else 1)):
+                raise MinigradError(f"MarianConfig: {k} must be a "
+                                    f"{'non-negative' if k.endswith('_id') else 'positive'} "
+                                    f"integer, got {v!r}")
+        return cls(**values)
 
     @property
     def target_vocab_size(self):
         """The output vocabulary: one shared vocabulary, or the decoder's own."""
         return self.vocab_size if self.share_encoder_decoder_embeddings else self.decoder_vocab_size
+
+
+_SIZES = ("vocab_size", "decoder_vocab_size", "d_model", "encoder_layers", "decoder_layers",
+          "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
+          "decoder_ffn_dim", "max_position_embeddings", "pad_token_id", "decoder_start_token_id")
 
 
 def silu(x):

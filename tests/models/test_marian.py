@@ -192,6 +192,9 @@ def test_bad_folders_get_clear_errors(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "d_model": 32}))
     with pytest.raises(CheckpointError, match="do not fit config.json"):
         MarianMT.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**config, "encoder_layers": "6"}))
+    with pytest.raises(mg.errors.MinigradError, match="encoder_layers must be a positive"):
+        MarianMT.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "bart"}))
     with pytest.raises(mg.errors.MinigradError, match="model_type 'bart'"):
         MarianMT.from_pretrained(tmp_path)
