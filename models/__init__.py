@@ -6,3 +6,4 @@ from .seq2seq import Seq2SeqTransformer
 from .transformer import (Decoder, DecoderLayer, Encoder, EncoderLayer, Transformer,
                           generate_square_subsequent_mask)
 from .gpt import GPT, GPTConfig
+from .marian import MarianConfig, MarianMT
