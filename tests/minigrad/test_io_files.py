@@ -329,3 +329,16 @@ def test_killed_save_leaves_a_temp_file_that_the_next_save_removes(tmp_path):
     assert proc.returncode == -9 and len(temps(tmp_path)) == 1
     mg.save({"w": mg.ones(2)}, path)
     assert temps(tmp_path) == [] and mg.load(path)["w"].shape == (2,)
+
+
+def test_save_without_permission_names_the_target(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.safetensors"
+
+    def denied(name, *a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", name)
+    monkeypatch.setattr(os, "open", denied)              # (root may write any folder)
+    with pytest.raises(CheckpointWriteError) as e:
+        mg.save({"w": mg.ones(1)}, path)
+    monkeypatch.undo()
+    assert str(path) in str(e.value) and "Permission denied" in str(e.value)
+    assert not path.exists() and temps(tmp_path) == []
