@@ -425,7 +425,45 @@ def test_schedules(name, a, b):
     again = SCHEDULES[name](mg.optim.SGD(params, lr=0.5), a, b)
     again.load_state_dict(state)
     assert again.get_last_lr() == sched.get_last_lr()
-    count(SELF_CONSISTENT)
+    if name == "ConstantLR" and b >= 1:      # PyTorch's (total_iters <= 0: its chained form
+        #                                      keeps the factor forever, its closed form does not)
+        t = torch()
+        topt = t.optim.SGD([t.zeros(2, requires_grad=True)], lr=0.5)
+        tsched = t.optim.lr_scheduler.ConstantLR(topt, factor=a / 10, total_iters=b)
+        want = []
+        for _ in range(15):
+            want.append(topt.param_groups[0]["lr"])
+            topt.step()
+            tsched.step()
+        np.testing.assert_allclose(rates, want, rtol=1e-12)
+        count(MATCHED)
+        return
+    np.testing.assert_allclose(rates, [SCHEDULE_FORMULAS[name](i, a, b) for i in range(15)],
+                               rtol=1e-12)
+    count(NUMPY_ONLY)
+
+
+def _noam(step, d_model, warmup, factor=1.0):
+    """Vaswani et al. (2017), section 5.3 (step 0 counts as step 1)."""
+    s = max(step, 1)
+    return factor * d_model ** -0.5 * min(s ** -0.5, s * warmup ** -1.5)
+
+
+def _cosine_with_warmup(step, warmup, total, base=0.5, min_lr=0.0):
+    """Linear warmup from 0, then half a cosine down to min_lr at `total`, flat after."""
+    if step < warmup:
+        return base * step / max(1, warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_lr + (base - min_lr) * 0.5 * (1.0 + np.cos(np.pi * progress))
+
+
+def _constant(step, factor_times_10, total_iters, base=0.5):
+    """PyTorch's closed form: base * factor for the first total_iters steps, then base."""
+    return base * (factor_times_10 / 10 if step < total_iters else 1.0)
+
+
+SCHEDULE_FORMULAS = {"NoamLR": _noam, "CosineWithWarmup": _cosine_with_warmup,
+                     "ConstantLR": _constant}
 
 
 # ------------------------------------------------------------------ io
@@ -563,6 +601,10 @@ def test_transformer_inputs(data, src_dtype, tgt_dtype, src_shape, tgt_shape):
     """Token ids of any dtype, rank and range into Seq2SeqTransformer: logits of shape
     (B, T, tgt_vocab), or a MinigradError naming the model and the bad ids."""
     r = rng(data)
+    if data.draw(st.booleans(), label="well formed"):   # (else valid inputs are too rare)
+        src_shape, tgt_shape = (2, src_shape[-1]), (2, tgt_shape[-1])
+        src_dtype, tgt_dtype = (d if d.kind in "iu" else np.dtype(np.int64)
+                                for d in (src_dtype, tgt_dtype))
     src = r.integers(-1 if data.draw(st.integers(0, 5), label="neg") == 0 else 0, 8,
                      src_shape).astype(src_dtype)
     tgt = r.integers(0, 10 if data.draw(st.integers(0, 5), label="big") == 0 else 9,
