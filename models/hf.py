@@ -97,4 +97,4 @@ def write_hf_folder(folder, config, tensors):
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-    mio._atomic_write(os.path.join(folder, CONFIG_NAME), write)
+    mio.atomic_write(os.path.join(folder, CONFIG_NAME), write)

@@ -21,7 +21,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.errors import MinigradError, ShapeError
-from minigrad.io import CheckpointError, _atomic_write
+from minigrad.io import CheckpointError, atomic_write
 
 from .marian import MarianConfig, MarianMT
 
@@ -241,7 +241,7 @@ def _write_json(path, content):
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(content, f, indent=2, ensure_ascii=False)
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def save_marian(model, folder):
