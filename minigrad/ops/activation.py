@@ -16,7 +16,7 @@ from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, MinigradError
 from ..tensor import constant
-from .dispatch import why_not_fused
+from .dispatch import reference, why_not_fused
 from .special import erf, erf_array
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -24,6 +24,7 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+@reference("gelu")
 def gelu_reference(x, approximate="none"):
     """The formulas in this module's doc, from primitive ops (arguments as `gelu`)."""
     if approximate == "tanh":

@@ -22,7 +22,7 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, constant
-from .dispatch import why_not_fused
+from .dispatch import reference, why_not_fused
 from .dropout import Dropout, dropout, dropout_mask
 from .elementwise import Add, Div, MaskedFill, Mul, masked_fill
 from .linalg import MatMul
@@ -42,6 +42,7 @@ ATTENTION_STEPS = (
 OPTIONAL_STEPS = ("scale by 1/√d_k", "mask", "attention dropout")
 
 
+@reference("scaled_dot_product_attention")
 def scaled_dot_product_attention_reference(query, key, value, attn_mask=None, dropout_p=0.0,
                                            is_causal=False, scale=None):
     """The formula in this module's doc, step by step; returns (output, weights).
@@ -234,6 +235,8 @@ def _split_mask(attn_mask, is_causal, query, key):
     as a Tensor in the query's dtype (it keeps its gradient, if it has one). Either is None."""
     xp = query.xp
     blocked = added = None
+    if attn_mask is not None and not isinstance(attn_mask, Tensor):
+        attn_mask = constant(xp.asarray(attn_mask))
     if attn_mask is not None and attn_mask.dtype == np.bool_:
         blocked = ~attn_mask.data
     elif attn_mask is not None:

@@ -14,11 +14,12 @@ from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from ..tensor import Tensor, constant
-from .dispatch import why_not_fused
+from .dispatch import reference, why_not_fused
 from .index import getitem
 from .softmax import _shifted, log_softmax_reference
 
 
+@reference("cross_entropy")
 def cross_entropy_reference(logits, targets, ignore_index=-100, label_smoothing=0.0,
                             reduction="mean"):
     """The formula in this module's doc, from primitive ops (arguments as cross_entropy)."""
@@ -31,7 +32,9 @@ def cross_entropy_reference(logits, targets, ignore_index=-100, label_smoothing=
     keep = t != ignore_index                          # rows that count
     logp = log_softmax_reference(logits, -1)                                    # (N, C)
     picked = getitem(logp, (xp.arange(n), xp.where(keep, t, 0)))         # (N,) log p[t]
-    loss = -(1.0 - eps) * picked - (eps / c) * logp.sum(-1)
+    loss = -(1.0 - eps) * picked
+    if eps:                          # (not 0 * sum: a -inf logit would make it NaN)
+        loss = loss - (eps / c) * logp.sum(-1)
     loss = loss * constant(keep.astype(logits.dtype))  # ignored rows weigh 0
     if reduction == "none":
         return loss.reshape(out_shape)

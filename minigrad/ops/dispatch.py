@@ -19,6 +19,10 @@ yourself to see which path a call would take (as PyTorch's `why_not_fast_path`):
     ...     minigrad.ops.dispatch.why_not_fused("softmax", x)
     'minigrad.use_fused(False) is in effect'
 """
+import functools
+
+import numpy as np
+
 from ..autograd import fused_enabled, is_grad_enabled, state
 from ..errors import MinigradError
 from ..tensor import Tensor
@@ -37,6 +41,24 @@ FUSED_OPS = {
 FUSED_OP_NAMES = frozenset(FUSED_OPS.values())
 
 _ALIASES = {"attention": "scaled_dot_product_attention"}
+REFERENCES = {}          # public name -> its reference function, filled by @reference
+
+
+def reference(op):
+    """Mark a function as the reference of fused op `op` (and register it in REFERENCES).
+
+    The reference runs with NumPy's floating point warnings off, as the kernels do:
+    inf - inf or log 0 on an edge case (a row of -inf) give NaN or -inf quietly, as in
+    PyTorch, and both paths give the same values.
+    """
+    def mark(fn):
+        @functools.wraps(fn)
+        def quiet(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+        REFERENCES[op] = quiet
+        return quiet
+    return mark
 
 
 def why_not_fused(op, *tensors, attn_mask=None):

@@ -14,9 +14,10 @@ from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import constant
-from .dispatch import why_not_fused
+from .dispatch import reference, why_not_fused
 
 
+@reference("layer_norm")
 def layer_norm_reference(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """The formula in this module's doc, from primitive ops (arguments as layer_norm,
     already validated: weight and bias in x's dtype)."""
@@ -46,10 +47,10 @@ class LayerNorm(Function):
         axes = tuple(range(x.ndim - self.nd, x.ndim))
         self.n = n = max(1, math.prod(x.shape[x.ndim - self.nd:]))
         # (x.sum() / n rather than x.mean(): a normalized shape with a 0 is an empty slice)
-        xhat = x - x.sum(axis=axes, keepdims=True) / n
-        var = (xhat * xhat).sum(axis=axes, keepdims=True) / n
-        var += self.eps
-        with np.errstate(all="ignore"):         # eps=0 on a constant row: 0 / 0, NaN as in PyTorch
+        with np.errstate(all="ignore"):   # inf in a row, or eps=0 on a constant row: NaN, as PyTorch
+            xhat = x - x.sum(axis=axes, keepdims=True) / n
+            var = (xhat * xhat).sum(axis=axes, keepdims=True) / n
+            var += self.eps
             self.rstd = 1.0 / xp_of(x).sqrt(var)
             xhat *= self.rstd                   # centred, then scaled in place
         self.xhat, self.axes, self.weight = xhat, axes, weight

@@ -13,11 +13,12 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import ShapeError
 from ..tensor import constant
-from .dispatch import why_not_fused
+from .dispatch import reference, why_not_fused
 from .elementwise import operands
 from .linalg import matmul
 
 
+@reference("linear")
 def linear_reference(x, weight, bias=None):
     """x @ weight^T + bias from primitive ops (arguments as `linear`)."""
     if x.ndim > 2:          # fold the batch axes into rows, as the kernel does: same numbers

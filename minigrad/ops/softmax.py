@@ -7,35 +7,39 @@ Subtracting the row maximum m changes nothing mathematically and keeps exp from
 overflowing. A softmax row whose entries are all -inf (every key masked) gives
 zeros, not NaN: it is shifted by 0 and divided by 1. (PyTorch's `softmax` gives
 NaN there; its attention gives 0, as ours does.) log_softmax of such a row is
-NaN, as in PyTorch.
+NaN, and a row holding +inf or NaN is all NaN, as in PyTorch.
 
 Each op has its reference (`softmax_reference`, `log_softmax_reference`) made of
 primitive ops, and a fused kernel beside it; `dispatch.why_not_fused` picks.
 """
+import math
+
 import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError
 from ..tensor import constant
-from .dispatch import why_not_fused
-from .elementwise import isfinite, where
+from .dispatch import reference, why_not_fused
+from .elementwise import where
 from .reduce import normalize_axes
 
 
-def _finite_max(x, axis):
-    """The row maxima of `x` as a constant, 0 where a row has no finite maximum
-    (all -inf, or +inf/NaN present: those rows come out NaN or zero anyway)."""
+def _row_max(x, axis):
+    """The row maxima of `x` as a constant, 0 on a row of only -inf (which then stays
+    -inf instead of becoming -inf - -inf = NaN). A row holding +inf or NaN comes out
+    all NaN, as in PyTorch."""
     if x.shape[axis] == 0:           # an empty row has no maximum (and needs no shift)
         return 0.0
     m = x.max(axis, keepdims=True).detach()
-    return where(isfinite(m), m, 0.0)
+    return where(m == -math.inf, 0.0, m)
 
 
 # ------------------------------------------------------------------ softmax
+@reference("softmax")
 def softmax_reference(x, axis=-1):
     """softmax(x) over `axis` from primitive ops (the formula in this module's doc)."""
-    e = (x - _finite_max(x, axis)).exp()
+    e = (x - _row_max(x, axis)).exp()
     total = e.sum(axis, keepdims=True)
     return e / where(total == 0, 1.0, total)       # an all -inf row: 0 / 1, not 0 / 0
 
@@ -47,14 +51,15 @@ def softmax_(s, axis):
     attention calls it on its freshly computed scores.
     """
     xp = xp_of(s)
-    if s.size:                       # an empty axis has no maximum (and needs no shift)
-        m = s.max(axis=axis, keepdims=True)
-        m[~xp.isfinite(m)] = 0
-        s -= m
-    xp.exp(s, out=s)
-    total = s.sum(axis=axis, keepdims=True)
-    total[total == 0] = 1
-    s /= total
+    with np.errstate(invalid="ignore"):   # a row holding +inf or NaN: NaN, as PyTorch
+        if s.size:                   # an empty axis has no maximum (and needs no shift)
+            m = s.max(axis=axis, keepdims=True)
+            m[m == -np.inf] = 0
+            s -= m
+        xp.exp(s, out=s)
+        total = s.sum(axis=axis, keepdims=True)
+        total[total == 0] = 1
+        s /= total
     return s
 
 
@@ -76,21 +81,22 @@ class Softmax(Function):
 
 
 # ------------------------------------------------------------------ log_softmax
+@reference("log_softmax")
 def log_softmax_reference(x, axis=-1):
     """log(softmax(x)) over `axis` from primitive ops, without ever taking log(0) of a
     kept entry: (x - m) - log(sum(exp(x - m)))."""
-    z = x - _finite_max(x, axis)
+    z = x - _row_max(x, axis)
     return z - z.exp().sum(axis, keepdims=True).log()
 
 
 def _shifted(x, axis):
-    """The array x - max(x) (max taken as 0 on rows without a finite maximum)."""
-    xp = xp_of(x)
+    """The array x - max(x) (max taken as 0 on rows of only -inf), as _row_max."""
     if x.size == 0:                  # an empty axis has no maximum (and needs no shift)
         return x
     m = x.max(axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
-    return x - m
+    m[m == -np.inf] = 0
+    with np.errstate(invalid="ignore"):   # +inf - +inf: NaN, as PyTorch
+        return x - m
 
 
 class LogSoftmax(Function):
