@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DTypeError
 from ..tensor import constant
@@ -65,9 +65,10 @@ def softmax_(s, axis):
 
 class Softmax(Function):
     # fused kernel: equal to softmax_reference in value and gradient
-    """y = softmax(x); backward dx = y * (dy - sum(y * dy)), from y alone."""
+    """y = softmax(x); backward dx = y * (dy - sum(y * dy)), from y alone. Differentiable
+    twice: when the backward is itself recorded, it uses softmax_reference's ops (so the
+    step-by-step attention, which records softmax as this one op, is too)."""
     name = "softmax"
-    once_differentiable = True
     axis: int                        # settings of this op, given to apply() as keywords
 
     def forward(self, x):
@@ -75,6 +76,10 @@ class Softmax(Function):
         return self.out
 
     def backward(self, grad):
+        if is_grad_enabled():            # create_graph: the same formula, on the graph
+            y = softmax_reference(self.inputs[0], self.axis)
+            gy = grad * y
+            return gy - y * gy.sum(self.axis, keepdims=True)
         y, g = self.out, grad.data
         gy = g * y
         return constant(gy - y * gy.sum(axis=self.axis, keepdims=True))

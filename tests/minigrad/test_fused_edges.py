@@ -304,3 +304,38 @@ def test_a_backward_that_records_itself_uses_the_references():
     (h,) = mg.grad((g * g).sum(), [x])               # d/dx sum(p^2) = 2 (p^2 - p sum(p^2))
     p = np.exp(x.numpy()) / np.exp(x.numpy()).sum()
     np.testing.assert_allclose(h.numpy(), 2 * (p * p - p * (p * p).sum()), atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_softmax_and_the_step_by_step_attention_are_twice_differentiable(fused):
+    """Second derivatives through softmax (kernel or reference) and through attention
+    under use_fused(False) equal PyTorch's."""
+    torch = require_torch()
+    r = np.random.default_rng(7)
+    arrays = _attention_arrays(3, 4, r)
+    mask = np.ones((3, 4), bool)
+    mask[1, 2:] = False
+
+    def mine(q, k, v):
+        return (mg.softmax(q, -1) ** 2).sum() + \
+            (mg.scaled_dot_product_attention(q, k, v, attn_mask=mask) ** 2).sum()
+
+    def theirs(q, k, v):
+        return (q.softmax(-1) ** 2).sum() + (torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=torch.tensor(mask)) ** 2).sum()
+    xs = [mg.tensor(a, dtype=mg.float64, requires_grad=True) for a in arrays]
+    with mg.use_fused(fused):
+        if fused:                        # the fused attention is once-differentiable
+            grads = mg.grad((mg.softmax(xs[0], -1) ** 2).sum(), xs[:1], create_graph=True)
+        else:
+            grads = mg.grad(mine(*xs), xs, create_graph=True)
+        second = mg.grad(sum((g * g).sum() for g in grads), xs, allow_unused=True)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    t_out = (ts[0].softmax(-1) ** 2).sum() if fused else theirs(*ts)
+    t_grads = torch.autograd.grad(t_out, ts[:1] if fused else ts, create_graph=True)
+    t_second = torch.autograd.grad(sum((g * g).sum() for g in t_grads), ts, allow_unused=True)
+    for a, b in zip(second, t_second):
+        if b is None:
+            assert a is None or not a.numpy().any()
+        else:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-11)
