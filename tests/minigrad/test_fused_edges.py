@@ -339,3 +339,19 @@ def test_softmax_and_the_step_by_step_attention_are_twice_differentiable(fused):
             assert a is None or not a.numpy().any()
         else:
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_erf_is_a_twice_differentiable_op_equal_to_torch():
+    torch = require_torch()
+    x = mg.tensor(np.linspace(-5, 5, 23), dtype=mg.float64, requires_grad=True)
+    assert mg.gradcheck(ops.erf, [x])
+    (g,) = mg.grad(ops.erf(x).sum(), [x], create_graph=True)
+    (h,) = mg.grad(g.sum(), [x])
+    t = torch.tensor(x.numpy(), requires_grad=True)
+    (tg,) = torch.autograd.grad(torch.erf(t).sum(), [t], create_graph=True)
+    (th,) = torch.autograd.grad(tg.sum(), [t])
+    np.testing.assert_allclose(ops.erf(x).numpy(), torch.erf(t).detach().numpy(), atol=1e-15)
+    np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(mg.DTypeError, match="erf: expected a floating point tensor"):
+        ops.erf(mg.tensor([1, 2]))
