@@ -220,10 +220,12 @@ def _check_mask(attn_mask, score_shape, op):
         return
     shape, dtype = tuple(attn_mask.shape), np.dtype(attn_mask.dtype)
     try:
-        np.broadcast_shapes(shape, score_shape)
+        fits = np.broadcast_shapes(shape, score_shape) == tuple(score_shape)
     except ValueError:
+        fits = False
+    if not fits:
         raise ShapeError(f"{op}: attn_mask of shape {shape} does not broadcast to the scores' "
-                         f"shape {tuple(score_shape)}") from None
+                         f"shape {tuple(score_shape)} (batch..., T, S)")
     if dtype != np.bool_ and dtype.kind != "f":
         raise DTypeError(f"{op}: attn_mask must be bool (True = may attend) or float (added to "
                          f"the scores), got dtype {dtype}")

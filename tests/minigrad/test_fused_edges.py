@@ -355,3 +355,11 @@ def test_erf_is_a_twice_differentiable_op_equal_to_torch():
     np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-12, atol=1e-15)
     with pytest.raises(mg.DTypeError, match="erf: expected a floating point tensor"):
         ops.erf(mg.tensor([1, 2]))
+
+
+def test_a_mask_that_would_enlarge_the_scores_is_refused():
+    q, k, v = (mg.randn(3, 4) for _ in range(3))
+    for mask in (np.ones((2, 3, 3), bool), np.zeros((5, 3, 3))):
+        with pytest.raises(mg.ShapeError, match=r"attn_mask of shape \(\d, 3, 3\) does not "
+                                                r"broadcast to the scores' shape \(3, 3\)"):
+            mg.scaled_dot_product_attention(q, k, v, attn_mask=mask)
