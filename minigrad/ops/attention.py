@@ -45,7 +45,8 @@ OPTIONAL_STEPS = ("scale by 1/√d_k", "mask", "attention dropout")
 @reference("scaled_dot_product_attention")
 def scaled_dot_product_attention_reference(query, key, value, attn_mask=None, dropout_p=0.0,
                                            is_causal=False, scale=None):
-    """The formula in this module's doc, step by step; returns (output, weights).
+    """The formula in this module's doc, step by step; returns (output, weights), as
+    scaled_dot_product_attention_with_weights (scaled_dot_product_attention is its [0]).
 
     Arguments and shapes as scaled_dot_product_attention (already validated).
     """
