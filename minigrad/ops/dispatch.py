@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from ..autograd import fused_enabled, is_grad_enabled, state
+from ..autograd import fused_enabled, is_grad_enabled
 from ..errors import MinigradError
 from ..tensor import Tensor
 
@@ -66,10 +66,15 @@ def why_not_fused(op, *tensors, attn_mask=None):
 
     op:      a key of FUSED_OPS ('softmax', 'scaled_dot_product_attention' or
              'attention', 'linear', ...).
-    tensors: the op's tensor inputs (Tensors; other values are ignored).
+    tensors: the op's tensor inputs, so a call reads as the op's own (no reason reads
+             them today: every kernel takes every float dtype and device).
     attn_mask: attention only: the mask, a Tensor or array (a float mask that requires
              grad needs the reference: the kernel treats masks as constants).
     Raises MinigradError for an unknown op name.
+
+    Double backward: a kernel cannot know at forward time that its gradient will be
+    differentiated again. The softmax and linear kernels are twice differentiable; for
+    the others run under `use_fused(False)` (their once-differentiable error says so).
     """
     op = _ALIASES.get(op, op)
     if op not in FUSED_OPS:
@@ -77,21 +82,7 @@ def why_not_fused(op, *tensors, attn_mask=None):
                             f"{', '.join(sorted(FUSED_OPS))}")
     if not fused_enabled():
         return "minigrad.use_fused(False) is in effect"
-    if op != "linear" and _in_create_graph_backward() and _any_requires_grad(tensors):
-        # linear's backward is written with primitive ops under create_graph, the others
-        # are once-differentiable: a gradient being recorded must come from primitives
-        return ("inside a backward pass with create_graph=True: the fused kernel is "
-                "once-differentiable")
     if op == "scaled_dot_product_attention" and isinstance(attn_mask, Tensor) \
             and attn_mask.requires_grad and is_grad_enabled():
         return "attn_mask requires grad: the fused kernel treats the mask as a constant"
     return None
-
-
-def _in_create_graph_backward():
-    """A backward pass is running and recording itself (create_graph=True)."""
-    return getattr(state, "callbacks", None) is not None and is_grad_enabled()
-
-
-def _any_requires_grad(tensors):
-    return any(isinstance(t, Tensor) and t.requires_grad for t in tensors)

@@ -280,32 +280,6 @@ def test_why_not_fused_gives_reasons():
         dispatch.why_not_fused("softmaxx", x)
 
 
-def test_a_backward_that_records_itself_uses_the_references():
-    """A user op whose backward calls softmax, under create_graph=True: the gradient being
-    recorded must be differentiable to any order, so the dispatch picks the reference;
-    the second derivative is right."""
-    reasons = []
-
-    class Fake(mg.autograd.Function):            # forward anything, "gradient" softmax(x)
-        name = "fake"
-
-        def forward(self, x):
-            return x.copy()
-
-        def backward(self, grad):
-            x = self.inputs[0]
-            reasons.append(dispatch.why_not_fused("softmax", x))
-            return grad * mg.softmax(x, -1)
-
-    x = mg.tensor([0.3, -0.2, 0.9], dtype=mg.float64, requires_grad=True)
-    (g,) = mg.grad(Fake.apply(x).sum(), [x], create_graph=True)      # g = p = softmax(x)
-    assert reasons and "create_graph=True" in reasons[0]
-    assert g._ctx.name != "softmax"                                    # the reference ran
-    (h,) = mg.grad((g * g).sum(), [x])               # d/dx sum(p^2) = 2 (p^2 - p sum(p^2))
-    p = np.exp(x.numpy()) / np.exp(x.numpy()).sum()
-    np.testing.assert_allclose(h.numpy(), 2 * (p * p - p * (p * p).sum()), atol=1e-12)
-
-
 @pytest.mark.parametrize("fused", [True, False])
 def test_softmax_and_the_step_by_step_attention_are_twice_differentiable(fused):
     """Second derivatives through softmax (kernel or reference) and through attention
