@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.ops.attention import scaled_dot_product_attention_with_weights
 from testutil import assert_close
 
 EXAMPLES = int(os.environ.get("MINIGRAD_EXAMPLES", "15"))
@@ -131,8 +130,8 @@ def test_attention(data):
     scale = data.draw(st.sampled_from([None, 0.5]))
 
     def fn(q, k, v):
-        return scaled_dot_product_attention_with_weights(q, k, v, attn_mask=mask, dropout_p=p,
-                                                         is_causal="causal" in kind, scale=scale)
+        return mg.ops.scaled_dot_product_attention_with_weights(
+            q, k, v, attn_mask=mask, dropout_p=p, is_causal="causal" in kind, scale=scale)
     arrays = [r.standard_normal(batch + (t, d)), r.standard_normal(batch + (s, d)),
               r.standard_normal(batch + (s, 3))]
     run_both(lambda q, k, v: fn(q, k, v)[0], arrays, "attention")
@@ -164,7 +163,7 @@ def test_fully_masked_query_row_gives_zeros_and_finite_gradients():
     mask[1] = False
     for fused in (True, False):
         with mg.use_fused(fused):
-            out, weights = scaled_dot_product_attention_with_weights(q, k, v, attn_mask=mask)
+            out, weights = mg.ops.scaled_dot_product_attention_with_weights(q, k, v, attn_mask=mask)
         grads = mg.grad(out.sum(), [q, k, v])
         assert np.all(out.numpy()[:, 1] == 0) and np.all(weights.numpy()[:, 1] == 0)
         assert all(np.isfinite(g.numpy()).all() for g in grads)
