@@ -15,6 +15,9 @@ PyTorch does, so a saved state loads into a freshly built optimizer:
 Arrays are minigrad Tensors and everything else is JSON-able, which is what
 `minigrad.io` needs to store it in a safetensors checkpoint.
 """
+import math
+import numbers
+
 from ..backend import to_device, xp_of
 from ..errors import MinigradError, ShapeError
 from ..tensor import Tensor, constant
@@ -25,6 +28,12 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}                 # parameter -> {name: array or int}
+        name = type(self).__name__
+        if isinstance(params, (Tensor, dict)) or not hasattr(params, "__iter__"):
+            what = (f"a single Tensor of shape {tuple(params.shape)}" if isinstance(params, Tensor)
+                    else f"a {type(params).__name__}")
+            raise MinigradError(f"{name}: params must be an iterable of Tensors or of parameter-group "
+                                f"dicts (such as model.parameters() or [tensor]), got {what}")
         groups = list(params)
         if not groups:
             raise MinigradError(f"{type(self).__name__}: got an empty parameter list")
@@ -59,10 +68,26 @@ class Optimizer:
         self.param_groups.append(new)
 
     def _check_hyperparameters(self, group):
-        """Subclasses raise a clear error for values out of range."""
-        if group.get("lr", 0.0) < 0.0:
-            raise MinigradError(f"{type(self).__name__}: learning rate must be >= 0, "
-                                f"got {group['lr']}")
+        """Subclasses extend this: a clear error for a value of the wrong type or out of range."""
+        group["lr"] = self._check_number(group, "lr", low=0.0)
+
+    def _check_number(self, group, key, low=None, high=None, high_open=False, value=None):
+        """group[key] (or `value`) must be a finite real number in [low, high] (or [low, high))."""
+        name = type(self).__name__
+        v = group[key] if value is None else value
+        key = "lr (the learning rate)" if key == "lr" else key
+        if isinstance(v, Tensor) and v.ndim == 0:    # torch accepts a 0-d tensor learning rate
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise MinigradError(f"{name}: {key} must be a number, got {v!r} "
+                                f"({type(v).__name__})")
+        if not math.isfinite(v):
+            raise MinigradError(f"{name}: {key} must be finite, got {v}")
+        if low is not None and v < low or high is not None and (v >= high if high_open else v > high):
+            rng = f"[{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+            raise MinigradError(f"{name}: {key} must be {'in ' if high is not None else ''}{rng}, "
+                                f"got {v}")
+        return float(v)
 
     # ------------------------------------------------------------ every step
     def zero_grad(self, set_to_none=True):
@@ -125,6 +150,12 @@ class Optimizer:
             if len(saved["params"]) != len(own["params"]):
                 problems.append(f"{name}.load_state_dict: group {i} has {len(saved['params'])} "
                                 f"parameters in the checkpoint, {len(own['params'])} in the optimizer")
+            try:                                # values read from a file: checked like arguments
+                self._check_hyperparameters(self._saved_group(saved, own))
+            except MinigradError as e:
+                problems.append(f"{name}.load_state_dict: group {i}: {e}")
+            except (KeyError, TypeError) as e:
+                problems.append(f"{name}.load_state_dict: group {i} is malformed ({e!r})")
         if problems:
             return problems
         params = self._indexed_params()
@@ -155,9 +186,16 @@ class Optimizer:
             p = position[int(key)]
             self.state[p] = {k: self._restore(v, p) for k, v in s.items()}
         for saved, own in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    own[k] = tuple(v) if isinstance(v, list) else v
+            restored = self._saved_group(saved, own)
+            self._check_hyperparameters(restored)      # (checked in state_dict_problems)
+            own.update(restored)
+
+    @staticmethod
+    def _saved_group(saved, own):
+        """A saved group's hyper-parameters as the optimizer holds them, with own's params."""
+        restored = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+        restored["params"] = own["params"]
+        return restored
 
     @staticmethod
     def _restore(value, param):

@@ -215,7 +215,8 @@ def test_multihead_attention(data, embed, heads, bias, batch_first, layout, t, s
 def test_cross_entropy_loss_module(data, reduction, smoothing, ignore_index, n, c):
     r = rng(data)
     try:
-        mine = nn.CrossEntropyLoss(ignore_index, smoothing, reduction)
+        mine = nn.CrossEntropyLoss(ignore_index=ignore_index, label_smoothing=smoothing,
+                                 reduction=reduction)
     except MinigradError as e:
         assert "CrossEntropyLoss" in str(e)
         if smoothing < 0:            # PyTorch lets a negative smoothing through; minigrad does not
