@@ -23,6 +23,31 @@ from ..errors import MinigradError, ShapeError
 from ..tensor import Tensor, constant
 
 
+def check_number(owner, key, v, low=None, high=None, high_open=False):
+    """`v` as a float; a MinigradError naming `owner` and `key` unless it is a finite real
+    number in [low, high] (or [low, high) with high_open). A 0-d Tensor counts as a number."""
+    if isinstance(v, Tensor) and v.ndim == 0:    # torch accepts a 0-d tensor learning rate
+        v = v.item()
+    key = "lr (the learning rate)" if key == "lr" else key
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise MinigradError(f"{owner}: {key} must be a number, got {v!r} ({type(v).__name__})")
+    if not math.isfinite(v):
+        raise MinigradError(f"{owner}: {key} must be finite, got {v}")
+    if low is not None and v < low or high is not None and (v >= high if high_open else v > high):
+        rng = f"in [{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+        raise MinigradError(f"{owner}: {key} must be {rng}, got {v}")
+    return float(v)
+
+
+def check_int(owner, key, v, low=None):
+    """`v` as an int >= low; a MinigradError naming `owner` and `key` otherwise."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise MinigradError(f"{owner}: {key} must be an int, got {v!r} ({type(v).__name__})")
+    if low is not None and v < low:
+        raise MinigradError(f"{owner}: {key} must be >= {low}, got {v}")
+    return int(v)
+
+
 class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -72,22 +97,9 @@ class Optimizer:
         group["lr"] = self._check_number(group, "lr", low=0.0)
 
     def _check_number(self, group, key, low=None, high=None, high_open=False, value=None):
-        """group[key] (or `value`) must be a finite real number in [low, high] (or [low, high))."""
-        name = type(self).__name__
-        v = group[key] if value is None else value
-        key = "lr (the learning rate)" if key == "lr" else key
-        if isinstance(v, Tensor) and v.ndim == 0:    # torch accepts a 0-d tensor learning rate
-            v = v.item()
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise MinigradError(f"{name}: {key} must be a number, got {v!r} "
-                                f"({type(v).__name__})")
-        if not math.isfinite(v):
-            raise MinigradError(f"{name}: {key} must be finite, got {v}")
-        if low is not None and v < low or high is not None and (v >= high if high_open else v > high):
-            rng = f"[{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
-            raise MinigradError(f"{name}: {key} must be {'in ' if high is not None else ''}{rng}, "
-                                f"got {v}")
-        return float(v)
+        """group[key] (or `value`) as a float, checked by `check_number`."""
+        return check_number(type(self).__name__, key, group[key] if value is None else value,
+                            low, high, high_open)
 
     # ------------------------------------------------------------ every step
     def zero_grad(self, set_to_none=True):
