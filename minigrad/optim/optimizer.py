@@ -56,9 +56,10 @@ class Optimizer:
         name = type(self).__name__
         if isinstance(params, (Tensor, dict)) or not hasattr(params, "__iter__"):
             what = (f"a single Tensor of shape {tuple(params.shape)}" if isinstance(params, Tensor)
-                    else f"a {type(params).__name__}")
+                    else f"an object of type {type(params).__name__}")
             raise MinigradError(f"{name}: params must be an iterable of Tensors or of parameter-group "
-                                f"dicts (such as model.parameters() or [tensor]), got {what}")
+                                f"dicts, got {what}; pass model.parameters(), [tensor] or "
+                                "[{'params': [...]}, ...]")
         groups = list(params)
         if not groups:
             raise MinigradError(f"{type(self).__name__}: got an empty parameter list")
