@@ -110,9 +110,8 @@ def save(obj, f, metadata=None):
     for key in (FORMAT_KEY, OBJECT_KEY):
         if key in (metadata or {}):
             raise CheckpointError(f"save: metadata key {key!r} is reserved by minigrad.save")
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) and _is_array(v)
-                                             for k, v in obj.items()):
-        return io.save(obj, f, metadata)    # a state dict: the plain file, as before
+    if isinstance(obj, dict) and all(isinstance(k, str) and _is_array(v) for k, v in obj.items()):
+        return io.save(obj, f, metadata)    # a state dict (or {}): the plain file, as before
     tensors = {}
     skeleton = _pack(obj, "", tensors, {})
     meta = dict(metadata or {})

@@ -215,8 +215,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     mask = xp.moveaxis(safe[..., None] == xp.arange(c), -1, class_axis)
     picked = (input * constant(mask.astype(input.dtype))).sum(class_axis)
     loss = -picked * constant(row_w)
-    if reduction == "mean":
-        return loss.sum() / float(row_w.sum())
+    if reduction == "mean":     # nothing counted: NaN with zero gradients, as torch
+        total = float(row_w.sum())
+        return loss.sum() / total if total else loss.sum() * 0.0 + float("nan")
     return _reduce(loss, reduction, "nll_loss")
 
 

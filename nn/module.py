@@ -113,15 +113,17 @@ class Module:
         stack.append(self)
         try:
             with scope(name, type(self).__name__):
-                for hook in list(self._forward_pre_hooks.values()):
-                    new = hook(self, args)
-                    if new is not None:            # a hook may replace the inputs
-                        args = new if isinstance(new, tuple) else (new,)
+                if self._forward_pre_hooks:
+                    for hook in list(self._forward_pre_hooks.values()):
+                        new = hook(self, args)
+                        if new is not None:        # a hook may replace the inputs
+                            args = new if isinstance(new, tuple) else (new,)
                 out = self.forward(*args, **kwargs)
-                for hook in list(self._forward_hooks.values()):
-                    new = hook(self, args, out)
-                    if new is not None:            # ... or the output
-                        out = new
+                if self._forward_hooks:
+                    for hook in list(self._forward_hooks.values()):
+                        new = hook(self, args, out)
+                        if new is not None:        # ... or the output
+                            out = new
                 return out
         finally:
             stack.pop()

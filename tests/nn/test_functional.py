@@ -227,3 +227,15 @@ def test_legacy_size_average_and_reduce_map_as_torch():
     a, b = mg.randn(3, 2), mg.randn(3, 2)
     assert F.mse_loss(a, b, size_average=False).item() == pytest.approx(F.mse_loss(a, b, reduction="sum").item())
     assert F.mse_loss(a, b, reduce=False).shape == (3, 2)
+
+
+@pytest.mark.torch
+def test_nll_loss_with_every_target_ignored_is_nan_with_zero_gradients_as_torch():
+    torch = require_torch()
+    a = np.random.default_rng(0).normal(size=(3, 4))
+    x, tx = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out = F.nll_loss(x, mg.tensor([1, 1, 1]), ignore_index=1)
+    ref = torch.nn.functional.nll_loss(tx, torch.tensor([1, 1, 1]), ignore_index=1)
+    assert np.isnan(out.item()) and np.isnan(ref.item())
+    out.backward(), ref.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
