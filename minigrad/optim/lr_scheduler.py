@@ -36,7 +36,16 @@ class LRScheduler:
         self.step()
 
     def lr_at(self, step):
-        raise NotImplementedError(f"{type(self).__name__} has no lr_at()")
+        """The rates at `step`. A subclass written for torch defines get_lr() instead
+        (reading self.last_epoch, self.base_lrs or the groups' current 'lr'): it is used."""
+        if type(self).get_lr is LRScheduler.get_lr:
+            raise NotImplementedError(f"{type(self).__name__} defines neither lr_at(step) nor "
+                                      "get_lr()")
+        return self.get_lr()
+
+    def get_lr(self):
+        """The rates for the current step (torch's name; prefer get_last_lr())."""
+        return self.lr_at(self.last_epoch)
 
     def step(self, epoch=None):
         """Advance one step (or jump to `epoch`, torch's deprecated form) and set the
@@ -73,6 +82,9 @@ class LRScheduler:
         args = ", ".join(f"{k}={v}" for k, v in self.state_dict().items()
                          if k not in ("base_lrs", "_last_lr"))
         return f"{type(self).__name__}({args})"
+
+
+_LRScheduler = LRScheduler          # torch's older name, still used by many programs
 
 
 class LambdaLR(LRScheduler):

@@ -159,3 +159,24 @@ def test_one_cycle_refuses_stepping_past_the_end():
     with pytest.raises(mg.MinigradError, match="total_steps"):
         s.step()
     assert math.isfinite(opt.param_groups[0]["lr"])
+
+
+@pytest.mark.torch
+def test_a_scheduler_subclass_written_for_torch_runs_the_same():
+    torch = require_torch()
+
+    def make(base):
+        class Halving(base):            # chainable, as torch's own are written
+            def get_lr(self):
+                if self.last_epoch == 0 or self.last_epoch % 3:
+                    return [g["lr"] for g in self.optimizer.param_groups]
+                return [g["lr"] * 0.5 for g in self.optimizer.param_groups]
+        return Halving
+    opt, topt = _pair("SGD", {})
+    mine, theirs = make(sched.LRScheduler)(opt), make(torch.optim.lr_scheduler.LRScheduler)(topt)
+    for _ in range(12):
+        opt.step(), topt.step()
+        mine.step(), theirs.step()
+        assert mine.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    with pytest.raises(NotImplementedError, match="neither"):
+        sched.LRScheduler(opt)

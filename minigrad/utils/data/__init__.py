@@ -10,9 +10,9 @@ seed gives the same batches. Differences from torch: docs/torch_compat.md.
 from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
 from .sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler,
                       SequentialSampler, SubsetRandomSampler, WeightedRandomSampler)
-from .dataloader import DataLoader, default_collate, default_convert
+from .dataloader import DataLoader, default_collate, default_convert, get_worker_info
 
 __all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
            "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
            "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
-           "default_convert", "random_split"]
+           "default_convert", "get_worker_info", "random_split"]

@@ -11,6 +11,11 @@ from .dataset import IterableDataset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 
+def get_worker_info():
+    """None: batches are always made in the main process here (torch: None there too)."""
+    return None
+
+
 def default_collate(batch):
     """Merge a list of samples into a batch, as torch's default_collate:
 
@@ -145,4 +150,4 @@ class DataLoader:
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
 
-__all__ = ["DataLoader", "Sampler", "default_collate", "default_convert"]
+__all__ = ["DataLoader", "Sampler", "default_collate", "default_convert", "get_worker_info"]
