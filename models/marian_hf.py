@@ -160,33 +160,6 @@ def load_marian(folder, device=None):
     return model.eval()
 
 
-class _WithoutBannedTokens:
-    """The decoding protocol of `model`, with the logits of banned tokens at -inf.
-
-    transformers' `renormalize_logits` (opus-mt's generation_config.json sets it)
-    takes the log-softmax again after banning the `bad_words_ids`; for banned single
-    tokens (opus-mt bans the pad token) that equals a log-softmax over the other
-    tokens only, which is what the decoders compute when the model gives the banned
-    tokens -inf. Greedy choices are the same either way; beam scores are not.
-    """
-
-    def __init__(self, model, banned):
-        self.model, self.banned = model, np.asarray(banned, dtype=np.int64)
-        self.training = model.training
-        self.eval, self.train = model.eval, model.train
-
-    def start_decoding(self, *inputs, **kwargs):
-        return self.model.start_decoding(*inputs, **kwargs)
-
-    def decode_step(self, state, tokens):
-        logits = self.model.decode_step(state, tokens)
-        logits.data[..., self.banned] = -np.inf
-        return logits
-
-    def reorder_decoding_state(self, state, rows):
-        return self.model.reorder_decoding_state(state, rows)
-
-
 def generate(model, input_ids, attention_mask=None, **settings):
     """Translate as transformers' `model.generate(input_ids, attention_mask=...)` does.
 
@@ -195,8 +168,9 @@ def generate(model, input_ids, attention_mask=None, **settings):
     decoding.beam_search(style="hf")), max_length (start token included) or
     max_new_tokens, min_length, length_penalty (beam scores are sum log P /
     generated_length ** length_penalty), early_stopping, bad_words_ids,
-    forced_eos_token_id (the last position must be eos), renormalize_logits,
-    eos_token_id, pad_token_id, decoder_start_token_id.
+    forced_eos_token_id (the last position must be eos), renormalize_logits (the
+    log-softmax taken again after those constraints; opus-mt sets it), eos_token_id,
+    pad_token_id, decoder_start_token_id.
 
     Returns ids (B, L) int64: decoder_start_token_id, the translation, eos, then
     pad_token_id after a sentence's end. Raises MinigradError on an unknown or
@@ -213,21 +187,12 @@ def generate(model, input_ids, attention_mask=None, **settings):
         raise MinigradError("MarianMT.generate: do_sample=True is not supported here; call "
                             "minigrad.models.decoding.sample(model, (input_ids, attention_mask), "
                             "...) for sampling")
-    bad = g.get("bad_words_ids")
-    if g.get("renormalize_logits") and bad and g.get("num_beams", 1) > 1:
-        if any(len(w) != 1 for w in bad) or (g.get("min_length") or 0) > 1:
-            raise MinigradError(
-                "MarianMT.generate: renormalize_logits with multi-token bad_words_ids or "
-                "min_length > 1 is not supported by the decoders (transformers takes the "
-                "log-softmax again after those bans); use renormalize_logits=False")
-        ends = np.asarray(g.get("eos_token_id") if g.get("eos_token_id") is not None else [])
-        # transformers never bans a lone end symbol (NoBadWordsLogitsProcessor drops it)
-        model = _WithoutBannedTokens(model, [w[0] for w in bad if w[0] not in ends.reshape(-1)])
     common = dict(max_len=None if g.get("max_new_tokens") else g.get("max_length"),
                   start_symbol=g["decoder_start_token_id"], end_symbol=g.get("eos_token_id"),
                   max_new_tokens=g.get("max_new_tokens"), pad_symbol=g.get("pad_token_id"),
-                  bad_words_ids=bad, min_length=g.get("min_length") or 0,
-                  forced_eos_token_id=g.get("forced_eos_token_id"))
+                  bad_words_ids=g.get("bad_words_ids"), min_length=g.get("min_length") or 0,
+                  forced_eos_token_id=g.get("forced_eos_token_id"),
+                  renormalize_logits=g.get("renormalize_logits") or False)
     src = (input_ids, attention_mask)
     if g.get("num_beams", 1) == 1:
         return greedy_decode(model, src, **common)

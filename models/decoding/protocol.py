@@ -121,7 +121,7 @@ class eval_mode:
 
 def start(op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max_len,
           max_new_tokens, end_symbol, pad_symbol, bad_words_ids, min_length,
-          forced_eos_token_id):
+          forced_eos_token_id, renormalize_logits=False):
     """Check the arguments, start decoding; -> (stepper, first ids, max_len, ends, pad,
     processors). Shared by every decoder."""
     prompt_len = 1 if prompt is None else np.shape(prompt)[-1]
@@ -131,6 +131,9 @@ def start(op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max
     forced = check.symbols(op, "forced_eos_token_id", forced_eos_token_id)
     min_length = check.integer(op, "min_length", min_length, minimum=0)
     bad = check.bad_words(op, bad_words_ids, ends)
+    if not isinstance(renormalize_logits, (bool, np.bool_)):
+        raise check.DecodingError(f"{op}: renormalize_logits must be True or False, got "
+                                  f"{renormalize_logits!r}")
     if pad is not None and len(pad) != 1:
         raise check.DecodingError(f"{op}: pad_symbol must be one token id, got {pad_symbol!r}")
     if prompt is None and start_symbol is not None:
@@ -144,5 +147,5 @@ def start(op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max
     if pad is None:
         pad = (getattr(stepper.state, "pad_symbol", None),)
     fill = pad[0] if pad[0] is not None else (ends[0] if ends else None)
-    processors = Processors(ends, bad, min_length, forced, max_len)
+    processors = Processors(ends, bad, min_length, forced, max_len, renormalize_logits)
     return stepper, ids, max_len, ends, fill, processors

@@ -301,5 +301,21 @@ def test_generate_settings_are_checked(tmp_path):
     with pytest.raises(mg.errors.MinigradError, match="do_sample"):
         model.generate(src, mask, do_sample=True)
     with pytest.raises(mg.errors.MinigradError, match="renormalize_logits"):
-        model.generate(src, mask, num_beams=2, renormalize_logits=True, min_length=3,
-                       bad_words_ids=[[39]])
+        model.generate(src, mask, renormalize_logits="yes")
+
+
+@pytest.mark.parametrize("num_beams", [1, 4])
+def test_renormalized_multi_token_bad_words_and_min_length_match_generate(tmp_path, num_beams):
+    """renormalize_logits (opus-mt's setting) after bans of several-token words and of the
+    end symbol before min_length: the log-softmax is taken again, as transformers does."""
+    ref, model, src, mask = _generation_case(tmp_path, 2, 40, 0.0, num_beams=num_beams)
+    first = model.generate(src, mask, num_beams=1, max_length=4)[:, 1:3]
+    bad = [[39], [int(first[0, 0]), int(first[0, 1])], [int(first[1, 0]), 7, 8]]
+    settings = dict(bad_words_ids=bad, min_length=6)
+    got = model.generate(src, mask, **settings)
+    np.testing.assert_array_equal(got, _reference_generate(ref, src, mask, **settings))
+    ends = [int(np.argmax(row == 0)) for row in got if 0 in row[1:]]
+    assert ends and min(ends) >= 6
+    plain = dict(settings, renormalize_logits=False)
+    np.testing.assert_array_equal(model.generate(src, mask, **plain),
+                                  _reference_generate(ref, src, mask, **plain))
