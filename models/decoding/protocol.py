@@ -7,7 +7,7 @@ encoder-decoder (Seq2SeqTransformer, Marian) runs its encoder in
 The decoders never look inside the model or its state.
 """
 from dataclasses import dataclass
-from typing import Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -63,6 +63,28 @@ class DecodingState:
     max_positions: Optional[int] = None
     pad_symbol: Optional[int] = None
     device: str = "cpu"
+
+
+@dataclass
+class EncoderDecoderState(DecodingState):
+    """The decoding protocol's state of an encoder-decoder (Seq2SeqTransformer, MarianMT):
+    the encoder's memory (B, S, d_model), its padding mask (B, S), True at padding, or
+    None, and the decoder's per-layer key/value caches (models.transformer.DecoderCache)."""
+    memory: Any = None
+    memory_mask: Any = None
+    cache: Any = None
+
+    def reorder(self, rows):
+        """Keep, repeat or reorder the batch rows `rows` (B',) int64 of the memory, its
+        mask and the caches (beam expansion and reordering); returns the state."""
+        rows = rows.numpy() if isinstance(rows, Tensor) else np.asarray(rows, dtype=np.int64)
+        index = Tensor(rows, device=self.device)             # index arrays live with the data
+        self.memory = self.memory[index]
+        if self.memory_mask is not None:
+            self.memory_mask = self.memory_mask[index]
+        self.cache.reorder(index)
+        self.batch_size = len(rows)
+        return self
 
 
 class Stepper:
