@@ -10,6 +10,8 @@ from minigrad.io import CheckpointError
 from minigrad.models import MarianMT
 from minigrad.models.marian import marian_sinusoids
 
+from marian_fixtures import TINY, make_marian_folder, source_batch
+
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
@@ -20,45 +22,6 @@ def _torch_single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-TINY = dict(vocab_size=40, d_model=16, encoder_layers=2, decoder_layers=2,
-            encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=32,
-            decoder_ffn_dim=24, max_position_embeddings=64, pad_token_id=39,
-            decoder_start_token_id=39, eos_token_id=0, forced_eos_token_id=0)
-
-
-def make_marian_folder(folder, seed=0, generation=None, scale=0.5, **overrides):
-    """Save a MarianMTModel with every weight random (layer norms and final_logits_bias
-    included, so that none of them can be silently skipped) as safetensors; returns
-    the transformers model, in eval mode."""
-    from transformers import MarianConfig, MarianMTModel
-
-    torch.manual_seed(seed)
-    config = MarianConfig(**{**TINY, **overrides})
-    model = MarianMTModel(config)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "embed_positions" in name:             # fixed sinusoids, not saved
-                continue
-            p.copy_(torch.randn_like(p) * (0.1 if "norm" in name else scale)
-                    + (1.0 if "norm" in name and name.endswith("weight") else 0.0))
-        model.final_logits_bias.copy_(torch.randn_like(model.final_logits_bias) * 0.5)
-    if generation:
-        for key, value in generation.items():
-            setattr(model.generation_config, key, value)
-    model.save_pretrained(folder, safe_serialization=True)
-    return model.eval()
-
-
-def source_batch(vocab_size, pad, rng, batch=3, length=7):
-    """Token ids (B, S) with eos (0) at each sentence's end and padding after it."""
-    ids = rng.integers(1, pad, size=(batch, length)).astype(np.int64)
-    lengths = [length] + [int(x) for x in rng.integers(2, length, size=batch - 1)]
-    for i, n in enumerate(lengths):
-        ids[i, n - 1] = 0
-        ids[i, n:] = pad
-    return ids, (ids != pad).astype(np.int64)
 
 
 VARIANTS = {
