@@ -24,21 +24,18 @@ state are JSON strings in the header's metadata.
 """
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from .backend import get_rng_state, set_rng_state, to_device
 from .errors import MinigradError
+from .io_checks import _kind_problems, check_fields, check_numbers, check_value  # noqa: F401
+from .safetensors_format import (CheckpointError, CheckpointWriteError, atomic_write,  # noqa: F401
+                                 read_header, read_tensors, remove_stale_temps)
 from .tensor import Tensor
 
 FORMAT = "minigrad-checkpoint"
 FORMAT_VERSION = "1"
-_MAX_HEADER = 100 * 1024 * 1024      # safetensors' own limit on the JSON header
-
-
-class CheckpointError(MinigradError, ValueError):
-    """A file that is not a readable safetensors file, or whose contents do not fit."""
 
 
 def _safetensors():
@@ -91,137 +88,36 @@ def save(tensors, path, metadata=None):
             raise CheckpointError(f"save: metadata must map strings to strings; got non-string "
                                   f"values for {bad} (encode them, e.g. with json.dumps)")
         metadata = dict(metadata)
-    _atomic_write(path, lambda tmp: st.numpy.save_file(arrays, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: st.numpy.save_file(arrays, tmp, metadata=metadata))
 
 
-def _atomic_write(path, write):
-    """Run write(temporary path) then move the result onto `path`, fsynced."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:                                  # make the rename itself durable (POSIX)
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:                       # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:                       # pragma: no cover
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def _describe_foreign(head):
-    """A hint for common files that are not safetensors."""
-    if head[:1] == b"\x80":
-        return ("it looks like a Python pickle (e.g. torch.save with the old format); minigrad "
-                "never unpickles files, because loading a pickle can run arbitrary code")
-    if head[:4] == b"PK\x03\x04":
-        return ("it is a zip archive (torch.save writes these, with a pickle inside); minigrad "
-                "never unpickles files; re-save it with safetensors.torch.save_file")
-    if head[:6] == b"\x93NUMPY":
-        return "it is a NumPy .npy file"
-    return ""
-
-
-def _check_file(path):
-    """Validate the header before the parser sees it: a clear error for truncated
-    files and for files of another format. Reads bytes and JSON only."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"load: no such file: {path!r}")
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(9)
-        # An 8-byte length, then the JSON header's "{": only a file without that can be of
-        # another format (a valid length may well start with 0x80, a pickle's first byte)
-        hint = _describe_foreign(head) if head[8:9] != b"{" else ""
-        head = head[:8]
-        if hint:
-            raise CheckpointError(f"load: {path!r} is not a safetensors file: {hint}")
-        if len(head) < 8:
-            raise CheckpointError(f"load: {path!r} is not a safetensors file: it has only "
-                                  f"{size} bytes (a safetensors file starts with an 8-byte "
-                                  "header length)")
-        n = int.from_bytes(head, "little")
-        if n > _MAX_HEADER:
-            raise CheckpointError(f"load: {path!r} is not a safetensors file: its first 8 bytes "
-                                  f"give a header length of {n} bytes")
-        if 8 + n > size:
-            raise CheckpointError(f"load: {path!r} is truncated or not a safetensors file: the "
-                                  f"header needs {8 + n} bytes but the file has {size}")
-        f.seek(8)
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise CheckpointError(f"load: {path!r} is not a safetensors file: its header is not "
-                                  f"valid JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"load: {path!r} is not a safetensors file: header is not a JSON "
-                              "object")
-    end = 0
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            end = max(end, int(entry["data_offsets"][1]))
-        except (KeyError, TypeError, IndexError, ValueError):
-            raise CheckpointError(f"load: {path!r} is not a safetensors file: entry {name!r} has "
-                                  "no valid data_offsets") from None
-    if 8 + n + end > size:
-        raise CheckpointError(f"load: {path!r} is truncated: its tensors end at byte {8 + n + end} "
-                              f"but the file has {size} bytes")
-    return header
-
-
-def _read(path, device=None):
-    """(tensors, metadata) of a safetensors file."""
-    st = _safetensors()
-    _check_file(path)
-    try:
-        with st.safe_open(os.fspath(path), framework="np") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except st.SafetensorError as e:
-        raise CheckpointError(f"load: {os.fspath(path)!r} is not a valid safetensors file: {e}") \
-            from None
+def _read(path, device=None, header=None):
+    """(tensors, metadata) of a safetensors file (its header already read, if given)."""
+    header = header or read_header(path)
     out = {}
-    for k, a in tensors.items():
-        if not a.flags.writeable:
-            a = a.copy()
-        if device is not None:
-            a = to_device(a, device)
-        out[k] = Tensor._make(a, False, None)
-    return out, metadata
+    for k, a in read_tensors(path, header).items():
+        out[k] = Tensor._make(a if device is None else to_device(a, device), False, None)
+    return out, dict(header.metadata)
 
 
 def load(path, device=None):
     """The tensors of a safetensors file as {name: Tensor}, on `device` (default CPU).
 
-    Raises CheckpointError, without running anything from the file, when it is
-    missing, truncated, or not a safetensors file (a pickle, a zip, ...).
+    Every safetensors dtype minigrad can hold loads as itself (float16 files from
+    torch included), except bfloat16, which NumPy lacks: it loads as float32, exactly
+    (every bfloat16 is a float32 with its low 16 bits zero); convert with `.half()` or
+    keep float32. Raises CheckpointError naming the file, without running anything
+    from it and after checking the whole header before reading any tensor, when it is
+    missing, a directory, unreadable, truncated, hostile (huge or deeply nested
+    header, impossible offsets) or not a safetensors file (a pickle, a zip, ...), and
+    for a dtype minigrad cannot hold (float8, ...), naming the tensor and the dtype.
     """
     return _read(path, device)[0]
 
 
 def load_metadata(path):
     """The string metadata stored in a safetensors file's header."""
-    header = _check_file(path)
-    return dict(header.get("__metadata__") or {})
+    return dict(read_header(path).metadata)
 
 
 def state_dict_problems(model, tensors, strict=True):
@@ -342,13 +238,16 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
                     restore_rng=True):
     """Restore what `save_checkpoint` wrote into the given objects.
 
-    Everything is checked first (model names, shapes and dtypes; the
-    optimizer's groups and state shapes; the classes of optimizer and schedule)
-    and every problem is reported in one CheckpointError; nothing is changed
+    Everything is checked first, on the file's header before any tensor is read (the
+    format tag; the step, a whole number >= 0; model names, shapes and dtypes; the
+    optimizer's groups, hyper-parameter types, state shapes and moment dtypes; the
+    schedule's keys and value types; the classes of optimizer and schedule), and every
+    problem is reported in one CheckpointError naming the file; nothing is changed
     unless all of it fits. Returns {'step', 'extra', 'metadata'}.
     """
-    tensors, meta = _read(path)
     where = os.fspath(path)
+    header = read_header(path)
+    meta = header.metadata
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"load_checkpoint: {where!r} is a safetensors file but not a "
                               "minigrad checkpoint (no format tag); use minigrad.load or "
@@ -356,41 +255,15 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
     try:                             # (a damaged file can hold broken JSON in its metadata)
         parsed = {k: json.loads(meta[k]) for k in ("optim", "sched", "rng", "step", "extra")
                   if k in meta}
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CheckpointError(f"load_checkpoint: {where!r} has corrupt metadata: {e}") from None
-    problems = []
-    model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    if model is not None:
-        problems += [f"model: {p}" for p in state_dict_problems(model, model_tensors, strict)]
-    optim_state = sched_state = None
-    if optimizer is not None:
-        if "optim" not in meta:
-            problems.append("optimizer: the checkpoint has no optimizer state")
-        else:
-            if meta.get("optim_type") != type(optimizer).__name__:
-                problems.append(f"optimizer: checkpoint holds {meta.get('optim_type')} state, "
-                                f"got a {type(optimizer).__name__}")
-            try:
-                optim_state = unflatten(parsed["optim"], tensors)
-                problems += [f"optimizer: {p}" for p in optimizer.state_dict_problems(optim_state)]
-            except (TypeError, KeyError, AttributeError, ValueError, IndexError,
-                    OverflowError) as e:
-                problems.append(f"optimizer: the saved state is corrupt ({type(e).__name__}: {e})")
-    if scheduler is not None:
-        if "sched" not in meta:
-            problems.append("scheduler: the checkpoint has no schedule state")
-        else:
-            if meta.get("sched_type") != type(scheduler).__name__:
-                problems.append(f"scheduler: checkpoint holds {meta.get('sched_type')} state, "
-                                f"got a {type(scheduler).__name__}")
-            sched_state = unflatten(parsed["sched"], tensors)
-            own = set(scheduler.state_dict())
-            saved = set(sched_state) if isinstance(sched_state, dict) else set()
-            if own != saved:
-                problems.append(f"scheduler: missing keys {sorted(own - saved)}; unexpected keys "
-                                f"{sorted(saved - own)}")
+    if "step" in parsed:
+        check_value(f"load_checkpoint: {where!r}", "step", parsed["step"], int, low=0)
+    problems = _checkpoint_problems(header.tensors, meta, parsed, model, optimizer, scheduler,
+                                    strict)
     if problems:
         raise CheckpointError(f"load_checkpoint: {where!r} does not fit: " + "; ".join(problems))
+    tensors = _read(path, header=header)[0]
     if restore_rng and "rng" in parsed:            # first: the one part that can still fail
         try:
             set_rng_state(parsed["rng"])
@@ -398,12 +271,65 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict=Tru
             raise CheckpointError(f"load_checkpoint: {where!r} holds a corrupt random generator "
                                   f"state ({type(e).__name__}: {e})") from None
     if model is not None:
-        model.load_state_dict(model_tensors, strict=strict)
-    if optim_state is not None:
-        optimizer.load_state_dict(optim_state)
-    if sched_state is not None:
-        scheduler.load_state_dict(sched_state)
+        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items()
+                               if k.startswith("model.")}, strict=strict)
+    if optimizer is not None:
+        optimizer.load_state_dict(unflatten(parsed["optim"], tensors))
+    if scheduler is not None:
+        scheduler.load_state_dict(unflatten(parsed["sched"], tensors))
     return {"step": parsed.get("step"), "extra": parsed.get("extra"), "metadata": meta}
+
+
+def _checkpoint_problems(infos, meta, parsed, model, optimizer, scheduler, strict):
+    """Every reason the checkpoint described by `infos` (header entries, which have the
+    shape and dtype of the tensors) and `parsed` metadata cannot load into the objects."""
+    problems = []
+    if model is not None:
+        own = {k[len("model."):]: v for k, v in infos.items() if k.startswith("model.")}
+        problems += [f"model: {p}" for p in state_dict_problems(model, own, strict)]
+    for label, obj, key in (("optimizer", optimizer, "optim"), ("scheduler", scheduler, "sched")):
+        if obj is None:
+            continue
+        if key not in meta:
+            problems.append(f"{label}: the checkpoint has no {label} state")
+            continue
+        if meta.get(key + "_type") != type(obj).__name__:
+            problems.append(f"{label}: checkpoint holds {meta.get(key + '_type')} state, "
+                            f"got a {type(obj).__name__}")
+        try:
+            state = unflatten(parsed[key], infos)
+            if label == "optimizer":
+                found = obj.state_dict_problems(state) or _optimizer_problems(obj, state)
+            else:
+                own, saved = obj.state_dict(), state if isinstance(state, dict) else {}
+                found = ([f"missing keys {sorted(set(own) - set(saved))}; unexpected keys "
+                          f"{sorted(set(saved) - set(own))}"] if set(own) != set(saved) else
+                         _kind_problems("", own, saved))
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError,
+                RecursionError, CheckpointError) as e:
+            found = [f"the saved state is corrupt ({type(e).__name__}: {e})"]
+        problems += [f"{label}: {p}" for p in found]
+    return problems
+
+
+def _optimizer_problems(optimizer, state):
+    """Hyper-parameters of the wrong kind and moments whose dtype is not their parameter's."""
+    problems = []
+    for i, (saved, own) in enumerate(zip(state["param_groups"], optimizer.param_groups)):
+        own = {k: v for k, v in own.items() if k != "params"}
+        problems += _kind_problems(f"param_groups[{i}]", own, saved)
+    position = {int(k): p for saved, own in zip(state["param_groups"], optimizer.param_groups)
+                for k, p in zip(saved["params"], own["params"])}
+    for key, s in state["state"].items():
+        for k, v in s.items():
+            p = position[int(key)]
+            if not hasattr(v, "dtype"):
+                problems += _kind_problems(f"state {key}.{k}", 0, v) if k == "step" else []
+            elif tuple(v.shape) == tuple(p.shape) and v.dtype != p.dtype:
+                problems.append(f"state {key}.{k} is {v.dtype}, its parameter is {p.dtype}")
+            elif v.dtype.kind not in "iuf":
+                problems.append(f"state {key}.{k} has dtype {v.dtype}, expected a number")
+    return problems
 
 
 class Checkpoint:

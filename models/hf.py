@@ -42,7 +42,7 @@ def write_json(path, content):
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-    mio._atomic_write(os.fspath(path), write)
+    mio.atomic_write(os.fspath(path), write)
 
 
 def read_hf_folder(folder, who="read_hf_folder"):

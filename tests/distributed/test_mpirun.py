@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,6 @@ def mpirun(script, *args, n=2, timeout=TIMEOUT_S):
     cmd = [launcher, "-n", str(n), "--oversubscribe",
            "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo",
            sys.executable, str(HERE / script), *map(str, args)]
-    start = time.perf_counter()
     # A session of its own, so that a hung job can be killed with every rank it started.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True)
@@ -56,8 +54,7 @@ def mpirun(script, *args, n=2, timeout=TIMEOUT_S):
         stdout, stderr = proc.communicate()
         pytest.fail(f"mpirun {script} did not finish within {timeout} s (a rank hangs):\n"
                     f"{stdout}\n{stderr}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), \
-        time.perf_counter() - start
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def load_worker():
@@ -71,7 +68,7 @@ def load_worker():
 def ranks(tmp_path_factory):
     """Each rank's saved results, from one `mpirun -n 2 ddp_worker.py` job."""
     out = tmp_path_factory.mktemp("ddp")
-    proc, _ = mpirun("ddp_worker.py", out)
+    proc = mpirun("ddp_worker.py", out)
     assert proc.returncode == 0, f"mpirun failed:\n{proc.stdout}\n{proc.stderr}"
     return [dict(np.load(out / f"rank{r}.npz")) for r in range(2)]
 
@@ -162,11 +159,11 @@ def test_collectives_and_helpers(ranks):
 
 
 def test_a_failing_rank_ends_the_whole_job_with_a_clear_message():
-    proc, elapsed = mpirun("fail_worker.py", timeout=TIMEOUT_S)
+    # (ending at all is the point: a hung job fails in mpirun() at the TIMEOUT_S guard)
+    proc = mpirun("fail_worker.py", timeout=TIMEOUT_S)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "rank one fails on purpose" in output
     assert "minigrad.distributed: rank 1 of 2 raised ValueError" in output
     assert "aborting all 2 processes" in output
     assert "rank 0 passed the barrier" not in output
-    assert elapsed < TIMEOUT_S

@@ -3,7 +3,9 @@
 No GPU is needed: the fakes record what the communicator asks of CuPy and NCCL
 (which device, which stream, which pointer, count, dtype and op, in which
 order), and the fake NCCL acts on the host memory behind the pointer as a
-world whose ranks all hold the same data would (a sum multiplies by the size).
+world whose ranks hold different data would: rank j holds this rank's values plus
+10 * (j - rank) (`peer_data`), so a reduction or gather that mixes up ranks, skips
+some, or treats them as equal gives a wrong result.
 """
 import ctypes
 from types import SimpleNamespace
@@ -21,6 +23,18 @@ CODES = dict(NCCL_INT8=0, NCCL_UINT8=1, NCCL_INT32=2, NCCL_UINT32=3, NCCL_INT64=
              NCCL_SUM=0, NCCL_PROD=1, NCCL_MAX=2, NCCL_MIN=3)
 NUMPY_OF = {0: np.int8, 1: np.uint8, 2: np.int32, 3: np.uint32, 4: np.int64, 5: np.uint64,
             6: np.float16, 7: np.float32, 8: np.float64}
+
+
+SHIFT = 10
+
+
+def peer_data(own, j, rank):
+    """What rank j holds when this rank (`rank`) holds `own`."""
+    return (own + SHIFT * (j - rank)).astype(own.dtype)
+
+
+REDUCE = {CODES["NCCL_SUM"]: np.sum, CODES["NCCL_PROD"]: np.prod, CODES["NCCL_MAX"]: np.max,
+          CODES["NCCL_MIN"]: np.min}
 
 
 def host_view(ptr, count, code):
@@ -94,12 +108,13 @@ class FakeWorld:
         class NcclCommunicator:
             def __init__(comm, ndev, uid, rank):
                 log.append(("nccl_init", ndev, uid, rank))
+                comm.rank = rank
 
             def allReduce(comm, send, recv, count, dtype, op, stream):
                 log.append(("allReduce", send, recv, count, dtype, op, stream))
-                view = host_view(recv, count, dtype)
-                if op == CODES["NCCL_SUM"]:
-                    view *= size
+                own = host_view(send, count, dtype).copy()
+                every = np.stack([peer_data(own, j, comm.rank) for j in range(size)])
+                host_view(recv, count, dtype)[:] = REDUCE[op](every, axis=0)
 
             def bcast(comm, buf, count, dtype, root, stream):
                 log.append(("bcast", buf, count, dtype, root, stream))
@@ -108,7 +123,7 @@ class FakeWorld:
                 log.append(("allGather", count, dtype, stream))
                 src = host_view(send, count, dtype).copy()
                 dst = host_view(recv, count * size, dtype)
-                dst[:] = np.tile(src, size)
+                dst[:] = np.concatenate([peer_data(src, j, comm.rank) for j in range(size)])
 
             def abort(comm):
                 log.append(("nccl_abort",))
@@ -194,14 +209,25 @@ def test_all_reduce_is_queued_on_the_communication_stream_in_order(monkeypatch):
     assert (rec2, s2) == ("record", 2)
     work.wait()
     assert world.log[-1] == ("wait_event", 1, e2)          # compute stream waits, host does not
-    np.testing.assert_array_equal(x.a, 4 * np.arange(6).reshape(2, 3))
+    # the sum over ranks 0..3 holding x, x + 10, x + 20, x + 30
+    np.testing.assert_array_equal(x.a, 4 * np.arange(6).reshape(2, 3) + 60)
+
+
+@pytest.mark.parametrize("op, want", [("sum", [4 * 7 + 20, 4 * -2 + 20]),
+                                      ("max", [7 + 20, -2 + 20]), ("min", [7 - 10, -2 - 10]),
+                                      ("prod", [-3 * 7 * 17 * 27, -12 * -2 * 8 * 18])])
+def test_every_reduction_combines_the_ranks_different_data(monkeypatch, op, want):
+    comm, world, _ = make(monkeypatch, rank=1, size=4)      # x - 10, x, x + 10, x + 20
+    x = FakeGpuArray(np.array([7, -2], dtype=np.int64))
+    comm.all_reduce(x, op=op)
+    np.testing.assert_array_equal(x.a, want)
 
 
 def test_mean_divides_after_the_sum(monkeypatch):
     comm, world, _ = make(monkeypatch, size=4)
     x = FakeGpuArray(np.array([1.0, 2.0], dtype=np.float64))
     comm.all_reduce(x, op="mean")
-    np.testing.assert_allclose(x.a, [1.0, 2.0])
+    np.testing.assert_allclose(x.a, [1.0 + 15, 2.0 + 15])     # mean of x, x+10, x+20, x+30
     assert [e for e in world.log if e[0] == "allReduce"][0][4:6] == (CODES["NCCL_FLOAT64"],
                                                                      CODES["NCCL_SUM"])
 
@@ -213,7 +239,10 @@ def test_a_strided_array_goes_through_a_contiguous_copy(monkeypatch):
     comm.all_reduce(x, op="max")
     call = [e for e in world.log if e[0] == "allReduce"][0]
     assert call[1] != base.ctypes.data and call[3] == 4 and call[5] == CODES["NCCL_MAX"]
-    np.testing.assert_array_equal(base, np.arange(8).reshape(2, 4))   # max of equals: same
+    # the result (rank 1's x + 10) is written back into the strided elements only
+    want = np.arange(8).reshape(2, 4)
+    want[:, ::2] += 10
+    np.testing.assert_array_equal(base, want)
 
 
 def test_broadcast_all_gather_barrier_abort(monkeypatch):
@@ -222,7 +251,7 @@ def test_broadcast_all_gather_barrier_abort(monkeypatch):
     comm.broadcast(x, root=2)
     assert ("bcast", x.data.ptr, 5, CODES["NCCL_FLOAT16"], 2, 2) in world.log
     g = comm.all_gather(FakeGpuArray(np.array([1, 2], dtype=np.int64)))
-    np.testing.assert_array_equal(g.a, [[1, 2]] * 3)
+    np.testing.assert_array_equal(g.a, [[1, 2], [11, 12], [21, 22]])    # in rank order
     world.log.clear()
     comm.barrier()
     assert world.log == [("synchronize", 1), ("synchronize", 2)] and mpi.calls[-1] == ("barrier",)

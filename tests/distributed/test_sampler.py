@@ -13,6 +13,16 @@ def test_ranks_cover_the_data_with_equal_disjoint_shares(n, world):
     assert len({len(i) for i in idx}) == 1 and len(idx[0]) == len(shards[0]) == -(-n // world)
     together = np.concatenate(idx)
     assert set(together.tolist()) == set(range(n))                  # everything covered
+    # disjoint: no index is in two shares, except the padding that evens out the shares
+    # (as PyTorch's DistributedSampler, the first indices again, each at most once more)
+    padding = world * len(idx[0]) - n
+    counts = np.bincount(together, minlength=n)
+    assert counts.sum() == n + padding and counts.max() <= 1 + (padding > 0), counts
+    assert (counts == 2).sum() == padding, counts
+    if padding == 0:
+        for a in range(world):
+            for b in range(a + 1, world):
+                assert not set(idx[a].tolist()) & set(idx[b].tolist()), (a, b)
 
 
 def test_drop_last_cuts_to_a_multiple():

@@ -46,11 +46,9 @@ def test_rnn_path_grows_with_length_attention_path_does_not():
     # ... while attention's is the same short chain at every length.
     assert len(set(attn.tolist())) == 1 and attn[0] < rnn[0], (t, attn)
     assert r["rnn_steps"] == r["lengths"] and set(r["attn_steps"]) == {1}
-    # Timing, loosely (a shared machine's timings are noisy, and attention's batched
-    # matmuls suffer most from a busy core, so no attention-vs-RNN race here): the
-    # RNN's time grows at least a quarter as fast as the number of its steps.
-    rnn_time = np.add(r["rnn_fwd"], r["rnn_bwd"])
-    assert rnn_time[-1] / rnn_time[0] > 0.25 * t[-1] / t[0], (t, rnn_time)
+    # (No timing here: wall-clock times depend on the machine's load; the experiment
+    # prints them. The structural fact behind them is asserted above: the RNN runs one
+    # sequential step per position, attention one step for the whole sequence.)
 
 
 # ---------------------------------------------------------------- 2. sqrt(d_k)

@@ -1,11 +1,13 @@
 """Print how many fuzz cases ran, and how each ended, at the end of the test run.
 
-Set MINIGRAD_FUZZ_REPORT=path.json to also write the totals to a file.
+Set MINIGRAD_FUZZ_REPORT=path.json to also write the totals (and each test file's) to a
+file. Only "matched torch" counts a comparison with PyTorch; the other names say what
+each case was checked against (fuzzlib.py).
 """
 import json
 import os
 
-from reliability.fuzzlib import TALLY
+from reliability.fuzzlib import BY_FILE, TALLY
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -18,4 +20,4 @@ def pytest_terminal_summary(terminalreporter):
     path = os.environ.get("MINIGRAD_FUZZ_REPORT")
     if path:
         with open(path, "w") as f:
-            json.dump({"total": total, **TALLY}, f, indent=1)
+            json.dump({"total": total, **TALLY, "by_file": BY_FILE}, f, indent=1)

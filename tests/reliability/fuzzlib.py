@@ -7,17 +7,22 @@ PyTorch on the same input arrays and sorts the outcome:
 * minigrad raises a `MinigradError` whose message names the op and at least one
   of the offending values (an input's shape or dtype, or a bad argument);
   if PyTorch accepts the call, minigrad must have said why it is stricter
-  (`stricter=` names the reason, which the case documents), or PyTorch's result
-  is empty (PyTorch skips dtype and shape checks on empty tensors);
+  (`stricter=` names the reason, which the case documents), empty inputs included;
 * minigrad succeeds where PyTorch refuses (minigrad is more lenient, e.g. the
-  mean of an int tensor): allowed, and the result is checked against NumPy
-  when the case gives a reference.
+  mean of an int tensor): allowed, and the result is checked against the case's
+  NumPy `reference`, or else against PyTorch run on the inputs widened to
+  float64; a case with neither fails (an unchecked result is not a pass).
+* gradients: when PyTorch's autograd refuses (e.g. no float16 kernel), they are
+  compared with PyTorch's float64 gradients instead; never silently dropped.
 
 Anything else fails the test: an exception that is not a MinigradError (a bare
 NumPy traceback from deep inside), a wrong shape or dtype, a wrong value.
 
-Every outcome is counted in `TALLY`; tests/reliability/conftest.py prints the
-totals at the end of the run. `MINIGRAD_FUZZ_SCALE` multiplies every test's
+Every outcome is counted in `TALLY` (with `count`, which also keeps the totals of
+each test file in `BY_FILE`, so each file can test that each of its kinds of
+outcome happened); tests/reliability/conftest.py prints the totals at the end of
+the run. The names say what was checked: "matched torch" only for a comparison
+with PyTorch's values (and gradients). `MINIGRAD_FUZZ_SCALE` multiplies every test's
 example count (2 by default, about 8,000 cases in under a minute; a search for
 bugs runs 20 or more). The cases are the same on every run (derandomized), so CI
 is repeatable; MINIGRAD_FUZZ_RANDOM=1 draws fresh ones, which is how a search for
@@ -40,6 +45,36 @@ from minigrad.errors import MinigradError
 SCALE = float(os.environ.get("MINIGRAD_FUZZ_SCALE", "2"))
 RANDOM = bool(os.environ.get("MINIGRAD_FUZZ_RANDOM"))      # fresh cases every run
 TALLY = collections.Counter()          # outcome -> number of cases
+BY_FILE = collections.defaultdict(collections.Counter)   # test file -> outcome -> cases
+
+MATCHED = "matched torch"
+REFEREED = "matched torch (refereed in float64)"
+NUMPY_REFERENCE = "torch refused; matched the NumPy reference"
+FLOAT64_REFERENCE = "torch refused; matched torch in float64"
+ALSO_RAISED = "raised MinigradError (torch raised too)"
+STRICTER = "raised MinigradError (stricter than torch, documented)"
+EXPECTED_ERROR = "raised MinigradError (as the case expects)"
+NUMPY_ONLY = "matched NumPy (no torch counterpart)"
+EMPTY_UNCHECKED = "raised MinigradError on empty input (torch refuses it when not empty)"
+SELF_CONSISTENT = "matched its own result another way (no torch counterpart)"
+STRUCTURAL = "checked shapes and ranges only (no oracle)"
+
+
+def count(outcome):
+    """Count one case's outcome, in the totals and in its test file's."""
+    TALLY[outcome] += 1
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    BY_FILE[os.path.basename(current.split("::")[0])][outcome] += 1
+
+
+def assert_counted(test_file, outcomes):
+    """Each of `outcomes` happened at least once in `test_file` (run after its cases)."""
+    seen = BY_FILE.get(os.path.basename(test_file))
+    if not seen:
+        import pytest
+        pytest.skip("the file's fuzz cases did not run in this session (run the whole file)")
+    missing = [o for o in outcomes if not seen[o]]
+    assert not missing, f"no case of {os.path.basename(test_file)} ended as {missing}: {dict(seen)}"
 
 
 def fuzz_settings(examples):
@@ -156,7 +191,7 @@ def expect_error(op, call, mentions=(), error=MinigradError, also=()):
         msg = str(e)
         assert isinstance(e, error), f"{op}: raised {type(e).__name__}, expected {error.__name__}: {msg}"
         _check_message(op, msg, mentions, also)
-        TALLY["raised MinigradError"] += 1
+        count(EXPECTED_ERROR)
         return msg
     except Exception as e:                                       # noqa: BLE001 - this is the bug
         raise AssertionError(f"{op}: raised {type(e).__name__} (not a MinigradError): {e}\n"
@@ -196,15 +231,15 @@ def check(op, mg_fn, torch_fn, arrays, *, args=(), grad=True, stricter=None, ref
         try:
             tout = _quiet(torch_fn, _torch_inputs(arrays, False))
         except Exception:                                        # noqa: BLE001
-            TALLY["raised MinigradError (torch raised too)"] += 1
+            count(ALSO_RAISED)
             return None
-        if not stricter and (all(t.numel() == 0 for t in as_list(tout)) or
-                             any(getattr(a, "size", 1) == 0 for a in arrays)):
-            TALLY["raised MinigradError (torch skips its checks on empty input)"] += 1
+        del tout
+        if not stricter and _torch_refuses_when_filled(torch_fn, arrays):
+            count(EMPTY_UNCHECKED)
             return None
         assert stricter, (f"{op}: minigrad raised {type(e).__name__} where PyTorch accepts the "
                           f"call: {e}")
-        TALLY["raised MinigradError (stricter than torch, documented)"] += 1
+        count(STRICTER)
         return None
     except Exception as e:                                       # noqa: BLE001
         raise AssertionError(f"{op}: raised {type(e).__name__} (not a MinigradError): {e}\n"
@@ -220,24 +255,29 @@ def check(op, mg_fn, torch_fn, arrays, *, args=(), grad=True, stricter=None, ref
     try:
         tout = _quiet(torch_fn, ts)
     except Exception:                                            # noqa: BLE001
-        if reference is not None:
-            ref = as_list(reference(*arrays))
-            assert len(ref) == len(outs)
-            for o, r in zip(outs, ref):
-                assert_same(op, o.numpy(), np.asarray(r), tol, equal_dtype=False)
         _check_no_upcast(op, arrays, outs)
-        TALLY["minigrad result (torch raised)"] += 1
+        if reference is not None:
+            ref, outcome = as_list(reference(*arrays)), NUMPY_REFERENCE
+        else:
+            ref, outcome = _widened_results(torch_fn, arrays), FLOAT64_REFERENCE
+            assert ref is not None, (f"{op}: minigrad accepts a call that PyTorch refuses, even "
+                                     "in float64, and the case gives no NumPy reference: its "
+                                     "result would go unchecked")
+        assert len(ref) == len(outs), f"{op}: {len(outs)} outputs, the reference has {len(ref)}"
+        for o, r in zip(outs, ref):
+            assert_same(op, o.numpy(), np.asarray(r), tol, equal_dtype=False, values=not random)
+        count(outcome)
         return out
     touts = as_list(tout)
     assert len(outs) == len(touts), f"{op}: {len(outs)} outputs, torch gives {len(touts)}"
     if random:
         for o, t in zip(outs, touts):
             assert_same(op, o.numpy(), t.detach().numpy(), tol, equal_dtype, values=False)
-        TALLY["matched torch"] += 1
+        count(MATCHED)
         return out
     names = [op] * len(outs)
     mine, theirs = [o.numpy() for o in outs], [t.detach().numpy() for t in touts]
-    graded = _grads(op, xs, ts, outs, touts) if grad else None
+    graded = _grads(op, xs, ts, outs, touts, torch_fn) if grad else None
     if graded is not None:
         names += [op + " (gradient)"] * len(graded[0])
         mine, theirs = mine + graded[0], theirs + graded[1]
@@ -261,13 +301,13 @@ def check(op, mg_fn, torch_fn, arrays, *, args=(), grad=True, stricter=None, ref
             assert not (worse & finite).any(), f"{name}: further from the float64 result than " \
                 f"PyTorch:\nminigrad {a[worse & finite]}\nPyTorch  {e[worse & finite]}\n" \
                 f"float64  {x[worse & finite]}"
-        TALLY["matched torch (refereed in float64)"] += 1
+        count(REFEREED)
         return out
-    TALLY["matched torch"] += 1
+    count(MATCHED)
     return out
 
 
-def _grads(op, xs, ts, outs, touts):
+def _grads(op, xs, ts, outs, touts, torch_fn):
     """minigrad's and PyTorch's input gradients for the same random output weights:
     (mine, theirs, weights, input positions, output positions), or None."""
     t = torch()
@@ -280,8 +320,10 @@ def _grads(op, xs, ts, outs, touts):
     try:
         tgrads = t.autograd.grad([touts[i] for i in live], [ts[i] for i in inputs],
                                  grad_outputs=[t.from_numpy(w) for w in weights], allow_unused=True)
-    except Exception:                                            # noqa: BLE001
-        return None                                              # e.g. no float16 kernel
+    except Exception as e:                                       # noqa: BLE001
+        tgrads = _float64_grads(torch_fn, xs, inputs, live, weights)   # e.g. no float16 kernel
+        assert tgrads is not None, (f"{op}: PyTorch's autograd refuses this case ({e}), in "
+                                    "float64 too: the gradient would go unchecked")
     try:
         grads = _no_warnings(op + " (backward)", lambda: mg.grad(
             [outs[i] for i in live], [xs[i] for i in inputs],
@@ -294,6 +336,58 @@ def _grads(op, xs, ts, outs, touts):
     theirs = [np.zeros(xs[i].shape, xs[i].dtype) if g is None else g.numpy()
               for i, g in zip(inputs, tgrads)]
     return mine, theirs, weights, inputs, live
+
+
+def _float64_grads(torch_fn, xs, inputs, live, weights):
+    """PyTorch's input gradients computed in float64 (cast back to each input's dtype),
+    for when its autograd has no kernel for the inputs' own dtype; None if it fails."""
+    t = torch()
+    for kinds in ("f", "fiub"):               # (bools too: x ** mask has no bool autograd)
+        wide = [x.numpy().astype(np.float64) if isinstance(x, mg.Tensor) and x.dtype.kind in kinds
+                else (x.numpy() if isinstance(x, mg.Tensor) else x) for x in xs]
+        try:
+            ts = _torch_inputs(wide, tuple(inputs))
+            outs = as_list(_quiet(torch_fn, ts))
+            grads = t.autograd.grad([outs[i] for i in live], [ts[i] for i in inputs],
+                                    grad_outputs=[t.from_numpy(w.astype(np.float64))
+                                                  for w in weights], allow_unused=True)
+        except Exception:                                        # noqa: BLE001
+            continue
+        return [None if g is None else g.to(t.from_numpy(xs[i].numpy()).dtype)
+                for i, g in zip(inputs, grads)]
+    return None
+
+
+def _torch_refuses_when_filled(torch_fn, arrays):
+    """For a call on empty inputs that minigrad refuses and PyTorch accepts (PyTorch skips
+    its dtype and shape checks when there are no elements): True when PyTorch refuses
+    the same call once every empty dimension has one element, i.e. minigrad applies
+    PyTorch's own rule; False when there is no empty input or PyTorch accepts it then."""
+    if not any(isinstance(a, np.ndarray) and a.size == 0 for a in arrays):
+        return False
+    filled = [np.ones([max(d, 1) for d in a.shape], a.dtype) if isinstance(a, np.ndarray)
+              else a for a in arrays]
+    try:
+        _quiet(torch_fn, _torch_inputs(filled, False))
+    except Exception:                                            # noqa: BLE001
+        return True
+    return False
+
+
+def _widened_results(torch_fn, arrays):
+    """PyTorch's outputs for the inputs widened to float64 (floats first, then ints and
+    bools, then Python numbers as 0-d tensors too): the reference for a call PyTorch
+    refuses in the inputs' own dtypes."""
+    for kinds in ("f", "fiu", "fiub", "fiub+"):
+        wide = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind in kinds
+                else np.asarray(a, np.float64)
+                if kinds.endswith("+") and isinstance(a, (int, float)) else a for a in arrays]
+        try:
+            return [o.detach().numpy() for o in as_list(_quiet(torch_fn,
+                                                               _torch_inputs(wide, False)))]
+        except Exception:                                        # noqa: BLE001
+            continue
+    return None
 
 
 def _float64_results(torch_fn, arrays, grad, graded):
@@ -364,7 +458,8 @@ def assert_same(op, actual, expected, tol=None, equal_dtype=True, values=True, n
         assert np.array_equal(actual, expected), f"{op}: values differ:\n{actual}\n{expected}"
         return
     tol = tolerance(actual.dtype) if tol is None else tol
-    a, e = actual.astype(np.float64), expected.astype(np.float64)
+    wide = np.complex128 if "c" in (actual.dtype.kind, expected.dtype.kind) else np.float64
+    a, e = actual.astype(wide), expected.astype(wide)
     if nan_ok:
         a = np.where(np.isnan(e), e, a)
     finite = np.isfinite(e)

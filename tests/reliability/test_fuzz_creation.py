@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad import nn
 from minigrad.errors import DeviceError
-from reliability.fuzzlib import DTYPES, check, expect_error, fuzz_settings, torch
+from reliability.fuzzlib import (ALSO_RAISED, DTYPES, EMPTY_UNCHECKED, EXPECTED_ERROR, MATCHED,
+                                 NUMPY_REFERENCE, STRICTER, assert_counted, check, expect_error,
+                                 fuzz_settings, torch)
 from testutil import require_torch
 
 pytestmark = pytest.mark.torch
@@ -48,7 +50,23 @@ def tdtype(dtype):
         return getattr(t, dtype.name)
     if isinstance(dtype, str) and dtype in ALIASES:
         return getattr(t, ALIASES[dtype])
+    if isinstance(dtype, str) and dtype in [d.name for d in DTYPES] + ["complex64"]:
+        return getattr(t, dtype)                         # 'float16', 'complex64', ...
     raise TypeError(f"not a dtype: {dtype!r}")
+
+
+def np_dtype(dtype):
+    """The NumPy dtype a dtype argument stands for (float32 for None)."""
+    return np.dtype("float32" if dtype is None else ALIASES.get(dtype, dtype)
+                    if isinstance(dtype, str) else dtype)
+
+
+def as_shape(args):
+    """The shape that f(*args) means, NumPy's way: f() is 0-d, f(n) is (n,); a bool size
+    counts as 0 or 1, as minigrad takes it (PyTorch refuses bool sizes)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    return tuple(int(a) if isinstance(a, bool) else a for a in args)
 
 
 sizes = st.one_of(st.integers(-2, 4), st.sampled_from([2.0, True, "3", None]))
@@ -71,9 +89,13 @@ def test_zeros_ones(name, data, dtype, requires_grad):
     def torch_fn():
         out = getattr(torch(), name)(*shape, dtype=tdtype(dtype))
         return out.requires_grad_(True) if requires_grad else out
+    fill = {"zeros": 0, "ones": 1}[name]
     check(name, lambda: getattr(mg, name)(*shape, dtype=dtype, requires_grad=requires_grad),
           torch_fn, [], args=(shape, *named(dtype)), grad=False,
-          also=("shape", "dtype", "requires_grad", "tensor"))
+          also=("shape", "dtype", "requires_grad", "tensor"),
+          reference=lambda: np.full(as_shape(shape), fill, np_dtype(dtype)),
+          stricter="gradients of floating point tensors only (no complex autograd)"
+          if requires_grad and dtype == "complex64" else None)
 
 
 @fuzz_settings(60)
@@ -85,7 +107,9 @@ def test_full(data, dtype, fill):
     tshape = (shape,) if isinstance(shape, int) else shape
     check("full", lambda: mg.full(shape, fill, dtype=dtype),
           lambda: torch().full(tshape, fill, dtype=tdtype(dtype)), [], args=(shape, fill, *named(dtype)),
-          grad=False, also=("shape", "dtype", "tensor"))
+          grad=False, also=("shape", "dtype", "tensor"),
+          reference=lambda: np.full(as_shape((shape,)), np.asarray(fill).astype(
+              np_dtype(dtype) if dtype is not None else None)))
 
 
 @fuzz_settings(80)
@@ -109,7 +133,12 @@ def test_arange(start, stop, step, dtype):
         if stop is None:
             return mg.arange(start, dtype=dtype) if step == 1 else mg.arange(0, start, step, dtype=dtype)
         return mg.arange(start, stop, step, dtype=dtype)
-    check("arange", mg_fn, torch_fn, [], args=(start, stop, step), grad=False, tol=1e-6)
+    def reference():
+        bounds = (0, start, step) if stop is None else (start, stop, step)
+        return np.arange(*bounds).astype(np_dtype(dtype) if dtype is not None else None)
+    check("arange", mg_fn, torch_fn, [], args=(start, stop, step), grad=False,
+          tol=1e-2 if dtype == "float16" else 1e-6,
+          reference=reference)
 
 
 @fuzz_settings(60)
@@ -165,7 +194,20 @@ def test_tensor_from_data(data, dtype, requires_grad):
         return t.requires_grad_(True) if requires_grad else t
     check("tensor", lambda: mg.tensor(value, dtype=dtype, requires_grad=requires_grad), torch_fn,
           [], args=(*named(dtype), type(value).__name__, "object", _numpy_dtype(value)), grad=False,
-          also=("requires_grad", "dtype", "shape"))
+          also=("requires_grad", "dtype", "shape"),
+          stricter="gradients of floating point tensors only (no complex autograd)"
+          if requires_grad and dtype == "complex64" else
+          "ragged lists are refused (PyTorch lets some through when they hold empty lists)"
+          if source == "nested" and _numpy_dtype(value) == "ragged" else None,
+          reference=lambda: np.asarray(value).astype(np_dtype(dtype)) if dtype is not None
+          else np.asarray(value))
+
+
+def _int_dtype(dtype):
+    try:
+        return np_dtype(dtype).kind in "biu"
+    except TypeError:
+        return False
 
 
 def _numpy_dtype(value):
@@ -183,7 +225,11 @@ def test_rand_randn(name, data, dtype):
     shape = shape_args(data)
     out = check(name, lambda: getattr(mg, name)(*shape, dtype=dtype),
                 lambda: getattr(torch(), name)(*shape, dtype=tdtype(dtype)), [],
-                args=(shape, *named(dtype)), grad=False, random=True, also=("shape", "dtype"))
+                args=(shape, *named(dtype)), grad=False, random=True, also=("shape", "dtype"),
+                reference=lambda: np.empty(as_shape(shape), np_dtype(dtype)),
+                stricter="no random complex numbers" if dtype == "complex64" else
+                "a random draw of an integer dtype is refused even when the shape is empty "
+                "(PyTorch checks the dtype only when it draws)" if _int_dtype(dtype) else None)
     if out is not None and name == "rand":
         assert ((out.numpy() >= 0) & (out.numpy() < 1)).all()
 
@@ -197,7 +243,8 @@ def test_randint(low, high, data, dtype):
         shape = data.draw(st.integers(-1, 3), label="n")
     out = check("randint", lambda: mg.randint(low, high, shape, dtype=dtype),
                 lambda: torch().randint(low, high, shape, dtype=tdtype(dtype) or torch().int64),
-                [], args=(low, high, shape), grad=False, random=True, also=("shape", "dtype"))
+                [], args=(low, high, shape), grad=False, random=True, also=("shape", "dtype"),
+                reference=lambda: np.empty(as_shape((shape,)), np_dtype(dtype or "int64")))
     if out is not None and out.size and out.dtype.kind == "i":
         assert low <= out.numpy().min() and out.numpy().max() < high
 
@@ -211,7 +258,9 @@ def test_like(name, data, dtype, src):
     extra = (2,) if name == "full_like" else ()
     check(name, lambda x: getattr(mg, name)(x, *extra, dtype=dtype),
           lambda x: getattr(torch(), name)(x, *extra, dtype=tdtype(dtype)), [x], args=named(dtype),
-          grad=False, random=name in ("rand_like", "randn_like"), also=("dtype", "rand", "randn"))
+          grad=False, random=name in ("rand_like", "randn_like"), also=("dtype", "rand", "randn"),
+          stricter="no random complex numbers" if dtype == "complex64" and "rand" in name
+          else None)
 
 
 # ------------------------------------------------------------------ devices
@@ -262,3 +311,10 @@ def test_devices(maker, device):
         msg = expect_error(name, lambda: make(device), error=DeviceError,
                            also=("device",))
         assert repr(str(device)) in msg or repr(device) in msg, msg
+
+
+def test_every_kind_of_outcome_was_counted():
+    """Runs after the file's fuzz cases: each kind of outcome they can end in happened
+    (a count of zero means a check that never runs)."""
+    assert_counted(__file__, [MATCHED, ALSO_RAISED, EXPECTED_ERROR, STRICTER, EMPTY_UNCHECKED,
+                              NUMPY_REFERENCE])

@@ -12,7 +12,9 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad.errors import MinigradError
-from reliability.fuzzlib import (DTYPES, TALLY, axis_args, check, dtypes, expect_error,
+from reliability.fuzzlib import (ALSO_RAISED, DTYPES, EMPTY_UNCHECKED, EXPECTED_ERROR,
+                                 FLOAT64_REFERENCE, MATCHED, NUMPY_ONLY, NUMPY_REFERENCE, STRICTER,
+                                 assert_counted, axis_args, check, count, dtypes, expect_error,
                                  float_dtypes, fuzz_settings, rng, shapes, torch, values)
 from testutil import require_torch
 
@@ -182,7 +184,7 @@ def test_reshape(data, dtype, shape):
         st.permutations(list(shape)).map(tuple),
         st.just((-1,)), st.just((size, -1)), st.just((-1, 0))), label="target")
     check("reshape", lambda x: x.reshape(*target), lambda x: x.reshape(*target), [x],
-          args=(target,))
+          args=(target,), reference=lambda x: x.reshape(target))
 
 
 @fuzz_settings(60)
@@ -193,7 +195,8 @@ def test_permute(data, dtype, shape):
     perm = data.draw(st.one_of(st.permutations(list(range(n))),
                                st.lists(st.integers(-n - 1, n), max_size=n + 1)), label="perm")
     perm = tuple(perm)
-    check("permute", lambda x: x.permute(*perm), lambda x: x.permute(*perm), [x], args=(perm,))
+    check("permute", lambda x: x.permute(*perm), lambda x: x.permute(*perm), [x], args=(perm,),
+          reference=lambda x: np.transpose(x, perm))
 
 
 @fuzz_settings(60)
@@ -213,8 +216,12 @@ def test_expand_and_broadcast_to(data, dtype, shape):
     tail = [data.draw(st.sampled_from([s, -1, 1, 2, 3]), label="size") for s in shape]
     target = tuple(lead) + tuple(tail)
     if data.draw(st.booleans(), label="expand"):
+        lead_dims = len(target) - x.ndim           # (-1 keeps an existing size)
+        sizes = tuple(x.shape[i - lead_dims] if t == -1 and i >= lead_dims else t
+                      for i, t in enumerate(target))
         check("expand", lambda x: x.expand(*target), lambda x: x.expand(*target), [x],
-              args=(target,), also=("broadcast_to",))
+              args=(target,), also=("broadcast_to",),
+              reference=lambda x: np.broadcast_to(x, sizes))
     else:
         stricter = "-1 is not a size in broadcast_to" if -1 in target else None
         check("broadcast_to", lambda x: x.broadcast_to(target),
@@ -240,7 +247,8 @@ def test_squeeze_unsqueeze_flatten(data, dtype, shape):
               args=(axis,))
     else:
         s, e = _dims(data, n, "start"), _dims(data, n, "end")
-        check("flatten", lambda x: x.flatten(s, e), lambda x: x.flatten(s, e), [x], args=(s, e))
+        check("flatten", lambda x: x.flatten(s, e), lambda x: x.flatten(s, e), [x], args=(s, e),
+              reference=lambda x: x.reshape(1))     # (reached only for a 0-d x)
 
 
 @fuzz_settings(60)
@@ -333,7 +341,10 @@ def test_getitem(data, dtype, shape):
         out = check("getitem", lambda x: x[index], lambda x: x[_torch_index(index)], [x],
                     args=(index,), reference=lambda a: a[index])
         return
-    check("getitem", lambda x: x[index], lambda x: x[_torch_index(index)], [x], args=(index,))
+    stricter = ("every index is checked against its axis, even when the result is empty "
+                "(PyTorch checks only the indices it gathers)") if x.size == 0 else None
+    check("getitem", lambda x: x[index], lambda x: x[_torch_index(index)], [x], args=(index,),
+          stricter=stricter)
 
 
 # ------------------------------------------------------------------ selection
@@ -371,7 +382,8 @@ def test_masked_fill(data, dtype, mask_dtype, shapes_, value):
 def test_clip(data, dtype, shape, lo, hi):
     x = values(rng(data), shape, dtype)
     check("clip", lambda x: x.clip(lo, hi), lambda x: torch().clamp(x, lo, hi), [x],
-          args=(lo, hi), also=("clamp",))
+          args=(lo, hi), also=("clamp",),                 # (PyTorch refuses no bounds at all)
+          reference=lambda x: x.copy() if lo is None and hi is None else np.clip(x, lo, hi))
 
 
 @fuzz_settings(60)
@@ -389,7 +401,8 @@ def test_astype(data, dtype, to, shape):
             raise TypeError("not a dtype minigrad supports")
         name = names.get(to, to) if isinstance(to, str) else to.name
         return t.to(getattr(torch(), name))
-    check("astype", lambda x: x.astype(to), torch_to, [x], args=(to,), also=("dtype", "cast"))
+    check("astype", lambda x: x.astype(to), torch_to, [x], args=(to,), also=("dtype", "cast"),
+          reference=lambda x: x.astype(to))
 
 
 # ------------------------------------------------------------------ fused ops
@@ -431,7 +444,17 @@ def test_layer_norm(data, dtype, shape, eps):
             return mg.layer_norm(x, normalized, w, b, eps)
     tol = 5e-2 if eps == 0.0 else None              # rows of equal values: 0 / 0 territory
     check("layer_norm", run, lambda x, w=None, b=None: F().layer_norm(x, normalized, w, b, eps),
-          arrays, args=(normalized,), tol=tol)
+          arrays, args=(normalized,), tol=tol,
+          reference=lambda x, w=None, b=None: layer_norm_reference(x, len(normalized), w, b, eps))
+
+
+def layer_norm_reference(x, k, w, b, eps):
+    """Layer norm over the last k dims in float64 NumPy (k = 0: each element alone)."""
+    axes = tuple(range(x.ndim - k, x.ndim))
+    x = x.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):      # eps = 0: 0 / 0 is NaN there too
+        out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    return out * (1 if w is None else w) + (0 if b is None else b)
 
 
 @fuzz_settings(80)
@@ -503,16 +526,16 @@ def test_dropout(data, dtype, shape, p, training):
 
 
 def _torch_attention(q, k, v, mask, is_causal, scale):
-    """PyTorch's bool mask means 'may attend', the opposite of minigrad's; PyTorch also
-    refuses a mask together with is_causal, so the causal part is folded into the mask.
-    Rows with every key blocked give NaN in PyTorch and 0 in minigrad (documented)."""
+    """A bool mask means 'may attend' in both; PyTorch refuses a mask together with
+    is_causal, so the causal part is folded into the mask. Rows with every key blocked
+    give NaN in older PyTorch and 0 in minigrad (documented)."""
     t = torch()
     tq, tk = q.shape[-2], k.shape[-2]
     allowed = t.ones(tq, tk, dtype=t.bool).tril() if is_causal else None
     if mask is None:
         tmask = allowed
     elif mask.dtype == t.bool:
-        tmask = ~mask if allowed is None else (~mask) & allowed
+        tmask = mask if allowed is None else mask & allowed
     elif not mask.dtype.is_floating_point:
         tmask = mask                                      # an int mask: PyTorch refuses it too
     else:
@@ -544,9 +567,17 @@ def test_attention(data, dtype, other, batch, t_q, t_k, d, dv, is_causal, scale,
         mask = (r.random(mshape) < 0.3).astype(mdtype) if mask_kind != "float" else \
             np.where(r.random(mshape) < 0.3, -np.inf, r.uniform(-1, 1, mshape)).astype(mdtype)
     stricter = "a mask and is_causal together" if mask is not None and is_causal else None
+    if mask is not None and not stricter:
+        try:
+            np.broadcast_shapes(mask.shape, batch + (t_q, t_k))
+            fits = np.broadcast_shapes(mask.shape, batch + (t_q, t_k)) == batch + (t_q, t_k)
+        except ValueError:
+            fits = False
+        if not fits:        # PyTorch lets it pass when no scores exist (an empty t_q or t_k)
+            stricter = "a mask that does not broadcast to (..., t_q, t_k)"
     check("scaled_dot_product_attention",
           lambda q, k, v, m=None: mg.scaled_dot_product_attention(
-              q, k, v, attn_mask=m, is_causal=is_causal, scale=scale)[0],
+              q, k, v, attn_mask=m, is_causal=is_causal, scale=scale),
           lambda q, k, v, m=None: _torch_attention(q, k, v, m, is_causal, scale),
           arrays + ([mask] if mask is not None else []), args=(scale,), stricter=stricter, grad=(0, 1, 2),
           tol=2e-2 if dtype == np.float16 else None, also=("attention",))
@@ -585,11 +616,11 @@ def test_python_protocol(name, data, dtype, shape):
         assert isinstance(e, MinigradError) or isinstance(e, type(expected)) or \
             isinstance(expected, (TypeError, ValueError, IndexError, RuntimeError)), (e, expected)
         assert str(e), f"{name}: an error without a message"
-        TALLY["raised MinigradError (torch raised too)"] += 1
+        count(ALSO_RAISED)
         return
     assert not isinstance(expected, Exception), f"{name}: gave {got!r}, PyTorch raised {expected!r}"
     assert got == expected and type(got) is type(expected), (name, got, expected)
-    TALLY["matched torch"] += 1
+    count(MATCHED)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")      # PyTorch's, about create_graph
@@ -621,14 +652,18 @@ def test_backward_with_any_gradient(data, shape, gshape, gdtype, retain, create)
     theirs, mine = outcomes
     if isinstance(mine, Exception):
         assert isinstance(theirs, Exception), f"minigrad raised {mine!r}; PyTorch gave a gradient"
-        TALLY["raised MinigradError (torch raised too)"] += 1
+        count(ALSO_RAISED)
         return
     if isinstance(theirs, Exception) and create and not retain:
-        TALLY["minigrad result (torch raised)"] += 1      # create_graph keeps the graph here
+        # create_graph keeps the graph here: two backward passes, each adding
+        # g * d tanh(2x)/dx = g * 2 (1 - tanh(2x)^2)
+        want = 2 * (g.astype(np.float64) * 2 * (1 - np.tanh(2 * x.astype(np.float64)) ** 2))
+        np.testing.assert_allclose(mine, want, rtol=1e-4, atol=1e-4)
+        count(NUMPY_REFERENCE)
         return
     assert not isinstance(theirs, Exception), f"PyTorch raised {theirs!r}; minigrad gave {mine}"
     np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
-    TALLY["matched torch"] += 1
+    count(MATCHED)
 
 
 @pytest.mark.parametrize("op", ["zero_", "fill_", "copy_", "setitem"])
@@ -641,13 +676,30 @@ def test_in_place_changes(op, data, requires_grad, under_no_grad, computed):
     x = mg.randn(2, 3, requires_grad=requires_grad)
     if computed:
         x = x * 2
+    before = x.numpy().copy()
+    source = rng(data).uniform(-3, 3, (2, 3)).astype(np.float32)
     calls = {"zero_": lambda: x.zero_(), "fill_": lambda: x.fill_(1.5),
-             "copy_": lambda: x.copy_(mg.ones(2, 3)), "setitem": lambda: x.__setitem__(0, 7.0)}
+             "copy_": lambda: x.copy_(mg.tensor(source)), "setitem": lambda: x.__setitem__(0, 7.0)}
+    want = {"zero_": np.zeros((2, 3), np.float32), "fill_": np.full((2, 3), 1.5, np.float32),
+            "copy_": source, "setitem": np.concatenate([np.full((1, 3), 7.0, np.float32),
+                                                        before[1:]])}[op]
     ctx = mg.no_grad() if under_no_grad else mg.enable_grad()
     with ctx:
         allowed = not (x.grad_fn is not None or (x.requires_grad and not under_no_grad))
         if allowed:
-            calls[op]()
-            TALLY["matched torch"] += 1
+            data_before = x.data
+            result = calls[op]()
+            np.testing.assert_array_equal(x.numpy(), want)          # changed as asked...
+            assert x.data is data_before and x.dtype == np.float32   # ...in place
+            assert op == "setitem" or result is x                    # and returned itself
+            count(NUMPY_ONLY)
         else:
             expect_error(op, calls[op], also=("in-place",))
+            np.testing.assert_array_equal(x.numpy(), before)         # and left unchanged
+
+
+def test_every_kind_of_outcome_was_counted():
+    """Runs after the file's fuzz cases: each kind of outcome they can end in happened
+    (a count of zero means a check that never runs)."""
+    assert_counted(__file__, [MATCHED, ALSO_RAISED, EXPECTED_ERROR, STRICTER, EMPTY_UNCHECKED,
+                              NUMPY_REFERENCE, FLOAT64_REFERENCE, NUMPY_ONLY])

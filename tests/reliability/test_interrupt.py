@@ -10,7 +10,8 @@ random generator's state has to survive the restarts too).
 
 That holds only if the checkpoint carries the model, the optimizer state, the
 schedule, the step and the RNG state, if its write is atomic, and if every batch
-is derived from the step number alone.
+is derived from the step number alone. The temporary files that the killed writes
+left behind are removed by the next save (issue 20), so none is left at the end.
 """
 import glob
 import json
@@ -136,7 +137,8 @@ def test_killed_and_resumed_training_ends_bitwise_equal_to_an_uninterrupted_run(
         pytest.fail(f"the run never finished; checkpoints at steps {steps_at_kill}")
     assert caught_mid_write, "no kill landed inside a checkpoint write"
     assert steps_at_kill == sorted(steps_at_kill) and 0 < steps_at_kill[-1] < STEPS, steps_at_kill
-    assert temp_files(out), "the half-written temporary file of the write kill is gone"
+    # the half-written temporary files of the killed writes were removed by later saves
+    assert not temp_files(out), f"stale temporary files left behind: {temp_files(out)}"
 
     want, want_meta = saved_state(reference)
     got, got_meta = saved_state(out)
