@@ -159,50 +159,23 @@ def topological_order(roots, argument_order=False, caller="backward"):
 
 
 # ------------------------------------------------------------------ the walk
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
-    """Propagate `root_grads` from `roots` back to the leaves.
+def check_versions(fn, saved, versions):
+    """Raise when a tensor `fn` saved for backward was changed in place since
+    (every in-place op adds one to the tensor's `_version`)."""
+    for i, (t, v) in enumerate(zip(saved, versions)):
+        if t is not None and t._version != v and _reads(fn, i):
+            raise AutogradError(
+                f"{fn.name}: one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: saved tensor {i} of {fn.name}, of shape "
+                f"{tuple(t.shape)} and dtype {t.dtype}, is at version {t._version}; expected "
+                f"version {v} instead")
 
-    Without `inputs`, leaf gradients accumulate into `.grad` (`loss.backward()`).
-    With `inputs`, their gradients are returned instead and no `.grad` is touched
-    (`minigrad.grad`). A gradient that overflows, or a 0 * inf, gives inf or NaN
-    quietly (as in PyTorch); `detect_anomaly()` is the way to catch it.
-    """
-    walk = _Walk(inputs, create_graph)
-    walk.handed_out.update(id(g.data) for g in root_grads)
-    root_fns = []
-    for r, g in zip(roots, root_grads):
-        if not r.requires_grad:
-            raise AutogradError("backward: tensor does not require grad and has no grad_fn")
-        if r._ctx is None:
-            walk.deliver(r, g)
-        else:
-            root_fns.append(r._ctx)
-            walk.add(r._ctx, g)
-    order = topological_order(root_fns)
-    active = hooks.backward_hooks
-    for h in active:
-        h.on_backward_begin(order, roots, accumulate=inputs is None)
-    finished = False
-    try:
-        with set_grad_enabled(create_graph), errstate(all="ignore"):
-            for fn in reversed(order):
-                g = walk.grads.pop(fn, None)
-                if g is not None:
-                    if fn.tensor_hooks:                # Tensor.register_hook, retain_grad
-                        g = hooks.run_tensor_hooks(fn.tensor_hooks, g)
-                    if fn in walk.wanted_fns:          # minigrad.grad asked for this output
-                        for i in walk.wanted_fns[fn]:
-                            walk.captured[i] = g
-                    walk.backward_op(fn, g, retain_graph, active)
-                for h in active:
-                    h.on_op_done(fn)
-                if not retain_graph:
-                    fn.release()
-        finished = True
-    finally:                                           # hooks hear of the end, failed or not
-        for h in active:
-            h.on_backward_end(finished)
-    return walk.captured
+
+def _reads(fn, i):
+    """Whether fn's backward reads saved tensor i (see Function.saves_inputs)."""
+    if fn.saves_inputs != "others":
+        return True
+    return any(need for k, need in enumerate(fn.needs_input_grad) if k != i)
 
 
 class _Walk:
@@ -274,23 +247,50 @@ class _Walk:
         return g
 
 
-def check_versions(fn, saved, versions):
-    """Raise when a tensor `fn` saved for backward was changed in place since
-    (every in-place op adds one to the tensor's `_version`)."""
-    for i, (t, v) in enumerate(zip(saved, versions)):
-        if t is not None and t._version != v and _reads(fn, i):
-            raise AutogradError(
-                f"{fn.name}: one of the variables needed for gradient computation has been "
-                f"modified by an inplace operation: saved tensor {i} of {fn.name}, of shape "
-                f"{tuple(t.shape)} and dtype {t.dtype}, is at version {t._version}; expected "
-                f"version {v} instead")
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
+    """Propagate `root_grads` from `roots` back to the leaves.
 
-
-def _reads(fn, i):
-    """Whether fn's backward reads saved tensor i (see Function.saves_inputs)."""
-    if fn.saves_inputs != "others":
-        return True
-    return any(need for k, need in enumerate(fn.needs_input_grad) if k != i)
+    Without `inputs`, leaf gradients accumulate into `.grad` (`loss.backward()`).
+    With `inputs`, their gradients are returned instead and no `.grad` is touched
+    (`minigrad.grad`). A gradient that overflows, or a 0 * inf, gives inf or NaN
+    quietly (as in PyTorch); `detect_anomaly()` is the way to catch it.
+    """
+    walk = _Walk(inputs, create_graph)
+    walk.handed_out.update(id(g.data) for g in root_grads)
+    root_fns = []
+    for r, g in zip(roots, root_grads):
+        if not r.requires_grad:
+            raise AutogradError("backward: tensor does not require grad and has no grad_fn")
+        if r._ctx is None:
+            walk.deliver(r, g)
+        else:
+            root_fns.append(r._ctx)
+            walk.add(r._ctx, g)
+    order = topological_order(root_fns)
+    active = hooks.backward_hooks
+    for h in active:
+        h.on_backward_begin(order, roots, accumulate=inputs is None)
+    finished = False
+    try:
+        with set_grad_enabled(create_graph), errstate(all="ignore"):
+            for fn in reversed(order):
+                g = walk.grads.pop(fn, None)
+                if g is not None:
+                    if fn.tensor_hooks:                # Tensor.register_hook, retain_grad
+                        g = hooks.run_tensor_hooks(fn.tensor_hooks, g)
+                    if fn in walk.wanted_fns:          # minigrad.grad asked for this output
+                        for i in walk.wanted_fns[fn]:
+                            walk.captured[i] = g
+                    walk.backward_op(fn, g, retain_graph, active)
+                for h in active:
+                    h.on_op_done(fn)
+                if not retain_graph:
+                    fn.release()
+        finished = True
+    finally:                                           # hooks hear of the end, failed or not
+        for h in active:
+            h.on_backward_end(finished)
+    return walk.captured
 
 
 # ------------------------------------------------------------------ entry points

@@ -69,7 +69,8 @@ def apply_with_ctx(cls, *args):
                             "autograd.Function supports one output Tensor")
     if not isinstance(out, Tensor):
         raise AutogradError(f"{cls.name}: forward must return a Tensor, got {type(out).__name__}")
-    if not record or id(out) in ctx.__dict__.get("non_differentiable", ()):
+    if not record or id(out) in ctx.__dict__.get("non_differentiable", ()) \
+            or out.dtype.kind != "f":               # integer results carry no gradient (torch)
         return Tensor._make(out.data, False, None)
     ctx.inputs = tuple(a if isinstance(a, Tensor) else _NOT_A_TENSOR for a in args)
     ctx.scope = state.scope
