@@ -10,7 +10,7 @@ import numpy as np
 from . import autograd
 from .backend import parse_device
 from .dtype import as_dtype
-from .errors import DTypeError
+from .errors import DTypeError, ShapeError
 from .ops import elementwise as ew
 from .ops import index, linalg, reduce, shape
 from .tensor import Tensor
@@ -60,7 +60,55 @@ def clone(self):
     return ew.Clone.apply(self)
 
 
+# ------------------------------------------------------------------ in place
+def _in_place(name, op):
+    """`x.add_(y)` and `x += y`: compute `op`, write the result into x's own memory.
+
+    As in PyTorch the tensor keeps its dtype and shape (a result that would widen
+    either is an error) and its version goes up, so a backward that saved it raises.
+    In-place ops are not recorded: on a leaf that requires grad they need no_grad()
+    (as PyTorch); `+=` on a tensor inside the graph falls back to `x = x + y`.
+    """
+    def method(self, other, *args, **kwargs):
+        self._check_inplace(name)
+        with autograd.no_grad():
+            out = op(self.detach(), other, *args, **kwargs)
+        if out.shape != self.shape:
+            raise ShapeError(f"{name}: the result's shape {tuple(out.shape)} differs from the "
+                             f"tensor's {tuple(self.shape)} (in-place ops cannot broadcast it)")
+        if out.dtype.kind == "f" and self.dtype.kind != "f":
+            raise DTypeError(f"{name}: result type {out.dtype} can't be cast to the tensor's "
+                             f"dtype {self.dtype}")
+        self.data[...] = out.data
+        return self
+
+    def operator(self, other):
+        if self._ctx is not None:
+            return NotImplemented          # x inside the graph: Python does x = x op y
+        return method(self, other)
+    method.__name__ = name
+    return method, operator
+
+
+def _add(a, b, alpha=1):
+    return ew.add(a, b if alpha == 1 else b * alpha)
+
+
+def _sub(a, b, alpha=1):
+    return ew.sub(a, b if alpha == 1 else b * alpha)
+
+
+add_, iadd = _in_place("add_", _add)
+sub_, isub = _in_place("sub_", _sub)
+mul_, imul = _in_place("mul_", ew.mul)
+div_, idiv = _in_place("div_", ew.div)
+clamp_, _ = _in_place("clamp_", ew.clip)
+masked_fill_, _ = _in_place("masked_fill_", ew.masked_fill)
+
 METHODS = {
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
+    "masked_fill_": masked_fill_,
+    "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": idiv,
     "to": to, "astype": astype, "backward": backward, "__setitem__": setitem, "clone": clone,
     "cpu": lambda self: self.to("cpu"),
     "cuda": lambda self, index=0: self.to(f"cuda:{index}"),

@@ -50,6 +50,7 @@ class Function:
     tensor_hooks = ()        # hooks on the output's gradient (Tensor.register_hook, retain_grad)
     retained = True          # False while a backward that frees the graph runs this op
 
+    settings = frozenset()   # names of the annotated settings (filled in per subclass)
     class_adapters = []      # functions called on each new subclass (once_differentiable.py)
 
     def __init_subclass__(cls, **kwargs):

@@ -265,3 +265,40 @@ def test_float64_default_end_to_end():
     loss.backward()
     opt.step()
     assert all(p.grad.dtype == mg.float64 and p.dtype == mg.float64 for p in model.parameters())
+
+
+# ------------------------------------------------------------------ in-place arithmetic
+def test_in_place_arithmetic_updates_the_same_tensor_as_torch():
+    torch = require_torch()
+    out = {}
+    for lib in (mg, torch):
+        w = lib.zeros(3, 1, requires_grad=True)
+        x = lib.tensor(np.arange(15.0, dtype=np.float32).reshape(5, 3) / 10)
+        ref = w
+        for _ in range(3):
+            (x @ w).pow(2).sum().backward() if hasattr(w, "pow") else ((x @ w) ** 2).sum().backward()
+            with lib.no_grad():
+                w -= 0.01 * w.grad
+                w.grad.zero_()
+        c = lib.ones(4)
+        c += 1
+        c.mul_(3).sub_(1, alpha=2).div_(2).clamp_(0, 1.75)
+        c.masked_fill_(lib.tensor([True, False, False, True]), -1.0)
+        out[lib] = (ref is w, w.is_leaf, w.requires_grad, np.round(w.detach().numpy().ravel(), 6).tolist(),
+                    c.tolist(), w._version, c._version)
+    assert out[mg] == out[torch]
+
+
+def test_in_place_errors_as_torch():
+    with pytest.raises(mg.MinigradError, match="add_"):
+        w = mg.zeros(2, requires_grad=True)
+        w += 1                                         # a leaf that requires grad, grad on
+    i = mg.tensor([1, 2])
+    with pytest.raises(mg.DTypeError, match="can't be cast"):
+        i *= 0.5
+    with pytest.raises(mg.ShapeError, match="cannot broadcast"):
+        mg.ones(3).add_(mg.ones(2, 3))
+    h = mg.randn(3, requires_grad=True) * 2            # inside the graph: x = x + 1
+    h2 = h
+    h += 1
+    assert h is not h2 and h.grad_fn is not None
