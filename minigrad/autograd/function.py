@@ -81,7 +81,10 @@ def _adapt(cls):
     """Adapt a torch-style subclass (static forward) to the engine."""
     if not isinstance(cls.__dict__.get("forward"), staticmethod):
         return
-    user_backward = cls.__dict__["backward"].__func__
+    user_backward = getattr(cls.__dict__.get("backward"), "__func__", None)
+    if user_backward is None:
+        def user_backward(ctx, *grads):
+            raise AutogradError(f"{cls.__name__}: no static backward(ctx, ...) was defined")
 
     def backward(self, grad):
         grads = user_backward(self, grad)
