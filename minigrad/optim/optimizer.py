@@ -118,6 +118,7 @@ class Optimizer:
     def _params_with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None:
+                p._version += 1          # the step changes p in place (autograd checks this)
                 yield p, p.grad.data
 
     def _scratch(self, like):
