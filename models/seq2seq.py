@@ -7,13 +7,29 @@ Batch first throughout: ids are (B, S) and (B, T), logits (B, T, tgt_vocab_size)
 The generator returns logits; the log-softmax lives in the loss (cross_entropy)
 and in decoding. Module names follow PyTorch's translation tutorial
 (src_tok_emb, tgt_tok_emb, positional_encoding, transformer, generator).
+
+It implements the decoding protocol (decoding/protocol.py): start_decoding runs
+the encoder once, decode_step runs the decoder on the new target positions with
+per-layer key/value caches, reorder_decoding_state follows the beams.
 """
+from dataclasses import dataclass
+from typing import Any
+
 from minigrad.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from minigrad.nn import Linear, Module, PositionalEncoding, TokenEmbedding, init
 from minigrad.tensor import Tensor
 
 from . import decoding
-from .transformer import Transformer
+from .transformer import DecoderCache, Transformer
+
+
+@dataclass
+class Seq2SeqDecodingState(decoding.DecodingState):
+    """The encoder's memory (B, S, d_model), its padding mask (B, S) or None, and the
+    decoder's per-layer key/value caches (DecoderCache)."""
+    memory: Any = None
+    memory_mask: Any = None
+    cache: Any = None
 
 
 class Seq2SeqTransformer(Module):
@@ -60,20 +76,22 @@ class Seq2SeqTransformer(Module):
             self.tgt_tok_emb.embedding.weight.data[self.pad_idx] = 0
 
     # ------------------------------------------------------------ the three stages
-    def encode(self, src, src_padding_mask=None):
-        """(B, S) ids -> memory (B, S, d_model)."""
+    def encode(self, src, src_padding_mask=None, attentions=None):
+        """(B, S) ids -> memory (B, S, d_model). `attentions`: see Encoder.forward."""
         src = self._check_ids(src, "src", self.src_vocab_size)
         if src_padding_mask is None:
             src_padding_mask = self.padding_mask(src)
         x = self.positional_encoding(self.src_tok_emb(src))
-        return self.transformer.encoder(x, src_key_padding_mask=src_padding_mask)
+        return self.transformer.encoder(x, src_key_padding_mask=src_padding_mask,
+                                        attentions=attentions)
 
-    def decode(self, tgt, memory, memory_padding_mask=None, tgt_padding_mask=None, cache=None):
+    def decode(self, tgt, memory, memory_padding_mask=None, tgt_padding_mask=None, cache=None,
+               attentions=None):
         """(B, T) ids and memory -> decoder output (B, T, d_model), causal over the target.
 
-        With a `cache` (decoding.DecoderCache) `tgt` holds only the new positions:
-        earlier ones are read from the cache, and no causal mask is needed because
-        the new positions come last.
+        With a `cache` (DecoderCache) `tgt` holds only the new positions: earlier
+        ones are read from the cache, and no causal mask is needed because the new
+        positions come last. `attentions`: see Decoder.forward.
         """
         tgt = self._check_ids(tgt, "tgt", self.tgt_vocab_size)
         start = 0 if cache is None else cache.length
@@ -81,12 +99,18 @@ class Seq2SeqTransformer(Module):
         causal = cache is None or tgt.shape[1] > 1
         return self.transformer.decoder(x, memory, tgt_key_padding_mask=tgt_padding_mask,
                                         memory_key_padding_mask=memory_padding_mask,
-                                        tgt_is_causal=causal, cache=cache)
+                                        tgt_is_causal=causal, cache=cache, attentions=attentions)
 
-    def forward(self, src, tgt, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt, src_padding_mask=None, tgt_padding_mask=None,
+                return_attention=False):
         """Teacher forcing: logits (B, T, tgt_vocab_size) for the token after each tgt position.
 
-        Padding masks default to `ids == pad_idx`.
+        Padding masks default to `ids == pad_idx`. With return_attention=True returns
+        (logits, attentions): a dict from module path ("encoder.layers.0.self_attn",
+        "decoder.layers.0.self_attn", "decoder.layers.0.multihead_attn", ...) to the
+        per-head attention weights (B, nhead, T, S) of that layer, as
+        MultiheadAttention(need_weights=True, average_attn_weights=False) returns them
+        (rows: queries, columns: keys; before dropout).
         """
         src = self._check_ids(src, "src", self.src_vocab_size)
         tgt = self._check_ids(tgt, "tgt", self.tgt_vocab_size)
@@ -97,21 +121,63 @@ class Seq2SeqTransformer(Module):
             src_padding_mask = self.padding_mask(src)
         if tgt_padding_mask is None:
             tgt_padding_mask = self.padding_mask(tgt)
+        if not return_attention:
+            memory = self.encode(src, src_padding_mask)
+            return self.generator(self.decode(tgt, memory, src_padding_mask, tgt_padding_mask))
+        encoder, decoder = {}, {}
+        memory = self.encode(src, src_padding_mask, attentions=encoder)
+        out = self.decode(tgt, memory, src_padding_mask, tgt_padding_mask, attentions=decoder)
+        attentions = {f"encoder.{name}": w for name, w in encoder.items()}
+        attentions.update({f"decoder.{name}": w for name, w in decoder.items()})
+        return self.generator(out), attentions
+
+    # ------------------------------------------------------------ the decoding protocol
+    def start_decoding(self, src, src_padding_mask=None):
+        """Encode `src` (B, S) once; empty per-layer caches. -> Seq2SeqDecodingState."""
+        src = self._check_ids(src, "src", self.src_vocab_size)
+        if src_padding_mask is None:
+            src_padding_mask = self.padding_mask(src)
+        elif not isinstance(src_padding_mask, Tensor):
+            src_padding_mask = Tensor(src_padding_mask, device=src.device)
         memory = self.encode(src, src_padding_mask)
-        out = self.decode(tgt, memory, src_padding_mask, tgt_padding_mask)
+        return Seq2SeqDecodingState(
+            batch_size=src.shape[0], vocab_size=self.tgt_vocab_size,
+            max_positions=self.positional_encoding.max_len, pad_symbol=self.pad_idx,
+            device=memory.device, memory=memory, memory_mask=src_padding_mask,
+            cache=DecoderCache(self.transformer.decoder.num_layers))
+
+    def decode_step(self, state, tokens):
+        """tokens (B, n) new target positions -> logits (B, n, tgt_vocab_size); caches grow."""
+        out = self.decode(tokens, state.memory, state.memory_mask, cache=state.cache)
         return self.generator(out)
+
+    def reorder_decoding_state(self, state, rows):
+        """Keep, repeat or reorder the batch rows `rows` (B',) of the memory and caches."""
+        rows = Tensor(rows, device=state.device)             # index arrays live with the data
+        state.memory = state.memory[rows]
+        if state.memory_mask is not None:
+            state.memory_mask = state.memory_mask[rows]
+        state.cache.reorder(rows)
+        state.batch_size = len(rows)
+        return state
 
     # ------------------------------------------------------------ decoding
     def greedy_decode(self, src, max_len, start_symbol, end_symbol=None, src_padding_mask=None,
-                      use_cache=True, return_logits=False):
+                      use_cache=True, return_logits=False, **options):
         return decoding.greedy_decode(self, src, max_len, start_symbol, end_symbol,
-                                      src_padding_mask, use_cache, return_logits)
+                                      src_padding_mask, use_cache, return_logits, **options)
     greedy_decode.__doc__ = decoding.greedy_decode.__doc__
 
+    def sample(self, src, max_len, start_symbol, end_symbol=None, src_padding_mask=None,
+               use_cache=True, return_logits=False, **options):
+        return decoding.sample(self, src, max_len, start_symbol, end_symbol, src_padding_mask,
+                               use_cache, return_logits, **options)
+    sample.__doc__ = decoding.sample.__doc__
+
     def beam_search(self, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=2,
-                    length_penalty=0.6, src_padding_mask=None, use_cache=True):
+                    length_penalty=0.6, src_padding_mask=None, use_cache=True, **options):
         return decoding.beam_search(self, src, beam_size, max_len, start_symbol, end_symbol,
-                                    length_penalty, src_padding_mask, use_cache)
+                                    length_penalty, src_padding_mask, use_cache, **options)
     beam_search.__doc__ = decoding.beam_search.__doc__
 
     # ------------------------------------------------------------ helpers

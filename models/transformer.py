@@ -17,7 +17,8 @@ import numpy as np
 from minigrad.backend import xp_for
 from minigrad.dtype import as_dtype, get_default_dtype
 from minigrad.errors import DTypeError, ShapeError
-from minigrad.nn import Dropout, FeedForward, LayerNorm, Module, ModuleList, MultiheadAttention, init
+from minigrad.nn import (Dropout, FeedForward, KeyValueCache, LayerNorm, Module, ModuleList,
+                         MultiheadAttention, init)
 from minigrad.tensor import Tensor
 
 
@@ -54,19 +55,26 @@ class EncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
 
-    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False, *,
+                attentions=None):
+        """`attentions`: a dict to receive the per-head weights (B, nhead, T, S) as "self_attn"."""
         x = src
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal,
+                                         attentions)
             x = x + self.dropout2(self.feed_forward(self.norm2(x)))
         else:
-            x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal,
+                                                    attentions))
             x = self.norm2(x + self.dropout2(self.feed_forward(x)))
         return x
 
-    def _self_attention(self, x, mask, key_padding_mask, is_causal):
-        out, _ = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask,
-                                need_weights=False, is_causal=bool(is_causal))
+    def _self_attention(self, x, mask, key_padding_mask, is_causal, attentions):
+        out, weights = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask,
+                                      need_weights=attentions is not None,
+                                      average_attn_weights=False, is_causal=bool(is_causal))
+        if attentions is not None:
+            attentions["self_attn"] = weights
         return self.dropout1(out)
 
 
@@ -77,7 +85,8 @@ class DecoderLayer(Module):
 
     Same arguments and parameter names as torch.nn.TransformerDecoderLayer.
     `cache` = (self-attention KeyValueCache, cross-attention KeyValueCache) for
-    incremental decoding (see models/decoding.py).
+    incremental decoding (see DecoderCache). `attentions`: a dict to receive the
+    per-head weights (B, nhead, T, S) as "self_attn" and "multihead_attn".
     """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
@@ -98,34 +107,36 @@ class DecoderLayer(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False, *,
-                cache=None):
+                cache=None, attentions=None):
         self_cache, cross_cache = cache if cache is not None else (None, None)
         x = tgt
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), tgt_mask, tgt_key_padding_mask,
-                                         tgt_is_causal, self_cache)
-            x = x + self._cross_attention(self.norm2(x), memory, memory_mask,
-                                          memory_key_padding_mask, memory_is_causal, cross_cache)
+            x = x + self._attend("self_attn", self.norm1(x), None, tgt_mask, tgt_key_padding_mask,
+                                 tgt_is_causal, self_cache, attentions)
+            x = x + self._attend("multihead_attn", self.norm2(x), memory, memory_mask,
+                                 memory_key_padding_mask, memory_is_causal, cross_cache,
+                                 attentions)
             x = x + self.dropout3(self.feed_forward(self.norm3(x)))
         else:
-            x = self.norm1(x + self._self_attention(x, tgt_mask, tgt_key_padding_mask,
-                                                    tgt_is_causal, self_cache))
-            x = self.norm2(x + self._cross_attention(x, memory, memory_mask,
-                                                     memory_key_padding_mask, memory_is_causal,
-                                                     cross_cache))
+            x = self.norm1(x + self._attend("self_attn", x, None, tgt_mask, tgt_key_padding_mask,
+                                            tgt_is_causal, self_cache, attentions))
+            x = self.norm2(x + self._attend("multihead_attn", x, memory, memory_mask,
+                                            memory_key_padding_mask, memory_is_causal,
+                                            cross_cache, attentions))
             x = self.norm3(x + self.dropout3(self.feed_forward(x)))
         return x
 
-    def _self_attention(self, x, mask, key_padding_mask, is_causal, cache):
-        out, _ = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask,
-                                need_weights=False, is_causal=bool(is_causal), cache=cache)
-        return self.dropout1(out)
-
-    def _cross_attention(self, x, memory, mask, key_padding_mask, is_causal, cache):
-        out, _ = self.multihead_attn(x, memory, memory, attn_mask=mask,
-                                     key_padding_mask=key_padding_mask, need_weights=False,
-                                     is_causal=bool(is_causal), cache=cache)
-        return self.dropout2(out)
+    def _attend(self, name, x, memory, mask, key_padding_mask, is_causal, cache, attentions):
+        """Self-attention (memory None) or cross-attention over the memory, then dropout."""
+        kv = x if memory is None else memory
+        out, weights = getattr(self, name)(x, kv, kv, attn_mask=mask,
+                                           key_padding_mask=key_padding_mask,
+                                           need_weights=attentions is not None,
+                                           average_attn_weights=False,
+                                           is_causal=bool(is_causal), cache=cache)
+        if attentions is not None:
+            attentions[name] = weights
+        return (self.dropout1 if memory is None else self.dropout2)(out)
 
 
 class Encoder(Module):
@@ -137,11 +148,15 @@ class Encoder(Module):
         self.num_layers = len(self.layers)
         self.norm = norm
 
-    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None, *,
+                attentions=None):
+        """`attentions`: a dict to receive each layer's weights as "layers.{i}.self_attn"."""
         x = src
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            found = None if attentions is None else {}
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
-                      is_causal=bool(is_causal))
+                      is_causal=bool(is_causal), attentions=found)
+            _collect(attentions, f"layers.{i}.", found)
         return self.norm(x) if self.norm is not None else x
 
 
@@ -157,16 +172,52 @@ class Decoder(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *,
-                cache=None):
+                cache=None, attentions=None):
+        """`attentions`: a dict to receive each layer's weights as "layers.{i}.self_attn"
+        and "layers.{i}.multihead_attn"."""
         x = tgt
         caches = cache if cache is not None else [None] * self.num_layers
-        for layer, layer_cache in zip(self.layers, caches):
+        for i, (layer, layer_cache) in enumerate(zip(self.layers, caches)):
+            found = None if attentions is None else {}
             x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                       tgt_key_padding_mask=tgt_key_padding_mask,
                       memory_key_padding_mask=memory_key_padding_mask,
                       tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal,
-                      cache=layer_cache)
+                      cache=layer_cache, attentions=found)
+            _collect(attentions, f"layers.{i}.", found)
         return self.norm(x) if self.norm is not None else x
+
+
+def _collect(attentions, prefix, found):
+    """Copy a submodule's attention weights into `attentions`, named by module path."""
+    if attentions is not None:
+        attentions.update({prefix + name: w for name, w in found.items()})
+
+
+class DecoderCache:
+    """Per decoder layer, a growing self-attention cache and a static cross-attention
+    cache (the memory's keys and values, projected once), for incremental decoding."""
+
+    def __init__(self, num_layers):
+        self.layers = [(KeyValueCache(static=False), KeyValueCache(static=True))
+                       for _ in range(num_layers)]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+    @property
+    def length(self):
+        """How many target positions are cached (the next position's index)."""
+        return len(self.layers[0][0]) if self.layers else 0
+
+    def reorder(self, rows):
+        """Keep (and reorder) the batch rows named by `rows`, in every layer."""
+        for self_cache, cross_cache in self.layers:
+            self_cache.reorder(rows)
+            cross_cache.reorder(rows)
 
 
 class Transformer(Module):
