@@ -36,10 +36,11 @@ import minigrad as mg
 import minigrad.distributed as dist
 from minigrad.models import Seq2SeqTransformer
 from minigrad.training import DivergenceMonitor, graceful_interrupt
-from support import checkpoints, cli, parallel, plots, report
+from support import checkpoints, cli, parallel, plots
 from support.data import END, PAD, START, Batch, data_rng, pad_sequences
 from support.evaluation import cross_attention
 from support.progress import Progress
+from support.report import finish_run
 
 # ------------------------------------------------------------------ the data
 FIRST_DATE = datetime.date(1969, 1, 1)
@@ -333,10 +334,10 @@ def main(argv=None):
               f"{decode(out)}"))
     print(f"\ncross-attention drawn for {show!r} -> {decode(out)}")
 
-    report.finish_run(run, files, {"task": "dates", "greedy_exact_match": greedy,
-                                   "beam_exact_match": beam, "beam_size": args.beam_size,
-                                   "held_out_dates": len(test), "eval_seconds": eval_seconds},
-                      started, train_seconds, start, history, device, config)
+    finish_run(run, files, {"task": "dates", "greedy_exact_match": greedy,
+                            "beam_exact_match": beam, "beam_size": args.beam_size,
+                            "held_out_dates": len(test), "eval_seconds": eval_seconds},
+               started, train_seconds, start, history, device, config)
     return 0
 
 

@@ -55,9 +55,10 @@ class Run:
 def open_run(args):
     """The run folder of a training script, after refusing to replace its checkpoint
     unless --resume names that checkpoint or --overwrite is given."""
+    run = os.path.join(args.out, "checkpoint.safetensors")
     check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite,
-                     choices=f"resume it with --resume {os.path.join(args.out, 'checkpoint.safetensors')}"
-                             ", choose a new --out, or pass --overwrite to start over")
+                     choices=f"resume it with --resume {run}, choose a new --out, or pass "
+                             "--overwrite to start over")
     return Run(args.out)
 
 

@@ -108,8 +108,8 @@ def test_copy_task_on_two_processes_learns_matches_one_process_and_resumes(tmp_p
     # the same global batches as one process: the same loss curve, up to rounding
     losses = checkpoint_history(out / "checkpoint.safetensors").losses
     assert len(losses) == FIRST
-    np.testing.assert_allclose(losses[:20], single_process_losses(train_copy_task,
-                                                                  tmp_path / "one", 20), rtol=0, atol=1e-4)
+    one = single_process_losses(train_copy_task, tmp_path / "one", 20)
+    np.testing.assert_allclose(losses[:20], one, rtol=0, atol=1e-4)
 
     # every rank resumes from rank 0's checkpoint; the curve goes on
     ckpt = out / "checkpoint.safetensors"

@@ -100,10 +100,10 @@ def test_a_second_run_into_a_folder_with_a_checkpoint_is_refused(tmp_path):
     # resuming from that checkpoint is allowed, and so is an explicit --overwrite
     status, stdout, err = run(out, *TINY, "--steps", step + 2, "--resume", ckpt,
                               "--checkpoint-every", "0")
-    assert f"resumed from {ckpt} at step {step}" in stdout, err
+    assert status == 0 and f"resumed from {ckpt} at step {step}" in stdout, err
     assert checkpoint_step(ckpt) == step + 2
     status, stdout, err = run(out, *TINY, "--steps", "3", "--overwrite", "--checkpoint-every", "0")
-    assert "step 3/3 " in stdout, err
+    assert status == 0 and "step 3/3 " in stdout, err
     assert checkpoint_step(ckpt) == 3
 
 
