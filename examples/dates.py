@@ -22,6 +22,11 @@ The data come from the standard library (datetime, with English names written
 out here so the locale does not matter). Results: greedy and beam-search exact
 match on the held-out dates, some examples and all the kinds of errors made,
 and the cross-attention heat map of one held-out date.
+
+The training loop is `train()` below, every step in view, as in copy_task.py; the
+checkpoint is saved every --checkpoint-every steps, at the end and on Ctrl-C or
+SIGTERM, and a diverging run stops with a message (see the README, "Runs that lose
+nothing").
 """
 import argparse
 import datetime
@@ -141,7 +146,7 @@ def encode(text, start=False):
         ids = [CHAR_ID[c] for c in text]
     except KeyError as e:
         raise cli.ExampleError(f"the character {e.args[0]!r} in {text!r} is not in the "
-                                  f"vocabulary ({''.join(CHARS)!r})") from None
+                               f"vocabulary ({''.join(CHARS)!r})") from None
     return ([START] if start else []) + ids + [END]
 
 
