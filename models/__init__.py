@@ -5,3 +5,4 @@ from .decoding import (Decodable, DecoderCache, DecodingError, DecodingState, be
 from .seq2seq import Seq2SeqTransformer
 from .transformer import (Decoder, DecoderLayer, Encoder, EncoderLayer, Transformer,
                           generate_square_subsequent_mask)
+from .gpt import GPT, GPTConfig

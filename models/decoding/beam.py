@@ -10,7 +10,11 @@ Two ways to rank and stop, chosen by `style`:
 - "hf": transformers' generate(num_beams=...) exactly: each sentence keeps the
   `beam_size` best finished hypotheses scored sum log P / |Y|^length_penalty (float32),
   with its `early_stopping` rule (False, True or "never"), every live prefix finished
-  as it is at max_len, and the best of the kept ones returned.
+  as it is at max_len, and the best of the kept ones returned. Tested against
+  transformers' generate (tests/models/test_decoding_hf.py): same ids and scores. Known
+  differences: transformers fills finished rows with the end symbol when pad_token_id is
+  0 (a falsy id), minigrad with the pad symbol; torch.topk's order among exactly tied
+  scores is unspecified, minigrad takes the lower index first.
 
 Both expand every live prefix by every token, keep the 2 * beam_size best
 candidates (those that end become finished, the best others stay live) and let
@@ -57,6 +61,7 @@ def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=
     if early_stopping not in (False, True, "never"):
         raise check.DecodingError(f"{op}: early_stopping must be False, True or 'never' (as "
                                   f"transformers), got {early_stopping!r}")
+    early_stopping = early_stopping if isinstance(early_stopping, str) else bool(early_stopping)
     with eval_mode(model):
         stepper, ys, max_len, ends, fill, processors = start(
             op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max_len,
@@ -159,7 +164,8 @@ def _hf(stepper, processors, ys, b, k, alpha, max_len, ends, early_stopping):
     scores[:, 1:] = _NEG                                      # copies 2..k start "impossible"
     fin_scores = np.full((b, k), _NEG, dtype=np.float32)      # the k kept finished hypotheses
     fin_done = np.zeros((b, k), dtype=bool)                   # slot holds a real hypothesis
-    fin_ids = [[None] * k for _ in range(b)]
+    fin_ids = np.zeros((b, k, max_len), dtype=np.int64)      # their ids, and lengths
+    fin_len = np.zeros((b, k), dtype=np.int64)
     active = np.arange(b)
     improvable = np.ones(b, dtype=bool)                       # early-stop heuristic not yet met
     for t in range(prompt_len, max_len):                      # t = current length
@@ -184,12 +190,16 @@ def _hf(stepper, processors, ys, b, k, alpha, max_len, ends, early_stopping):
         norm = norm + (~just).astype(np.float32) * _NEG
         merged = np.concatenate([fin_scores[active], norm], axis=1)
         slots = _top(merged, k)
-        for i, s in enumerate(active):
-            old = list(fin_ids[s])
-            for slot, m in enumerate(slots[i]):
-                fin_ids[s][slot] = old[m] if m < k else np.append(
-                    ys[i * k + parent[i, m - k]], token[i, m - k])
-        fin_done[active] = np.take_along_axis(np.concatenate([fin_done[active], just], 1), slots, 1)
+        cand_ids = np.empty((n, keep_k, t + 1), dtype=np.int64)     # kept ones are <= t + 1 long
+        cand_ids[:, :, :t] = ys.reshape(n, k, t)[np.arange(n)[:, None], parent]
+        cand_ids[:, :, t] = token
+
+        def merge(kept, new):
+            both = np.concatenate([kept[active], new], axis=1)
+            return np.take_along_axis(both, slots.reshape(slots.shape + (1,) * (both.ndim - 2)), 1)
+        fin_ids[active, :, :t + 1] = merge(fin_ids[:, :, :t + 1], cand_ids)
+        fin_len[active] = merge(fin_len, np.full((n, keep_k), t + 1))
+        fin_done[active] = merge(fin_done, just)
         fin_scores[active] = np.take_along_axis(merged, slots, 1)
 
         ys = np.concatenate([ys[rows], np.take_along_axis(token, pick, 1).reshape(-1, 1)], axis=1)
@@ -208,4 +218,4 @@ def _hf(stepper, processors, ys, b, k, alpha, max_len, ends, early_stopping):
             active, ys, scores = _leave(stepper, searching, active, ys, scores, k)
             if len(active) == 0:
                 break
-    return [fin_ids[s][0] for s in range(b)], fin_scores[:, 0].copy()
+    return [fin_ids[s, 0, :fin_len[s, 0]] for s in range(b)], fin_scores[:, 0].copy()

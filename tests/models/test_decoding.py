@@ -185,10 +185,26 @@ def test_wide_beam_finds_the_exhaustive_optimum(alpha):
 
 
 def test_decoding_records_no_graph_and_checks_arguments():
+    """Every decode_step runs with autograd off: its logits have no grad_fn (no graph is
+    kept alive across steps), although the parameters require gradients."""
     model = _model()
+    seen = []
+    step = model.decode_step
+
+    def spy(state, tokens):
+        logits = step(state, tokens)
+        seen.append((mg.is_grad_enabled(), logits.requires_grad, logits.grad_fn))
+        return logits
+
+    model.decode_step = spy
     src = np.array([[3, 4, 5]])
+    assert all(p.requires_grad for p in model.parameters())
     ys = model.greedy_decode(src, 4, START)
+    model.beam_search(src, 2, 4, START, END)
+    model.sample(src, 4, START, generator=0)
     assert ys.dtype == np.int64
+    assert len(seen) >= 6 and all(s == (False, False, None) for s in seen), seen
+    assert mg.is_grad_enabled()                              # and autograd is back on after
     with pytest.raises(mg.MinigradError, match=r"max_len"):
         model.beam_search(src, 2, 1, START, END)
     with pytest.raises(mg.IndexOutOfRangeError, match=r"src token id 12"):
