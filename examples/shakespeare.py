@@ -168,8 +168,9 @@ def generate(model, tokenizer, prompt, max_new_tokens, temperature=0.8, top_k=No
     """The prompt's continuation as text (sampled; temperature 0 is greedy), any length.
 
     The learned positions end at block_size, so a long text is made in pieces (nanoGPT
-    crops its context the same way): each piece of at most block_size/2 new tokens
-    reads the last tokens so far, as many as fit, through the key/value cache.
+    crops its context the same way): the first piece fills the block after the prompt,
+    each later one adds block_size/2 tokens to the last block_size/2, through the
+    key/value cache.
     """
     ids = tokenizer.encode(prompt)
     if len(ids) == 0:
@@ -177,7 +178,7 @@ def generate(model, tokenizer, prompt, max_new_tokens, temperature=0.8, top_k=No
     rng, block, start = np.random.default_rng(seed), model.config.block_size, len(ids)
     model.eval()
     while len(ids) - start < max_new_tokens:
-        n = min(max_new_tokens - (len(ids) - start), block // 2)
+        n = min(max_new_tokens - (len(ids) - start), max(block // 2, block - len(ids)))
         context = ids[None, -(block - n):]
         out = model.generate(context, n, temperature=temperature, top_k=top_k, top_p=top_p,
                              generator=rng)
@@ -318,6 +319,9 @@ def parse_args(argv):
             or args.sample_length < 0 or args.temperature < 0:
         raise ExampleError("--dropout must be in [0, 1); --warmup, --checkpoint-every, "
                            "--sample-length and --temperature must be >= 0")
+    if args.block_size < 2:
+        raise ExampleError(f"--block-size must be >= 2 (a token and its successor), got "
+                           f"{args.block_size}")
     if args.warmup > args.steps:
         raise ExampleError(f"--warmup {args.warmup} is longer than --steps {args.steps}: the "
                            "cosine schedule needs warmup <= steps")

@@ -122,7 +122,7 @@ def test_generate_errors_are_one_line(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("flag", [["--n-embd", "0"], ["--dropout", "1.5"], ["--minutes", "0"],
-                                  ["--steps", "5", "--warmup", "10"]])
+                                  ["--steps", "5", "--warmup", "10"], ["--block-size", "1"]])
 def test_bad_flags_are_one_line_errors(capsys, tmp_path, flag):
     status, _, err = run_main(capsys, "--out", tmp_path, *flag)
     assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -170,3 +170,42 @@ def test_bpe_option_trains_resumes_and_generates(capsys, tmp_path, text_file):
                                 "--prompt", "JULIET:", "--max-new-tokens", 20)
     assert status == 0, err
     assert out.startswith("JULIET:")
+
+
+def test_temperature_zero_is_greedy_whatever_the_seed():
+    config = dict(shakespeare.DEFAULTS, n_layer=1, n_embd=16, n_head=2, block_size=16)
+    tokenizer = CharTokenizer("abcdefgh \n")
+    model = shakespeare.build_model(config, tokenizer.vocab_size)
+    texts = {shakespeare.generate(model, tokenizer, "abc", 20, temperature=0, seed=s)
+             for s in (0, 1, 2)}
+    assert len(texts) == 1
+    ids = tokenizer.encode("abc")[None]
+    greedy = mg.models.decoding.greedy_decode(model, ids, prompt=ids, max_new_tokens=13)
+    assert texts.pop()[:13] == tokenizer.decode(np.asarray(greedy)[0, 3:])
+
+
+def test_sigterm_saves_and_the_run_resumes(capsys, tmp_path, text_file):
+    """A SIGTERM mid-run finishes the step, saves, exits 143; --resume goes on from there."""
+    import signal
+    command = [sys.executable, os.path.join(EXAMPLES, "shakespeare.py"), "--data", text_file,
+               "--out", str(tmp_path), "--steps", "100000", "--checkpoint-every", "0",
+               *SMALL, "--eval-every", "100000", "--sample-length", "0", "--log-every", "5"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    try:
+        for line in proc.stdout:                  # the first log line: training is under way
+            if line.startswith("step"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in out
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    step = int(mg.io.load_metadata(str(checkpoint))["step"])
+    assert step >= 5
+    flags = ["--data", text_file, "--out", tmp_path, *SMALL, "--sample-length", 0]
+    status, out, err = run_main(capsys, *flags, "--steps", step + 3, "--resume", checkpoint)
+    assert status == 0, err
+    assert results(tmp_path)["steps"] == step + 3
