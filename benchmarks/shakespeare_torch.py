@@ -22,8 +22,12 @@ For the measured comparison run both back to back on a quiet machine:
 
     python examples/shakespeare.py --out runs/cmp_minigrad --no-progress | tee minigrad.log
     python benchmarks/shakespeare_torch.py --out runs/cmp_torch --no-progress | tee torch.log
-    grep "validation loss" minigrad.log torch.log; grep throughput minigrad.log torch.log
+    python benchmarks/shakespeare_torch.py --compare runs/cmp_minigrad runs/cmp_torch
+
+(the last prints both runs' validation losses by training minute and their tok/s, and
+draws runs/cmp_torch/compare.png).
 """
+import json
 import math
 import os
 import sys
@@ -38,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
 
 import shakespeare  # noqa: E402  (the example: its flags, data, pictures and formats)
-from support import cli, report  # noqa: E402
+from support import cli, plots, report  # noqa: E402
 from support.checkpoints import Run  # noqa: E402
 from support.cli import ExampleError  # noqa: E402
 from support.progress import Progress  # noqa: E402
@@ -127,9 +131,47 @@ def validation_loss(model, data):
     return float(np.mean(losses))
 
 
+def compare(folders):
+    """Print the validation losses and speeds of finished runs (their results.json) side
+    by side, and draw their validation loss against training minutes into compare.png
+    in the last folder. Returns the picture's path."""
+    runs = []
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "results.json")) as f:
+                runs.append((folder, json.load(f)))
+        except (OSError, ValueError) as e:
+            raise ExampleError(f"--compare: cannot read {folder}/results.json: {e}") from None
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for folder, r in runs:
+        name = r.get("framework", "minigrad")
+        print(f"{folder} ({name}): {r['tokens_per_second'] or 0:,.0f} tok/s, "
+              f"{r['steps']} steps")
+        for v in r["validation"]:
+            print(f"  {v['minutes']:6.2f} min  step {v['step']:>5}  validation loss "
+                  f"{v['loss']:.4f} nats/token, {v['bpc']:.3f} bits/char")
+        ax.plot([v["minutes"] for v in r["validation"]], [v["loss"] for v in r["validation"]],
+                "o-", ms=3, label=f"{name} ({r['tokens_per_second'] or 0:,.0f} tok/s)")
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("validation loss (nats per token)")
+    ax.set_title("Shakespeare GPT: minigrad and PyTorch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(folders[-1], "compare.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"written: {path}")
+    return path
+
+
 def main(argv=None):
     started = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--compare"]:
+        compare(argv[1:])
+        return 0
     threads = 1
     if "--threads" in argv:
         i = argv.index("--threads")

@@ -283,7 +283,8 @@ def parse_args(argv):
         add("--" + name.replace("_", "-"), type=float, default=d[name],
             help=f"{help_text} (default {d[name]})")
     add("--steps", type=int, default=d["steps"],
-        help=f"the last step; the cosine schedule ends there (default {d['steps']})")
+        help=f"the last step; the cosine schedule of a new run ends there, a resumed run "
+             f"keeps its own (default {d['steps']})")
     add("--minutes", type=float, default=15.0,
         help="stop after this much training time in this invocation (default 15)")
     add("--eval-every", type=int, default=500, help="validate every N steps (default 500)")
@@ -359,6 +360,9 @@ def main(argv=None):
         saved, tokenizer, extra = read_run(args.resume, "--resume")
         config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
     run = checkpoints.open_run(args)                # never replaces a checkpoint by accident
+    if tokenizer is None and config["tokenizer"] == "bpe":
+        print(f"training a sentencepiece BPE vocabulary of {config['vocab_size']} on the "
+              "training text ...", flush=True)
     data = Data(config, tokenizer)
     mg.manual_seed(config["seed"])
     model = build_model(config, data.tokenizer.vocab_size).to(device)

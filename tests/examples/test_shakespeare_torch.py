@@ -54,3 +54,14 @@ def test_reference_learns_with_the_example_schedule_and_format(capsys, tmp_path,
     assert mg_run["config"] == torch_run["config"]
     # the same model on the same batches: close validation losses (different random weights)
     assert abs(mg_run["val_loss"] - torch_run["val_loss"]) < 0.3
+    # the side-by-side table and picture of the two runs
+    capsys.readouterr()
+    assert shakespeare_torch.main(["--compare", str(tmp_path / "mg"), str(tmp_path / "torch")]) == 0
+    out = capsys.readouterr().out
+    assert "(minigrad)" in out and "(torch " in out and out.count("validation loss") == 4
+    assert (tmp_path / "torch" / "compare.png").stat().st_size > 0
+
+
+def test_compare_of_a_folder_without_results_is_an_error(tmp_path):
+    with pytest.raises(shakespeare_torch.ExampleError, match="results.json"):
+        shakespeare_torch.compare([str(tmp_path)])
