@@ -185,7 +185,7 @@ def main(argv=None):
                            "(no --resume, --generate or --device)")
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
-    config = {k: getattr(args, k) for k in shakespeare.DEFAULTS}
+    config = shakespeare.new_config(args)
     run = Run(args.out)
     data = shakespeare.Data(config)
     model = TorchGPT(data.tokenizer.vocab_size, config["block_size"], config["n_layer"],
@@ -196,7 +196,7 @@ def main(argv=None):
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=config["lr"], betas=shakespeare.BETAS)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(
-        config["warmup"], config["steps"], config["min_lr"] / config["lr"]))
+        config["warmup"], config["schedule_steps"], config["min_lr"] / config["lr"]))
     print(f"shakespeare (PyTorch {torch.__version__}, {threads} thread(s)): "
           f"{sum(p.numel() for p in model.parameters()):,} parameters, {config['n_layer']} "
           f"layers, {config['n_head']} heads, width {config['n_embd']}, context "

@@ -56,7 +56,7 @@ MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout")
 # What a resumed run takes from its checkpoint rather than from the flags (its model,
 # data and schedule); --steps, --minutes and the reporting flags steer this invocation.
 RESUMED_KEYS = MODEL_KEYS + ("batch_size", "lr", "min_lr", "warmup", "weight_decay", "seed",
-                             "tokenizer", "vocab_size", "data", "eval_batches")
+                             "tokenizer", "vocab_size", "data", "eval_batches", "schedule_steps")
 BETAS = (0.9, 0.99)       # nanoGPT's shakespeare_char: beta2 0.99, the batches are small
 GRAD_CLIP = 1.0
 DIVERGENCE_HINT = "try a smaller --lr or a longer --warmup"
@@ -114,7 +114,8 @@ def build_optimizer(model, config):
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     optimizer = mg.optim.AdamW(groups, lr=config["lr"], betas=BETAS)
     scheduler = mg.optim.CosineWithWarmup(optimizer, warmup_steps=config["warmup"],
-                                          total_steps=config["steps"], min_lr=config["min_lr"])
+                                          total_steps=config["schedule_steps"],
+                                          min_lr=config["min_lr"])
     return optimizer, scheduler
 
 
@@ -131,6 +132,12 @@ class RunState:
         return {"config": config, "history": self.history.to_json(),
                 "validation": self.validation, "train_seconds": self.train_seconds,
                 "tokenizer": tokenizer.to_dict()}
+
+
+def new_config(args):
+    """The settings of a new run from the flags; the cosine ends at its --steps
+    (schedule_steps, which a resumed run keeps)."""
+    return dict({k: getattr(args, k) for k in DEFAULTS}, schedule_steps=args.steps)
 
 
 def read_run(path, flag):
@@ -323,7 +330,7 @@ def parse_args(argv):
     if args.block_size < 2:
         raise ExampleError(f"--block-size must be >= 2 (a token and its successor), got "
                            f"{args.block_size}")
-    if args.warmup > args.steps:
+    if args.warmup > args.steps and not (args.resume or args.generate):   # (theirs: saved)
         raise ExampleError(f"--warmup {args.warmup} is longer than --steps {args.steps}: the "
                            "cosine schedule needs warmup <= steps")
     if args.resume and args.overwrite:
@@ -354,7 +361,7 @@ def main(argv=None):
     device = cli.resolve_device(args.device)
     if args.generate:
         return run_generation(args, device)
-    config = {k: getattr(args, k) for k in DEFAULTS}
+    config = new_config(args)
     tokenizer, extra = None, {}
     if args.resume:
         saved, tokenizer, extra = read_run(args.resume, "--resume")
