@@ -43,7 +43,7 @@ import minigrad as mg
 from minigrad.models import GPT, GPTConfig
 from minigrad.training import DivergenceMonitor, graceful_interrupt
 from shakespeare_data import corpus, load_corpus, random_windows, tokenizer_from_dict
-from shakespeare_pictures import draw_attention, plot_learning_curves
+from shakespeare_pictures import check_attention_choice, draw_attention, plot_learning_curves
 from support import checkpoints, cli, report
 from support.cli import ExampleError
 from support.data import data_rng
@@ -340,6 +340,8 @@ def parse_args(argv):
 
 def run_generation(args, device):
     config, tokenizer, _ = read_run(args.generate, "--generate")
+    check_attention_choice(config["n_layer"], config["n_head"], args.attention_layer,
+                           args.attention_head)
     model = build_model(config, tokenizer.vocab_size).to(device)
     try:
         mg.io.load_checkpoint(args.generate, model, restore_rng=False)
@@ -366,6 +368,8 @@ def main(argv=None):
     if args.resume:
         saved, tokenizer, extra = read_run(args.resume, "--resume")
         config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
+    check_attention_choice(config["n_layer"], config["n_head"], args.attention_layer,
+                           args.attention_head)
     run = checkpoints.open_run(args)                # never replaces a checkpoint by accident
     if tokenizer is None and config["tokenizer"] == "bpe":
         print(f"training a sentencepiece BPE vocabulary of {config['vocab_size']} on the "

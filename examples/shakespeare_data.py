@@ -23,6 +23,11 @@ no play is in both sets and the split never changes (at 0.1: As You Like It,
 Henry IV part 1, Romeo and Juliet and the Sonnets, 501,106 characters). A plain text file (any
 file a user passes) is split by position instead: its last val_fraction of
 characters is the validation set.
+
+Tokenizers: CharTokenizer (every character of the text, in code-point order) and
+BPETokenizer (sentencepiece BPE trained on the training text, exact round trip);
+corpus(path, "char" | "bpe", vocab_size) gives either with its ids, and both
+describe themselves as JSON (to_dict; tokenizer_from_dict) for checkpoints.
 """
 import argparse
 import hashlib

@@ -122,7 +122,8 @@ def test_generate_errors_are_one_line(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("flag", [["--n-embd", "0"], ["--dropout", "1.5"], ["--minutes", "0"],
-                                  ["--steps", "5", "--warmup", "10"], ["--block-size", "1"]])
+                                  ["--steps", "5", "--warmup", "10"], ["--block-size", "1"],
+                                  ["--attention-head", "4"], ["--attention-layer", "-5"]])
 def test_bad_flags_are_one_line_errors(capsys, tmp_path, flag):
     status, _, err = run_main(capsys, "--out", tmp_path, *flag)
     assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
