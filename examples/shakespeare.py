@@ -226,7 +226,7 @@ def train(model, optimizer, scheduler, data, start, state, config, args, run, de
             seconds = time.perf_counter() - t0
             state.train_seconds += seconds
             spent += seconds
-            progress.update(step, loss_value, lr, grad_norm, x.size, seconds)
+            progress.update(step, loss_value, lr, grad_norm, x.numel(), seconds)
             state.history.append(loss_value, lr)
             monitor.check(step, loss_value, grad_norm)     # diverged: raise, keep the last save
             out_of_time = spent >= budget
