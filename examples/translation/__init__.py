@@ -6,4 +6,6 @@
     tokenizer  the joint SentencePiece model (shared vocabulary)
     batching   token-budget batches by length, reproducible from the seed
     scoring    decoding a test set (greedy, beam) and sacrebleu's BLEU and chrF
+    averaging  snapshots and the average of the last N (the paper, section 6.1)
+    figures    loss curves (training and validation) and the score over training time
 """

@@ -120,6 +120,7 @@ def build_pairs(source_records, target_records, target_lang):
     seen, out = set(), []
     for md5 in sorted(set(source_records) & set(target_records)):
         for s, t in align(source_records[md5], target_records[md5]):
+            s, t = _one_line(s), _one_line(t)
             if keep(s, t, ratio) and s not in seen:
                 seen.add(s)
                 out.append(Pair(s, t, md5))
