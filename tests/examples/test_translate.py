@@ -138,3 +138,22 @@ def test_size_presets_and_explicit_flags():
     model = translate.build_model(dict(vars(args), vocab_size=50))
     assert model.src_tok_emb.embedding.weight is model.tgt_tok_emb.embedding.weight \
         is model.generator.weight
+
+
+@pytest.mark.slow
+def test_resume_extends_the_run(tmp_path):
+    data = write_data(tmp_path / "data")
+    out = str(tmp_path / "run")
+    flags = ["--data", data, "--size", "tiny", "--d-model", "32", "--batch-size", "100",
+             "--warmup", "30", "--valid-every", "20", "--valid-sentences", "2",
+             "--test-sentences", "2", "--no-progress", "--log-every", "20"]
+    assert cli.run_main(translate.main, ["train", "--out", out, "--steps", "40", *flags]) == 0
+    checkpoint = os.path.join(out, "checkpoint.safetensors")
+    assert cli.run_main(translate.main, ["train", "--out", out, "--steps", "60",
+                                         "--resume", checkpoint, *flags]) == 0
+    with open(os.path.join(out, "results.json")) as f:
+        results = json.load(f)
+    assert results["steps"] == 60 and results["trained_steps_this_run"] == 20
+    assert [r["step"] for r in results["validation"]] == [20, 40, 60]
+    seconds = [r["train_seconds"] for r in results["validation"]]
+    assert seconds == sorted(seconds)                # the time axis goes on, not from zero
