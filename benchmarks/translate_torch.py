@@ -16,8 +16,6 @@ weights through minigrad's greedy and beam search (models.convert.from_torch), s
 the two runs differ in their training framework only: what is compared is the
 training's speed (tokens/s) and the BLEU it reaches in the budget.
 """
-import argparse
-import json
 import math
 import os
 import sys
@@ -33,7 +31,6 @@ import translate  # noqa: E402
 from minigrad.models.convert import from_torch  # noqa: E402
 from support.checkpoints import History, Run  # noqa: E402
 from support.progress import Progress  # noqa: E402
-from translation import scoring  # noqa: E402
 from translation.batching import TokenBatches, source_ids, target_ids  # noqa: E402
 from translation.prepare import load_split, pair_folder  # noqa: E402
 from translation.tokenizer import Tokenizer  # noqa: E402

@@ -153,6 +153,8 @@ class Validation:
         self.offset = self.records[-1]["train_seconds"] if self.records else 0.0
 
     def __call__(self, model, step, seconds):
+        if not self.sources:
+            return f"step {step}: no validation pairs (the valid split is empty)"
         loss = validation_loss(model, self.batches, self.config)
         hyps = scoring.translate(model, self.tokenizer, self.sources, beam_size=1,
                                  device=self.device)
@@ -265,6 +267,13 @@ def main_train(argv):
     valid = Validation(run, tokenizer, *load_split(args.data, config["pair"], "valid"), config,
                        args, device, start)
 
+    test_sources, test_refs = load_split(args.data, config["pair"], "test")
+    if args.test_sentences:
+        n = args.test_sentences
+        test_sources, test_refs = test_sources[:n], test_refs[:n]
+    if not test_sources:
+        raise ExampleError(f"the test split of {folder} is empty: nothing to score")
+
     t_train = time.perf_counter()
     stopped = train(model, optimizer, scheduler, batches, start, history, config, args, run,
                     valid)
@@ -275,9 +284,6 @@ def main_train(argv):
     if averaged:
         print(f"evaluating the average of {averaged} snapshots")
 
-    test_sources, test_refs = load_split(args.data, config["pair"], "test")
-    if args.test_sentences:
-        test_sources, test_refs = test_sources[:args.test_sentences], test_refs[:args.test_sentences]
     scores, outputs = evaluate(model, tokenizer, test_sources, test_refs, args.beam, device)
     metric = scoring.main_score(config["pair"].split("-")[-1])
     beam_name = f"beam{args.beam}"
@@ -324,7 +330,11 @@ def main_translate(argv):
     args = parser.parse_args(argv)
     cli.check_positive(args, "beam")
     device = cli.resolve_device(args.device)
+    if not os.path.isfile(args.checkpoint):
+        raise ExampleError(f"--checkpoint: no such file: {args.checkpoint}")
     config = checkpoints.read_checkpoint_config(args.checkpoint)
+    if "vocab_size" not in config:
+        raise ExampleError(f"--checkpoint {args.checkpoint}: not a translation checkpoint")
     tokenizer = Tokenizer(args.tokenizer or os.path.join(
         os.path.dirname(os.path.abspath(args.checkpoint)), "tokenizer.model"))
     if len(tokenizer) != config["vocab_size"]:

@@ -66,8 +66,10 @@ def score(hypotheses, references):
     b = bleu.corpus_score(hypotheses, [references])
     c = chrf.corpus_score(hypotheses, [references])
     return {"bleu": round(b.score, 2), "chrf": round(c.score, 2),
-            "brevity_penalty": round(b.bp, 4), "length_ratio": round(b.sys_len / max(b.ref_len, 1), 4),
-            "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature())}
+            "brevity_penalty": round(b.bp, 4),
+            "length_ratio": round(b.sys_len / max(b.ref_len, 1), 4),
+            "bleu_signature": str(bleu.get_signature()),
+            "chrf_signature": str(chrf.get_signature())}
 
 
 def main_score(target_lang):

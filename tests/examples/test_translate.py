@@ -157,3 +157,9 @@ def test_resume_extends_the_run(tmp_path):
     assert [r["step"] for r in results["validation"]] == [20, 40, 60]
     seconds = [r["train_seconds"] for r in results["validation"]]
     assert seconds == sorted(seconds)                # the time axis goes on, not from zero
+
+
+def test_translate_command_errors(tmp_path, capsys):
+    assert cli.run_main(translate.main, ["translate", "--checkpoint",
+                                         str(tmp_path / "none.safetensors"), "hello"]) == 1
+    assert "--checkpoint: no such file" in capsys.readouterr().err
