@@ -115,6 +115,7 @@ def main(argv=None):
         optimizer, lambda s: f * d ** -0.5 * min(max(s, 1) ** -0.5, max(s, 1) * w ** -1.5))
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=config["label_smoothing"])
     run = Run(args.out)
+    test_sources, test_refs = translate.load_test(args, args.pair)
     valid = translate.Validation(run, tokenizer, *load_split(args.data, args.pair, "valid"),
                                  config, args, "cpu", 0)
     print(f"PyTorch reference {args.pair}: {sum(p.numel() for p in model.parameters()):,} "
@@ -145,7 +146,6 @@ def main(argv=None):
             if done:
                 break
     tokens_per_second = progress.report_throughput()
-    test_sources, test_refs = load_split(args.data, args.pair, "test")
     scores, _ = translate.evaluate(to_minigrad(model, config), tokenizer, test_sources,
                                    test_refs, args.beam, "cpu")
     for name, s in scores.items():

@@ -182,15 +182,27 @@ def evaluate(model, tokenizer, sources, references, beam, device):
 
 
 def draw_attention(model, tokenizer, source, device, path):
-    """Cross-attention heat map of one test sentence and the model's greedy output."""
+    """Cross-attention heat map of one test sentence and the model's greedy output
+    (cut at its end symbol, and at twice the source's length: an untrained model's
+    endless output would make the picture unreadable)."""
     src = np.array(source_ids(tokenizer.encode([source])[0]))
-    out = scoring.decode_ids(model, src[None], 1, device)[0]
-    out = out[:list(out).index(END) + 1] if END in list(out) else out
+    out = list(scoring.decode_ids(model, src[None], 1, device)[0])
+    out = np.array(out[:out.index(END) + 1] if END in out else out)[:2 * len(src) + 1]
     weights = cross_attention(model, src, out)
     return plots.plot_attention_heads(
         weights, tokenizer.pieces(src), tokenizer.pieces(out[1:]), path,
         title="Cross-attention of the last decoder layer (row: output piece, column: source "
               "piece)")
+
+
+def load_test(args, pair):
+    """(sources, references) of the test split, the first --test-sentences of it if given."""
+    sources, references = load_split(args.data, pair, "test")
+    n = args.test_sentences or len(sources)
+    if not sources:
+        raise ExampleError(f"the test split of {pair_folder(args.data, pair)} is empty: "
+                           "nothing to score")
+    return sources[:n], references[:n]
 
 
 # ------------------------------------------------------------------ commands
@@ -240,7 +252,6 @@ def main_train(argv):
     args = parse_train_args(argv)
     check_train_args(args)
     device = cli.resolve_device(args.device)
-    folder = pair_folder(args.data, args.pair)
     config = checkpoints.run_config(args, DEFAULTS)
     config["pair"] = args.pair
     if args.resume:        # the resumed run's data and vocabulary, not the flags'
@@ -263,16 +274,12 @@ def main_train(argv):
           f"batches of <= {config['batch_size']:,} tokens; {model.num_parameters():,} "
           f"parameters, d_model={config['d_model']}, {config['layers']}+{config['layers']} "
           f"layers, d_ff={config['d_ff']}, vocabulary {config['vocab_size']:,} (shared), "
-          f"{args.minutes:g} minutes, device {device} ({folder})")
+          f"{args.minutes:g} minutes, device {device} "
+          f"({pair_folder(args.data, config['pair'])})")
     valid = Validation(run, tokenizer, *load_split(args.data, config["pair"], "valid"), config,
                        args, device, start)
 
-    test_sources, test_refs = load_split(args.data, config["pair"], "test")
-    if args.test_sentences:
-        n = args.test_sentences
-        test_sources, test_refs = test_sources[:n], test_refs[:n]
-    if not test_sources:
-        raise ExampleError(f"the test split of {folder} is empty: nothing to score")
+    test_sources, test_refs = load_test(args, config["pair"])
 
     t_train = time.perf_counter()
     stopped = train(model, optimizer, scheduler, batches, start, history, config, args, run,
