@@ -307,9 +307,13 @@ def main_train(argv):
     with open(run.path("test_translations.tsv"), "w", encoding="utf-8") as f:
         f.writelines(f"{e['source']}\t{e['reference']}\t{e['greedy']}\t{e[beam_name]}\n"
                      for e in examples)
+    with open(run.path("examples.md"), "w", encoding="utf-8") as f:
+        f.write(scoring.markdown_table(examples[:EXAMPLES_SHOWN],
+                                       ("source", "reference", "greedy", beam_name)))
 
     title = f"Translation {config['pair']}"
     files = [run.checkpoint, tokenizer_copy, run.path("test_translations.tsv"),
+             run.path("examples.md"),
              figures.plot_losses(history, valid.records, run.path("loss.png"), f"{title}: loss"),
              figures.plot_score(valid.records, run.path("bleu.png"), metric,
                                 f"{title}: validation score over training")]

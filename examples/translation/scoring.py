@@ -75,3 +75,12 @@ def score(hypotheses, references):
 def main_score(target_lang):
     """The score a pair is judged by: chrF for Korean (BLEU is a poor measure there), else BLEU."""
     return "chrf" if target_lang == "ko" else "bleu"
+
+
+def markdown_table(rows, columns):
+    """A Markdown table of dicts (the example translations, for a README or an issue)."""
+    def cell(text):
+        return str(text).replace("|", "\\|")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

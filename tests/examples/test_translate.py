@@ -69,7 +69,7 @@ def test_short_training_overfits_and_scores_with_sacrebleu(trained):
     assert [r["step"] for r in results["validation"]] == [100, 200, 300]
     assert losses[-1] < losses[0]
     for name in ("loss.png", "bleu.png", "cross_attention.png", "test_translations.tsv",
-                 "tokenizer.model", "evaluations.json"):
+                 "tokenizer.model", "evaluations.json", "examples.md"):
         assert os.path.exists(os.path.join(out, name)), name
     snapshots = sorted(n for n in os.listdir(out) if n.startswith("snapshot-"))
     assert snapshots == ["snapshot-200.safetensors", "snapshot-300.safetensors"]
@@ -163,3 +163,8 @@ def test_translate_command_errors(tmp_path, capsys):
     assert cli.run_main(translate.main, ["translate", "--checkpoint",
                                          str(tmp_path / "none.safetensors"), "hello"]) == 1
     assert "--checkpoint: no such file" in capsys.readouterr().err
+
+
+def test_markdown_table_escapes_bars():
+    table = scoring.markdown_table([{"a": "x | y", "b": "z"}], ("a", "b"))
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x \\| y | z |"]
