@@ -160,7 +160,7 @@ class DivergenceMonitor:
     never trip them, though their smoothed loss falls from 2.9 to 0.51 and their
     gradient norm moves over three decades (3 to 0.003); a learning rate 100x too
     high is stopped at chance level near step 110, 1,000x at step 45 and 10,000x at
-    step 14 by the climbing loss. After a resume the monitor learns the run's
+    step 14 by the climbing loss (examples/dates.py: steps 126, 59 and 15). After a resume the monitor learns the run's
     levels again (it keeps no state in the checkpoint).
     """
 

@@ -77,6 +77,14 @@ def test_unreadable_resume_path_is_one_line_error(capsys, tmp_path, case):
 def test_non_positive_numbers_are_one_line_errors(capsys, tmp_path):
     status, _, err = run_in_process(capsys, "--steps", "0", "--out", str(tmp_path))
     assert_one_line_error(status, err, "--steps", "> 0")
+    status, _, err = run_in_process(capsys, "--checkpoint-every", "-1", "--out", str(tmp_path))
+    assert_one_line_error(status, err, "--checkpoint-every", ">= 0")
+
+
+def test_resume_and_overwrite_together_are_one_line_error(capsys, tmp_path):
+    status, _, err = run_in_process(capsys, "--resume", str(tmp_path / "c.safetensors"),
+                                    "--overwrite", "--out", str(tmp_path))
+    assert_one_line_error(status, err, "--resume", "--overwrite")
 
 
 # ------------------------------------------------------------------ pieces (fast)

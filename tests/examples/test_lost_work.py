@@ -178,3 +178,16 @@ def test_a_learning_rate_far_too_high_stops_the_run_with_the_step_loss_and_hint(
     assert step < 200, line                              # stopped early, not after 400 steps
     assert "exact match" not in stdout                   # nothing after training ran
     assert not (out / "checkpoint.safetensors").exists()     # the diverged model is not saved
+
+
+@pytest.mark.slow
+def test_dates_stuck_at_chance_by_a_learning_rate_100x_too_high_is_stopped(tmp_path):
+    dates = os.path.join(ROOT, "examples", "dates.py")
+    proc = subprocess.run([sys.executable, dates, "--lr-factor", "50", "--steps", "600",
+                           "--checkpoint-every", "0", "--no-progress", "--out",
+                           str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=TIMEOUT * 2, cwd=ROOT)
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 1 and "training diverged at step" in line, proc.stdout
+    assert "chance level" in line and "--lr-factor" in line
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
