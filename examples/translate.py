@@ -189,10 +189,14 @@ def draw_attention(model, tokenizer, source, device, path):
     out = list(scoring.decode_ids(model, src[None], 1, device)[0])
     out = np.array(out[:out.index(END) + 1] if END in out else out)[:2 * len(src) + 1]
     weights = cross_attention(model, src, out)
-    return plots.plot_attention_heads(
-        weights, tokenizer.pieces(src), tokenizer.pieces(out[1:]), path,
-        title="Cross-attention of the last decoder layer (row: output piece, column: source "
-              "piece)")
+    labels = tokenizer.pieces(out[1:])
+    with figures.font_for(labels) as note:
+        if note:
+            print(f"note: {note}")
+        return plots.plot_attention_heads(
+            weights, tokenizer.pieces(src), labels, path,
+            title="Cross-attention of the last decoder layer (row: output piece, column: "
+                  "source piece)")
 
 
 def load_test(args, pair):

@@ -1,5 +1,8 @@
 """The translation run's curves: training loss with validation loss, and the
 validation BLEU (or chrF) over training time."""
+import contextlib
+import warnings
+
 import numpy as np
 
 from support.plots import moving_average, pyplot
@@ -44,3 +47,29 @@ def plot_score(evaluations, path, metric, title):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+CJK_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "UnDotum", "Malgun Gothic",
+             "AppleGothic", "Noto Sans CJK JP", "Noto Sans CJK SC")
+
+
+@contextlib.contextmanager
+def font_for(labels):
+    """A matplotlib font that can draw `labels` (Korean pieces need a CJK font; DejaVu
+    has none). Yields None, or a note saying which font to install when none is found
+    (the picture is then drawn with empty boxes, without a warning per glyph)."""
+    import matplotlib
+    from matplotlib import font_manager
+    if all(ord(c) < 0x2E80 for label in labels for c in label):
+        yield None
+        return
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found:
+        with matplotlib.rc_context({"font.family": [found, "DejaVu Sans"]}):
+            yield None
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        yield ("no CJK font found, so the attention picture shows boxes for Korean pieces; "
+               "install one (e.g. apt-get install fonts-noto-cjk)")

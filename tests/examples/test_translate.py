@@ -168,3 +168,17 @@ def test_translate_command_errors(tmp_path, capsys):
 def test_markdown_table_escapes_bars():
     table = scoring.markdown_table([{"a": "x | y", "b": "z"}], ("a", "b"))
     assert table.splitlines() == ["| a | b |", "|---|---|", "| x \\| y | z |"]
+
+
+def test_korean_attention_labels_draw_without_glyph_warnings(tmp_path):
+    import warnings
+
+    from support import plots
+    from translation import figures
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with figures.font_for(["▁패키지는", "▁이"]) as note:
+            plots.plot_attention_heads(np.full((1, 2, 2), 0.5), ["▁a", "</s>"],
+                                       ["▁패키지는", "▁이"], str(tmp_path / "ko.png"))
+    assert note is None or "fonts-noto-cjk" in note
+    assert (tmp_path / "ko.png").exists()
