@@ -292,8 +292,11 @@ def main_train(argv):
     if stopped is not None:
         return stopped
     averaged = averaging.average_last(run.folder, model, args.average)
-    if averaged:
-        print(f"evaluating the average of {averaged} snapshots")
+    if averaged:      # a model of its own for the translate command; the checkpoint resumes
+        mg.io.save_checkpoint(run.path("averaged.safetensors"), model=model, rng=False,
+                              extra={"config": config})
+        print(f"evaluating the average of {averaged} snapshots "
+              f"(saved as {run.path('averaged.safetensors')})")
 
     scores, outputs = evaluate(model, tokenizer, test_sources, test_refs, args.beam, device)
     metric = scoring.main_score(config["pair"].split("-")[-1])

@@ -71,6 +71,10 @@ def test_short_training_overfits_and_scores_with_sacrebleu(trained):
     for name in ("loss.png", "bleu.png", "cross_attention.png", "test_translations.tsv",
                  "tokenizer.model", "evaluations.json", "examples.md"):
         assert os.path.exists(os.path.join(out, name)), name
+    averaged = os.path.join(out, "averaged.safetensors")       # the translate command's model
+    run = subprocess.run([sys.executable, SCRIPT, "translate", "--checkpoint", averaged,
+                          PAIRS[0][0]], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0 and run.stdout.strip() == PAIRS[0][1], run.stderr
     snapshots = sorted(n for n in os.listdir(out) if n.startswith("snapshot-"))
     assert snapshots == ["snapshot-200.safetensors", "snapshot-300.safetensors"]
 
