@@ -34,6 +34,7 @@ from support.progress import Progress  # noqa: E402
 from translation.batching import TokenBatches, source_ids, target_ids  # noqa: E402
 from translation.prepare import load_split, pair_folder  # noqa: E402
 from translation.tokenizer import Tokenizer  # noqa: E402
+from translation.validation import Validation  # noqa: E402
 
 PAD = translate.PAD
 
@@ -116,7 +117,7 @@ def main(argv=None):
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=config["label_smoothing"])
     run = Run(args.out)
     test_sources, test_refs = translate.load_test(args, args.pair)
-    valid = translate.Validation(run, tokenizer, *load_split(args.data, args.pair, "valid"),
+    valid = Validation(run, tokenizer, *load_split(args.data, args.pair, "valid"),
                                  config, args, "cpu", 0)
     print(f"PyTorch reference {args.pair}: {sum(p.numel() for p in model.parameters()):,} "
           f"parameters, {len(batches):,} batches, {args.minutes:g} minutes")
