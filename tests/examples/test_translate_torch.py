@@ -20,7 +20,8 @@ import minigrad as mg  # noqa: E402
 import translate_torch  # noqa: E402
 from test_translate import write_data  # noqa: E402
 
-pytestmark = pytest.mark.torch
+# torch.nn.Transformer warns about its own nested-tensor fast path in eval mode
+pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::UserWarning:torch")]
 
 
 def config(**kw):
