@@ -32,7 +32,8 @@ from .ops import (abs, cat, chunk, clamp, clip, concat, cross_entropy, dropout, 
                   minimum, relu, scaled_dot_product_attention, sigmoid, softmax, split, sqrt,
                   stack, sum, tanh, where)
 from .tensor import Tensor  # noqa: E402
-from . import io, optim  # noqa: E402
+from . import amp, io, optim  # noqa: E402
+from .amp import autocast  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ the weight gradient directly in W's (out, in) layout.
 """
 import math
 
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import ShapeError
@@ -63,6 +64,7 @@ class Linear(Function):
         return grads
 
 
+@autocast_op("lower_precision")
 def linear(x, weight, bias=None):
     """x @ weight^T + bias for x of shape (..., in), weight (out, in), bias (out,) or None;
     returns (..., out) in the weight's dtype (torch.nn.functional.linear).
