@@ -143,8 +143,8 @@ class autocast:
 
 def _cast(t, dtype):
     """t in `dtype` if autocast may cast it (a floating tensor, not float64)."""
-    if not isinstance(t, Tensor) or t.dtype == dtype or t.dtype.kind != "f" \
-            or t.dtype == np.float64:
+    if not isinstance(t, Tensor) or t.dtype == dtype or t.dtype == np.float64 \
+            or not (t.dtype.kind == "f" or t.dtype in _low_dtypes()):   # (bfloat16's kind is V)
         return t
     s = _state
     cacheable = s.cache_enabled and t.requires_grad and t.is_leaf and dtype != _dtypes.float32
