@@ -32,7 +32,8 @@ def _tol(dtype):
 
 @pytest.mark.parametrize("low", LOW, ids=str)
 @pytest.mark.parametrize("shape", [(4, 8), (2, 5, 16), (3, 1, 7, 33)])
-def test_linear_runs_in_the_low_dtype_with_float32_gradients(low, shape):
+@pytest.mark.parametrize("fused", [True, False])
+def test_linear_runs_in_the_low_dtype_with_float32_gradients(low, shape, fused):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((6, shape[-1])).astype(np.float32) / 4
@@ -40,7 +41,7 @@ def test_linear_runs_in_the_low_dtype_with_float32_gradients(low, shape):
     mx, mw, mb = mg.tensor(x, requires_grad=True), mg.tensor(w, requires_grad=True), \
         mg.tensor(b, requires_grad=True)
     tx, tw, tb = _t(x, True), _t(w, True), _t(b, True)
-    with mg.autocast("cpu", dtype=low):
+    with mg.use_fused(fused), mg.autocast("cpu", dtype=low):
         y = mg.ops.linear(mx, mw, mb)
     with torch.autocast("cpu", dtype=TORCH_OF[str(low)]):
         ty = F.linear(tx, tw, tb)
