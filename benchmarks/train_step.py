@@ -4,10 +4,12 @@
     python benchmarks/train_step.py --configs small --reps 20
     python benchmarks/train_step.py --config d_model=256,nhead=4,layers=2,d_ff=1024,batch=16,length=32,vocab=4000
     python benchmarks/train_step.py --profile       # where minigrad's time goes, per op
+    python benchmarks/train_step.py --device cuda --amp   # mixed precision in both
 
 The same model (minigrad's weights copied into PyTorch with the converter), the
 same data and dropout 0.1 in both. A step is: embeddings, Transformer, generator,
-cross-entropy, backward, Adam. The two frameworks alternate step by step after a
+cross-entropy, backward, Adam. With --amp both run the forward under autocast
+(float16; each framework's own autocast lists) and step through a GradScaler. The two frameworks alternate step by step after a
 warm-up, and the table reports medians, so a noisy neighbour slows both alike.
 """
 import argparse
@@ -44,7 +46,7 @@ def _proc_status_kb(field):
     return 0
 
 
-def peak_memory_mb(framework, cfg, device):
+def peak_memory_mb(framework, cfg, device, amp=False):
     """Peak resident memory added by a first training step, measured in a fresh process.
 
     A fresh process, because the allocators keep freed memory for reuse: after one
@@ -54,7 +56,7 @@ def peak_memory_mb(framework, cfg, device):
     import subprocess
     probe = subprocess.run(
         [sys.executable, __file__, "--memory-probe", framework, "--device", device,
-         "--config", ",".join(f"{k}={v}" for k, v in cfg.items())],
+         "--config", ",".join(f"{k}={v}" for k, v in cfg.items())] + (["--amp"] if amp else []),
         capture_output=True, text=True)
     try:
         return json.loads(probe.stdout.strip().splitlines()[-1])["peak_mb"]
@@ -62,9 +64,9 @@ def peak_memory_mb(framework, cfg, device):
         return float("nan")
 
 
-def _memory_probe(framework, cfg, device):
+def _memory_probe(framework, cfg, device, amp=False):
     import json
-    minigrad_step, torch_step, _, _ = make_steps(cfg, device)
+    minigrad_step, torch_step, _, _ = make_steps(cfg, device, amp)
     step = minigrad_step if framework == "minigrad" else torch_step
     before = _proc_status_kb("VmRSS")
     step()
@@ -143,7 +145,9 @@ def build_torch(cfg, state_dict, device):
     return torch, model, opt
 
 
-def make_steps(cfg, device):
+def make_steps(cfg, device, amp=False):
+    """The two training steps (closures); `amp`: forward under autocast in float16 and
+    the step through a GradScaler, in both frameworks."""
     mg, m_model, m_opt = build_minigrad(cfg, device)
     torch, t_model, t_opt = build_torch(cfg, m_model.state_dict(), "cuda" if device != "cpu" else "cpu")
     rng = np.random.default_rng(0)
@@ -164,21 +168,29 @@ def make_steps(cfg, device):
         m_sync = cupy.cuda.Device().synchronize
         t_sync = torch.cuda.synchronize
 
+    kind = "cpu" if device == "cpu" else "cuda"
+    m_scaler = mg.amp.GradScaler(kind, enabled=amp)       # disabled: a pass-through
+    t_scaler = torch.amp.GradScaler(kind, enabled=amp)
+
     def minigrad_step():
-        logits = m_model(m_src, m_in)
-        loss = mg.cross_entropy(logits.reshape(-1, vocab), m_out.reshape(-1))
+        with mg.autocast(kind, dtype=mg.float16, enabled=amp):
+            logits = m_model(m_src, m_in)
+            loss = mg.cross_entropy(logits.reshape(-1, vocab), m_out.reshape(-1))
         m_opt.zero_grad()
-        loss.backward()
-        m_opt.step()
+        m_scaler.scale(loss).backward()
+        m_scaler.step(m_opt)
+        m_scaler.update()
         m_sync()
         return loss
 
     def torch_step():
-        logits = t_model(t_src, t_in, t_src == 0, t_in == 0, t_causal)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), t_out.reshape(-1))
+        with torch.autocast(kind, dtype=torch.float16, enabled=amp):
+            logits = t_model(t_src, t_in, t_src == 0, t_in == 0, t_causal)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), t_out.reshape(-1))
         t_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        t_opt.step()
+        t_scaler.scale(loss).backward()
+        t_scaler.step(t_opt)
+        t_scaler.update()
         t_sync()
         return loss
 
@@ -211,14 +223,16 @@ def time_alternating(steps, warmup, reps):
 
 
 def run_config(name, cfg, args, peak):
-    minigrad_step, torch_step, model, _ = make_steps(cfg, args.device)
+    minigrad_step, torch_step, model, _ = make_steps(cfg, args.device, args.amp)
     m_loss, t_loss = float(minigrad_step().item()), float(torch_step().item())
     m_time, t_time = time_alternating([minigrad_step, torch_step], args.warmup, args.reps)
-    m_mem = peak_memory_mb("minigrad", cfg, args.device) if args.device == "cpu" else float("nan")
-    t_mem = peak_memory_mb("pytorch", cfg, args.device) if args.device == "cpu" else float("nan")
+    m_mem = peak_memory_mb("minigrad", cfg, args.device, args.amp) if args.device == "cpu" \
+        else float("nan")
+    t_mem = peak_memory_mb("pytorch", cfg, args.device, args.amp) if args.device == "cpu" \
+        else float("nan")
     flops = flops_per_step(model, cfg)
     tokens = 2 * cfg["batch"] * cfg["length"]
-    print(f"\n== {name}: d_model={cfg['d_model']} heads={cfg['nhead']} layers={cfg['layers']}/"
+    print(f"\n== {name} ({'autocast float16' if args.amp else 'float32'}): d_model={cfg['d_model']} heads={cfg['nhead']} layers={cfg['layers']}/"
           f"{cfg['layers']} d_ff={cfg['d_ff']} batch x length={cfg['batch']}x{cfg['length']} "
           f"vocab={cfg['vocab']}  params={model.num_parameters():,}  first loss "
           f"minigrad {m_loss:.4f} / torch {t_loss:.4f}")
@@ -251,10 +265,12 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", action="store_true", help="print minigrad's per-op profile")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision: forward under autocast (float16), GradScaler")
     parser.add_argument("--memory-probe", choices=["minigrad", "pytorch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
-        return _memory_probe(args.memory_probe, parse_config(args.config), args.device)
+        return _memory_probe(args.memory_probe, parse_config(args.config), args.device, args.amp)
     try:
         import torch
         import warnings

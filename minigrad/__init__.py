@@ -35,7 +35,8 @@ from .ops import (abs, cat, chunk, clamp, clip, concat, cross_entropy, dropout, 
                   minimum, relu, scaled_dot_product_attention, sigmoid, softmax, split, sqrt,
                   stack, sum, tanh, where)
 from .tensor import Tensor  # noqa: E402
-from . import io, optim, serialization, utils  # noqa: E402
+from . import amp, io, optim, serialization, utils  # noqa: E402
+from .amp import autocast  # noqa: E402
 from .serialization import load, save  # noqa: E402  (torch.save / torch.load, never pickle)
 
 __version__ = "0.1.0"

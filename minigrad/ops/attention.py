@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DeviceError, DTypeError, ShapeError
@@ -159,6 +160,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                                      is_causal, scale)[0]
 
 
+@autocast_op("lower_precision")
 def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None, dropout_p=0.0,
                                               is_causal=False, scale=None, *, packed=None):
     """scaled_dot_product_attention, returning (output, weights): weights (..., T, S) are

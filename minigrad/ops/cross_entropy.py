@@ -10,6 +10,7 @@ distribution, comes out of one pass over the logits.
 """
 import numpy as np
 
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
@@ -101,6 +102,7 @@ class CrossEntropy(Function):
         return constant(d)
 
 
+@autocast_op("float32")
 def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     """Cross-entropy of raw logits (N, C) or (N, C, d1, ...) against class ids (N,) or
     (N, d1, ...) (or one sample: logits (C,), a 0-d target), as

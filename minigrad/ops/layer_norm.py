@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, ShapeError
@@ -86,6 +87,7 @@ class LayerNorm(Function):
         return tuple(grads)
 
 
+@autocast_op("float32")
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise `x` (..., *normalized_shape) over its last len(normalized_shape) axes,
     then scale by `weight` and shift by `bias` (both of shape normalized_shape, or None).

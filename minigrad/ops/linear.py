@@ -6,9 +6,17 @@
 leading axes into rows, so a (B, T, in) input makes one (B*T, in) x (in, out)
 GEMM instead of NumPy's loop of one GEMM per batch entry, and its backward writes
 the weight gradient directly in W's (out, in) layout.
+
+float16 on the CPU: NumPy has no float16 BLAS (its loop is several times slower than a
+float32 GEMM); the kernel multiplies in float32 and rounds the product once, which is
+also what a GPU's float16 GEMM does (float32 accumulation), so autocast on the CPU gives
+the numbers it would give on a GPU.
 """
 import math
 
+import numpy as np
+
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import ShapeError
@@ -28,6 +36,13 @@ def linear_reference(x, weight, bias=None):
     return out + bias if bias is not None else out
 
 
+def _gemm(a, b):
+    """a @ b; NumPy float16 through a float32 GEMM, rounded once (see the module docstring)."""
+    if a.dtype == np.float16 and isinstance(a, np.ndarray):
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    return a @ b
+
+
 class Linear(Function):
     # fused kernel: equal to linear_reference in value and gradient
     """y = x W^T + b as one GEMM over the rows of x; differentiable twice (its
@@ -37,7 +52,7 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         rows = math.prod(x.shape[:-1])
         self.x2 = x.reshape(rows, x.shape[-1])
-        y = self.x2 @ weight.T
+        y = _gemm(self.x2, weight.T)
         if bias is not None:
             y += bias
         return y.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -53,16 +68,17 @@ class Linear(Function):
             return (dx, dw, db) if has_bias else (dx, dw)
         g = grad.data
         g2 = g.reshape(self.x2.shape[0], weight.shape[0])
-        dx = constant((g2 @ weight.data).reshape(x.shape)) if self.needs_input_grad[0] else None
-        dw = constant(g2.T @ self.x2) if self.needs_input_grad[1] else None
+        dx = constant(_gemm(g2, weight.data).reshape(x.shape)) if self.needs_input_grad[0] else None
+        dw = constant(_gemm(g2.T, self.x2)) if self.needs_input_grad[1] else None
         grads = (dx, dw)
         if has_bias:
             # a row sum as a matrix-vector product: BLAS beats sum(axis=0) here
             ones = xp_of(g2).ones(g2.shape[0], dtype=g2.dtype)
-            grads += (constant(ones @ g2) if self.needs_input_grad[2] else None,)
+            grads += (constant(_gemm(ones, g2)) if self.needs_input_grad[2] else None,)
         return grads
 
 
+@autocast_op("lower_precision")
 def linear(x, weight, bias=None):
     """x @ weight^T + bias for x of shape (..., in), weight (out, in), bias (out,) or None;
     returns (..., out) in the weight's dtype (torch.nn.functional.linear).

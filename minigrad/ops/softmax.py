@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DTypeError
@@ -135,6 +136,7 @@ def _axis(x, axis, op):
     return normalize_axes(axis, x.ndim, op)[0] if x.ndim else None
 
 
+@autocast_op("float32")
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) over `axis` (torch.softmax's `dim`), stable; same shape and
     dtype as `x`. Raises DTypeError for a non-float `x`, ShapeError for a bad axis."""
@@ -146,6 +148,7 @@ def softmax(x, axis=-1):
     return softmax_reference(x, axis)
 
 
+@autocast_op("float32")
 def log_softmax(x, axis=-1):
     """log(softmax(x)) over `axis` (torch.log_softmax), stable; same shape and dtype as
     `x`. Raises DTypeError for a non-float `x`, ShapeError for a bad axis."""
