@@ -115,7 +115,7 @@ class FlashAttention(Function):
         if self.additive is not None:
             s += _tile(self.additive, rows, cols)
         blocked = _tile(self.blocked, rows, cols)
-        if self.is_causal:
+        if self.is_causal and cols.stop - 1 > rows.start:  # tiles below the diagonal see all
             future = xp.arange(rows.start, rows.stop)[:, None] < xp.arange(cols.start, cols.stop)
             blocked = future if blocked is None else (blocked | future)
         if blocked is not None:
