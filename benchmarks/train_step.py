@@ -4,11 +4,16 @@
     python benchmarks/train_step.py --configs small --reps 20
     python benchmarks/train_step.py --config d_model=256,nhead=4,layers=2,d_ff=1024,batch=16,length=32,vocab=4000
     python benchmarks/train_step.py --profile       # where minigrad's time goes, per op
+    python benchmarks/train_step.py --torch-compile # a third column: PyTorch under torch.compile
 
 The same model (minigrad's weights copied into PyTorch with the converter), the
 same data and dropout 0.1 in both. A step is: embeddings, Transformer, generator,
 cross-entropy, backward, Adam. The two frameworks alternate step by step after a
 warm-up, and the table reports medians, so a noisy neighbour slows both alike.
+With --torch-compile a third model (same weights) runs under torch.compile (Inductor);
+its first steps compile, are excluded from the timing and are reported as compile
+time. Where compiling fails (no C++ compiler, ...), the output says so and the
+comparison goes on with the other two.
 """
 import argparse
 import math
@@ -143,26 +148,50 @@ def build_torch(cfg, state_dict, device):
     return torch, model, opt
 
 
+def make_data(cfg):
+    """The step's (source, target input, target output) ids, the same on every call."""
+    rng = np.random.default_rng(0)
+    src = rng.integers(1, cfg["vocab"], (cfg["batch"], cfg["length"]))
+    tgt = rng.integers(1, cfg["vocab"], (cfg["batch"], cfg["length"] + 1))
+    return src, tgt[:, :-1], tgt[:, 1:]
+
+
+def torch_step_of(torch, model, opt, cfg, device):
+    """One PyTorch training step of `model` (eager or compiled) on make_data's batch."""
+    tdev = "cuda" if device != "cpu" else "cpu"
+    t_src, t_in, t_out = (torch.from_numpy(a).to(tdev) for a in make_data(cfg))
+    t_causal = torch.nn.Transformer.generate_square_subsequent_mask(cfg["length"], device=tdev)
+    t_sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+
+    def torch_step():
+        logits = model(t_src, t_in, t_src == 0, t_in == 0, t_causal)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg["vocab"]),
+                                                 t_out.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        t_sync()
+        return loss
+    return torch_step, t_sync
+
+
+def make_compiled_step(cfg, state_dict, device):
+    """A PyTorch step under torch.compile, from `state_dict` (minigrad's initial weights)."""
+    torch, model, opt = build_torch(cfg, state_dict, "cuda" if device != "cpu" else "cpu")
+    return torch_step_of(torch, torch.compile(model), opt, cfg, device)[0]
+
+
 def make_steps(cfg, device):
     mg, m_model, m_opt = build_minigrad(cfg, device)
     torch, t_model, t_opt = build_torch(cfg, m_model.state_dict(), "cuda" if device != "cpu" else "cpu")
-    rng = np.random.default_rng(0)
-    b, length, vocab = cfg["batch"], cfg["length"], cfg["vocab"]
-    src = rng.integers(1, vocab, (b, length))
-    tgt = rng.integers(1, vocab, (b, length + 1))
-    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
-
-    m_src, m_in, m_out = (mg.tensor(a, device=device) for a in (src, tgt_in, tgt_out))
-    tdev = "cuda" if device != "cpu" else "cpu"
-    t_src, t_in, t_out = (torch.from_numpy(a).to(tdev) for a in (src, tgt_in, tgt_out))
-    t_causal = torch.nn.Transformer.generate_square_subsequent_mask(length, device=tdev)
-
+    vocab = cfg["vocab"]
+    m_src, m_in, m_out = (mg.tensor(a, device=device) for a in make_data(cfg))
+    torch_step, t_sync = torch_step_of(torch, t_model, t_opt, cfg, device)
     if device == "cpu":
-        m_sync = t_sync = lambda: None
+        m_sync = lambda: None  # noqa: E731
     else:
         import cupy
         m_sync = cupy.cuda.Device().synchronize
-        t_sync = torch.cuda.synchronize
 
     def minigrad_step():
         logits = m_model(m_src, m_in)
@@ -171,15 +200,6 @@ def make_steps(cfg, device):
         loss.backward()
         m_opt.step()
         m_sync()
-        return loss
-
-    def torch_step():
-        logits = t_model(t_src, t_in, t_src == 0, t_in == 0, t_causal)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), t_out.reshape(-1))
-        t_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        t_opt.step()
-        t_sync()
         return loss
 
     return minigrad_step, torch_step, m_model, (m_sync, t_sync)
@@ -210,10 +230,33 @@ def time_alternating(steps, warmup, reps):
     return [float(np.median(t)) for t in times]
 
 
+def compile_step(cfg, state_dict, args):
+    """(step, compile seconds, first loss) under torch.compile, or (None, why, None).
+
+    Compile time: the first two steps (Inductor compiles the forward on the first call
+    and the backward at its first backward; the second shows any recompilation) minus
+    two ordinary steps afterwards."""
+    try:
+        step = make_compiled_step(cfg, state_dict, args.device)
+        start = time.perf_counter()
+        loss = float(step().item())
+        step()
+        first_two = time.perf_counter() - start
+        start = time.perf_counter()
+        step()
+        step()
+        return step, first_two - (time.perf_counter() - start), loss
+    except Exception as e:          # noqa: BLE001  (any compiler failure: report, go on)
+        lines = str(e).strip().splitlines() or [""]
+        return None, f"{type(e).__name__}: {lines[0][:200]}", None
+
+
 def run_config(name, cfg, args, peak):
     minigrad_step, torch_step, model, _ = make_steps(cfg, args.device)
+    compiled = compile_step(cfg, model.state_dict(), args) if args.torch_compile else None
     m_loss, t_loss = float(minigrad_step().item()), float(torch_step().item())
-    m_time, t_time = time_alternating([minigrad_step, torch_step], args.warmup, args.reps)
+    steps = [minigrad_step, torch_step] + ([compiled[0]] if compiled and compiled[0] else [])
+    m_time, t_time, *c_time = time_alternating(steps, args.warmup, args.reps)
     m_mem = peak_memory_mb("minigrad", cfg, args.device) if args.device == "cpu" else float("nan")
     t_mem = peak_memory_mb("pytorch", cfg, args.device) if args.device == "cpu" else float("nan")
     flops = flops_per_step(model, cfg)
@@ -223,12 +266,21 @@ def run_config(name, cfg, args, peak):
           f"vocab={cfg['vocab']}  params={model.num_parameters():,}  first loss "
           f"minigrad {m_loss:.4f} / torch {t_loss:.4f}")
     print(f"{'':<10}{'ms/step':>10}{'tokens/s':>11}{'GFLOP/s':>10}{'% peak':>8}{'peak MB':>9}")
-    for label, sec, mem in (("minigrad", m_time, m_mem), ("pytorch", t_time, t_mem)):
+    rows = [("minigrad", m_time, m_mem), ("pytorch", t_time, t_mem)]
+    rows += [("compiled", c_time[0], float("nan"))] if c_time else []
+    for label, sec, mem in rows:
         gflops = flops / sec / 1e9
         print(f"{label:<10}{sec * 1e3:>10.1f}{tokens / sec:>11.0f}{gflops:>10.1f}"
               f"{100 * gflops / peak:>7.1f}%{mem:>9.1f}")
     print(f"ratio minigrad/pytorch: time {m_time / t_time:.2f}x   peak memory "
           f"{m_mem / t_mem if t_mem == t_mem and t_mem > 0 else float('nan'):.2f}x")
+    if compiled and compiled[0]:
+        print(f"torch.compile: compile time {compiled[1]:.1f} s (first two steps less two "
+              f"ordinary ones; excluded above), first loss {compiled[2]:.4f}; ratio "
+              f"minigrad/compiled {m_time / c_time[0]:.2f}x, minigrad/faster PyTorch "
+              f"{m_time / min(t_time, c_time[0]):.2f}x")
+    elif compiled:
+        print(f"torch.compile: failed on this machine, no compiled column ({compiled[1]})")
     if args.profile:
         from minigrad import profiler
         with profiler.profile() as prof:
@@ -251,6 +303,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", action="store_true", help="print minigrad's per-op profile")
+    parser.add_argument("--torch-compile", action="store_true",
+                        help="add PyTorch under torch.compile as a third column")
     parser.add_argument("--memory-probe", choices=["minigrad", "pytorch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
