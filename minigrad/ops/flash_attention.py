@@ -31,16 +31,19 @@ from ..autograd import Function
 from ..backend import generator, xp_of
 from ..tensor import Tensor, constant
 
-# Tile sizes: the (batch..., block_q, block_k) score tile is the kernel's working
-# memory (8 heads x 256 x 512 float32 = 4 MiB), large enough that each tile's matmuls
-# run near the BLAS rate.
-BLOCK_Q = 256
-BLOCK_K = 512
+# Tile sizes: the (batch..., block_q, block_k) score tile and its few temporaries are
+# the kernel's working memory (8 heads x 512 x 1024 float32 = 16 MiB a tile). Tiles
+# this large keep the Python loop short and each NumPy pass long; with 256 x 512
+# tiles a (8, 2048, 16) forward + backward took about twice as long (loaded 2-core
+# machine, rough).
+BLOCK_Q = 512
+BLOCK_K = 1024
 
-# Above this many scores per head (T * S) `scaled_dot_product_attention` picks this
-# kernel: below it the dense kernel is as fast or faster and the (T, S) weights are
-# small. Measured on the 2-core development machine (benchmarks/long_context.py):
-# at T = S = 1024 the two take about the same time, and memory favours the tiles.
+# From this many scores per head (T * S) on, `scaled_dot_product_attention` picks this
+# kernel: below it the dense kernel is as fast or faster and its (T, S) weights are
+# small. Measured roughly (loaded 2-core machine, 8 heads, d_k 16): at T = S = 1024
+# the two took about the same time (1.1 s tiled, 1.3 s dense), at 2048 the tiled one
+# 1.1x the dense one's time, and its memory grows with T, not T^2.
 FLASH_MIN_SCORES = 1024 * 1024
 
 
