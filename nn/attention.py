@@ -1,14 +1,19 @@
-"""Multi-head attention: several attention heads side by side, one batched matmul.
+"""Multi-head attention (Vaswani et al., 2017, section 3.2.2), as torch.nn.MultiheadAttention:
 
     MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O,
-    head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)          (Vaswani et al., 2017)
+    head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)
 
-The per-head projections W_i^Q, W_i^K, W_i^V are stored packed, as in PyTorch:
-`in_proj_weight` is (3E, E), its rows the query, key and value projections of
-every head. For self-attention one matmul against the packed weight makes Q, K
-and V at once; the heads are then strided views of that one (N, 3E) output
-("split heads"), so every head runs in one batched matmul on (B, h, T, d_k)
-arrays and the backward pass meets a single matmul for the whole projection.
+`forward` tells it in five steps: project the query, key and value; split each
+into h heads of d_k = E / h dimensions; attend, every head at once in one batched
+matmul on (B, h, T, d_k) arrays; merge the heads back side by side; output
+projection W^O.
+
+The projections of every head are stored packed, as in PyTorch: `in_proj_weight`
+is (3E, E), its rows W^Q, W^K, W^V. Optimisation (marked in `_project_heads`):
+when query, key and value are one tensor (self-attention), one GEMM against the
+whole packed weight makes Q, K and V together, and their heads stay strided views
+of that one output, so the fused attention's backward writes one gradient for the
+whole projection; cross-attention packs K and V of the memory the same way.
 
 `KeyValueCache` keeps keys and values already computed, so incremental decoding
 projects only the newest target position (self-attention) and projects the
@@ -20,14 +25,14 @@ import numpy as np
 
 from minigrad.autograd import is_grad_enabled
 from minigrad.backend import xp_of
-from minigrad.errors import DTypeError, ShapeError
-from minigrad.ops import (concat, linear, packed_scaled_dot_product_attention,
-                          scaled_dot_product_attention)
+from minigrad.errors import DTypeError, MinigradError, ShapeError
+from minigrad.ops import concat, linear
+from minigrad.ops.attention import scaled_dot_product_attention_with_weights
 from minigrad.tensor import Tensor
 
 from . import init
-from .linear import Linear
-from .module import Module, Parameter
+from .linear import Linear, empty_parameter
+from .module import Module
 
 
 class KeyValueCache:
@@ -91,29 +96,31 @@ def _as_array(mask):
 class MultiheadAttention(Module):
     """Attention of every query over every key, in `num_heads` subspaces of size E / num_heads.
 
+    Arguments as torch.nn.MultiheadAttention: embed_dim E (int > 0), num_heads h (int > 0
+    dividing E), dropout on the attention weights (in [0, 1]), bias, batch_first, and the
+    parameters' device and dtype (default: minigrad.get_default_dtype()).
     Inputs are (T, B, E) (or (B, T, E) with batch_first=True, or unbatched (T, E)).
     Masks follow torch.nn.MultiheadAttention: `attn_mask` (T, S) or (B * num_heads, T, S),
-    `key_padding_mask` (B, S); bool masks block where True, float masks are added to
-    the scores. Returns (output, weights): weights (B, T, S) averaged over heads, or
-    (B, num_heads, T, S) with average_attn_weights=False, or None with need_weights=False.
+    `key_padding_mask` (B, S); bool masks block where True (the opposite of
+    scaled_dot_product_attention's), float masks are added to the scores. Returns
+    (output, weights): weights (B, T, S) averaged over heads, or (B, num_heads, T, S) with
+    average_attn_weights=False, or None with need_weights=False.
+    Raises ShapeError, DTypeError or MinigradError naming the argument that is wrong.
     """
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False):
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False,
+                 device=None, dtype=None):
         super().__init__()
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ShapeError(f"MultiheadAttention: embed_dim ({embed_dim}) and num_heads "
-                             f"({num_heads}) must be positive")
-        if embed_dim % num_heads:
-            raise ShapeError(f"MultiheadAttention: num_heads={num_heads} does not divide "
-                             f"embed_dim={embed_dim} (each head gets embed_dim / num_heads dims)")
-        self.embed_dim = embed_dim
-        self.num_heads = num_heads
-        self.head_dim = embed_dim // num_heads
+        _check_settings(embed_dim, num_heads, dropout)
+        self.embed_dim = int(embed_dim)
+        self.num_heads = int(num_heads)
+        self.head_dim = self.embed_dim // self.num_heads            # d_k
         self.dropout = float(dropout)
-        self.batch_first = batch_first
-        self.in_proj_weight = Parameter(np.empty((3 * embed_dim, embed_dim), dtype=np.float32))
-        self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dtype=np.float32)) if bias else None
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
+        self.batch_first = bool(batch_first)
+        e = self.embed_dim
+        self.in_proj_weight = empty_parameter((3 * e, e), dtype, device)     # W^Q; W^K; W^V
+        self.in_proj_bias = empty_parameter((3 * e,), dtype, device) if bias else None
+        self.out_proj = Linear(e, e, bias=bias, device=device, dtype=dtype)  # W^O
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -130,38 +137,25 @@ class MultiheadAttention(Module):
     # ------------------------------------------------------------ forward
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False, *, cache=None):
-        """`cache` (a KeyValueCache) turns on incremental decoding; see the class doc."""
-        self_attention = query is key and key is value
-        shared_kv = key is value
+        """`cache` (a KeyValueCache) turns on incremental decoding; see KeyValueCache."""
         self._check_inputs(query, key, value, cache)
         batched = query.ndim == 3
         batch_first = self.batch_first or not batched
         if not batched:                       # (T, E) -> (1, T, E)
-            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            query, key, value = _unsqueeze_same(query, key, value)
             if key_padding_mask is not None:
                 key_padding_mask = _as_array(key_padding_mask).reshape(1, -1)
-        if batch_first:
-            b, t = query.shape[0], query.shape[1]
-        else:
-            t, b = query.shape[0], query.shape[1]
+        b, t = query.shape[:2] if batch_first else query.shape[1::-1]
 
-        dropout_p = self.dropout if self.training else 0.0
-        if cache is None and (self_attention or shared_kv):
-            # Q, K, V (or K, V) stay packed in one tensor: the fused attention's
-            # backward then writes one gradient for the whole packed projection
-            packed = self._project_packed(query, key, self_attention, batch_first)
-            s = packed[-1].shape[-2]
-            mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, s,
-                                             query.dtype, query.xp)
-            out, weights = packed_scaled_dot_product_attention(
-                *packed, attn_mask=mask, dropout_p=dropout_p, is_causal=causal)
-        else:
-            q, k, v = self._project(query, key, value, self_attention, shared_kv, batch_first, cache)
-            s = k.shape[2]
-            mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, s,
-                                             query.dtype, query.xp)
-            out, weights = scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal)
+        # 1. project and 2. split into heads: Q (B, h, T, d_k), K and V (B, h, S, d_k)
+        q, k, v, packed = self._project_heads(query, key, value, batch_first, cache)
+        # 3. attend, every head at once: softmax(Q K^T / sqrt(d_k) + mask) V
+        mask, causal = self._merge_masks(attn_mask, key_padding_mask, is_causal, b, t, k.shape[2],
+                                         query.dtype, query.xp)
+        out, weights = scaled_dot_product_attention_with_weights(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal, packed=packed)                      # (B, h, T, d_k)
+        # 4. merge heads: (B, h, T, d_k) -> (B, T, E), and 5. output projection W^O
         out = self.out_proj(self._merge_heads(out, batch_first))
 
         if not batched:
@@ -173,56 +167,45 @@ class MultiheadAttention(Module):
         return out, (weights if batched else weights.squeeze(0))
 
     # ------------------------------------------------------------ heads
-    def _project(self, query, key, value, self_attention, shared_kv, batch_first, cache):
-        """Q, K, V as (B, h, T, d_k) heads; reuse or extend the cache when one is given."""
+    def _project_heads(self, query, key, value, batch_first, cache):
+        """Steps 1 and 2: Q = query W^Q^T + b^Q (K, V likewise), split into (B, h, T, d_k)
+        heads; with a cache, K and V of earlier steps come from it. Returns (q, k, v, packed):
+        `packed` is the tensor q, k, v are views of (or None), for the fused attention."""
         e, w, bias = self.embed_dim, self.in_proj_weight, self.in_proj_bias
 
-        def project(x, lo, hi):
-            wb = (w, bias) if (lo, hi) == (0, 3 * e) else \
+        def heads(x, lo, hi):
+            """Project x with rows lo:hi of the packed weight (one GEMM), split into heads."""
+            rows = (w, bias) if (lo, hi) == (0, 3 * e) else \
                 (w[lo:hi], None if bias is None else bias[lo:hi])
-            y, parts = _linear(x, *wb), (hi - lo) // e
-            if parts == 1:
-                return (self._packed_heads(y, None, batch_first),)
-            return self._split_heads(y, parts, batch_first)
+            return self._split_heads(linear(x, *rows), (hi - lo) // e, batch_first)
 
+        packed = None
         if cache is not None and cache.static and cache.k is not None:
-            return project(query, 0, e)[0], cache.k, cache.v
-        if self_attention:
-            q, k, v = project(query, 0, 3 * e)
-        elif shared_kv:
-            (q,), (k, v) = project(query, 0, e), project(key, e, 3 * e)
+            return heads(query, 0, e), cache.k, cache.v, None   # the memory's K, V: made once
+        if query is key and key is value:
+            # optimisation: self-attention makes Q, K, V in one GEMM, kept packed
+            packed = heads(query, 0, 3 * e)                      # (3, B, h, T, d_k)
+            q, k, v = packed[0], packed[1], packed[2]
+        elif key is value:
+            # optimisation: K and V of one memory in one GEMM, kept packed
+            q, packed = heads(query, 0, e), heads(key, e, 3 * e)  # packed (2, B, h, S, d_k)
+            k, v = packed[0], packed[1]
         else:
-            (q,), (k,), (v,) = project(query, 0, e), project(key, e, 2 * e), project(value, 2 * e, 3 * e)
+            q, k, v = heads(query, 0, e), heads(key, e, 2 * e), heads(value, 2 * e, 3 * e)
         if cache is not None:
             k, v = cache.update(k, v)
-        return q, k, v
+            packed = None
+        return q, k, v, packed
 
-    def _project_packed(self, query, key, self_attention, batch_first):
-        """(qkv,) packed (3, B, h, T, d_k) for self-attention, or (q, kv) with kv packed
-        (2, B, h, S, d_k) when key and value are one tensor (cross-attention on memory)."""
-        e, w, bias = self.embed_dim, self.in_proj_weight, self.in_proj_bias
-        if self_attention:
-            return (self._packed_heads(_linear(query, w, bias), 3, batch_first),)
-        q = self._packed_heads(_linear(query, w[:e], None if bias is None else bias[:e]), None,
-                               batch_first)
-        kv = self._packed_heads(_linear(key, w[e:], None if bias is None else bias[e:]), 2,
-                                batch_first)
-        return q, kv
-
-    def _packed_heads(self, x, parts, batch_first):
-        """(B, T, parts*E) or (T, B, parts*E) -> one (parts, B, h, T, d_k) view
-        ((B, h, T, d_k) when parts is None)."""
+    def _split_heads(self, x, parts, batch_first):
+        """(B, T, parts*E) or (T, B, parts*E) -> one (parts, B, h, T, d_k) view, or
+        (B, h, T, d_k) when parts is 1: the columns of each head side by side."""
         d0, d1 = x.shape[0], x.shape[1]
-        if parts is None:
+        if parts == 1:
             x = x.reshape(d0, d1, self.num_heads, self.head_dim)
             return x.permute(0, 2, 1, 3) if batch_first else x.permute(1, 2, 0, 3)
         x = x.reshape(d0, d1, parts, self.num_heads, self.head_dim)
         return x.permute(2, 0, 3, 1, 4) if batch_first else x.permute(2, 1, 3, 0, 4)
-
-    def _split_heads(self, x, parts, batch_first):
-        """(B, T, parts*E) or (T, B, parts*E) -> `parts` views of shape (B, h, T, d_k)."""
-        x = self._packed_heads(x, parts, batch_first)
-        return tuple(x[i] for i in range(parts))
 
     def _merge_heads(self, x, batch_first):
         """(B, h, T, d_k) -> (B, T, E) or (T, B, E): the heads' outputs side by side."""
@@ -258,10 +241,12 @@ class MultiheadAttention(Module):
                                  f"(batch_first={self.batch_first})")
 
     def _merge_masks(self, attn_mask, key_padding_mask, is_causal, b, t, s, dtype, xp):
-        """One mask broadcastable to the (B, h, T, S) scores, and whether to add the causal one.
+        """One mask for scaled_dot_product_attention, broadcastable to the (B, h, T, S)
+        scores, and whether to add the causal one.
 
-        Two bool masks combine with OR; when either is float, bool masks become -inf
-        additions and the two are added (as PyTorch does).
+        Two bool masks (True = blocked) combine with OR, and are passed on as the keys that
+        may be attended; when either is float, bool masks become -inf additions and the
+        two are added (as PyTorch does).
         """
         name, h = "MultiheadAttention", self.num_heads
         masks = []
@@ -291,10 +276,10 @@ class MultiheadAttention(Module):
             return None, causal
         masks = [xp.asarray(m) for m in masks]
         if all(m.dtype == np.bool_ for m in masks):
-            merged = masks[0]
+            blocked = masks[0]
             for m in masks[1:]:
-                merged = merged | m
-            return merged, causal
+                blocked = blocked | m
+            return ~blocked, causal        # scaled_dot_product_attention's True: may attend
         merged = None
         for m in masks:
             m = xp.where(m, dtype.type(-math.inf), dtype.type(0)) if m.dtype == np.bool_ \
@@ -309,9 +294,27 @@ def _check_mask_dtype(op, arg, m):
                          f"scores), got dtype {m.dtype} (shape {tuple(m.shape)})")
 
 
-def _linear(x, weight, bias):
-    """x W^T + b over the last axis (one GEMM, the batch folded into rows)."""
-    return linear(x, weight, bias)
+def _unsqueeze_same(query, key, value):
+    """Add a batch axis of 1, keeping `query is key` and `key is value` as they were."""
+    q = query.unsqueeze(0)
+    k = q if key is query else key.unsqueeze(0)
+    v = k if value is key else q if value is query else value.unsqueeze(0)
+    return q, k, v
+
+
+def _check_settings(embed_dim, num_heads, dropout):
+    name = "MultiheadAttention"
+    for arg, n in (("embed_dim", embed_dim), ("num_heads", num_heads)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise MinigradError(f"{name}: {arg} must be an int, got {n!r} ({type(n).__name__})")
+        if n <= 0:
+            raise ShapeError(f"{name}: {arg} must be positive, got {n}")
+    if embed_dim % num_heads:
+        raise ShapeError(f"{name}: num_heads={num_heads} does not divide embed_dim={embed_dim} "
+                         "(each head gets embed_dim / num_heads dims)")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= dropout <= 1.0:
+        raise MinigradError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
 
 
 MultiHeadAttention = MultiheadAttention

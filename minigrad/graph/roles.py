@@ -1,57 +1,47 @@
 """Name what each op means in an attention block, so the picture reads like the paper.
 
 An op is called `matmul` whether it multiplies queries by keys or weights by
-values. The role says which. Attention has a fixed shape in the recorded graph
-(`scaled_dot_product_attention` under `use_fused(False)` records exactly this):
-
-    matmul (scores) -> mul (scale) -> masked_fill | add (mask) -> softmax
-        -> dropout (training only) -> matmul (weighted sum of V)
-
-Starting from each softmax, the chain is matched backwards and forwards (a fused
-`attention` op is the whole chain in one). Around it, the data-movement boxes
-that feed it are the split into heads, the one after is the merge of heads, and
-what feeds the splits and reads the merge are the projections. Anything that
-does not match keeps its plain op name.
+values. The role says which. The ops themselves say what to look for, in one
+shared definition: `minigrad.ops.attention.ATTENTION_STEPS` lists the steps of
+the reference attention (scores, scale, mask, softmax, dropout, weighted sum) with
+the op each records, and `ScaledDotProductAttention.name` is the fused kernel's
+op. A chain of ops that matches the steps in order (optional steps may be absent)
+is an attention; one fused op is the whole chain in one. Around it, the
+data-movement boxes that feed it are the split into heads, the one after is the
+merge of heads, and what feeds the splits and reads the merge are the projections.
+Anything that does not match keeps its plain op name.
 """
+from ..ops.attention import ATTENTION_STEPS, OPTIONAL_STEPS, ScaledDotProductAttention
+from ..ops.linear import Linear
+from ..ops.linalg import MatMul
 from .simplify import _is_movement
 
 
 def label_attention(graph):
     """Set `node.role` on every op of every attention found in `graph` (step by step
-    under `use_fused(False)`, or one fused `attention` op); returns how many."""
+    under `use_fused(False)`, or one fused attention op); returns how many."""
     users = graph.consumers()
     nodes = graph.nodes
     found = 0
-    for soft in [n for n in graph.ops() if op_name(n) == "softmax"]:
-        chain = _scores_chain(soft, nodes)
-        if chain is None:
-            continue
-        scores, scale, mask = chain
-        drop, weights = None, soft
-        if len(users[soft.id]) == 1 and op_name(nodes[users[soft.id][0]]) == "dropout":
-            drop = weights = nodes[users[soft.id][0]]
-        weighted = next((nodes[u] for u in users[weights.id]
-                         if op_name(nodes[u]) == "matmul" and nodes[u].inputs[0] == weights.id),
-                        None)
-        if weighted is None:
+    last_role, last_ops = ATTENTION_STEPS[-1]
+    for end in [n for n in graph.ops() if op_name(n) in last_ops]:
+        steps = _match_steps(end, nodes)
+        if steps is None:
             continue
         found += 1
-        _set(scores, "scores Q·Kᵀ")
-        _set(scale, "scale by 1/√d_k")
-        _set(mask, "mask")
-        if mask is not None:
-            for i, g in zip(mask.inputs, mask.grad_inputs):
-                if not g and nodes[i].kind == "input" and nodes[i].name == "input":
-                    nodes[i].name = "mask"
-        _set(soft, "softmax")
-        _set(drop, "attention dropout")
-        _set(weighted, "weighted sum of V")
-        _label_around(weighted, (nodes[scores.inputs[0]], nodes[scores.inputs[1]],
-                                 nodes[weighted.inputs[1]]), nodes, users)
-    # a fused `attention` op reads Q, K and V separately, packed as one (3, ...) tensor
+        for role, node in steps:
+            _set(node, role)
+            if role == "mask":               # the mask itself: an unnamed input, no gradient
+                for i, g in zip(node.inputs, node.grad_inputs):
+                    if not g and nodes[i].kind == "input" and nodes[i].name == "input":
+                        nodes[i].name = "mask"
+        scores = steps[0][1]
+        _label_around(end, (nodes[scores.inputs[0]], nodes[scores.inputs[1]],
+                            nodes[end.inputs[1]]), nodes, users)
+    # a fused attention op reads Q, K and V separately, packed as one (3, ...) tensor
     # (self-attention), or as Q and one packed (2, ...) tensor of K and V
     packings = {3: ("Q", "K", "V"), 2: ("Q", "K, V"), 1: ("Q, K, V",)}
-    for fused in [n for n in graph.ops() if op_name(n) == "attention"]:
+    for fused in [n for n in graph.ops() if op_name(n) == ScaledDotProductAttention.name]:
         if len(fused.inputs) not in packings:
             continue
         found += 1
@@ -61,6 +51,28 @@ def label_attention(graph):
     return found
 
 
+def _match_steps(end, nodes):
+    """[(role, node)] of the attention ending in `end` (its weighted sum), following the
+    data input backwards through ATTENTION_STEPS; None when the chain does not match.
+    The weighted sum must read the weights as its first input (weights @ V)."""
+    matched, node = [], end
+    for k, (role, ops) in enumerate(reversed(ATTENTION_STEPS)):
+        repeat = role == "mask"                  # a bool mask and a float one: two ops
+        hits = 0
+        while node is not None and op_name(node) in ops and (hits == 0 or repeat):
+            matched.append((role, node))
+            hits += 1
+            prev = node
+            node = _data_input(node, nodes)
+            if k == 0 and (not prev.inputs or node is None or node.id != prev.inputs[0]):
+                return None
+        if hits == 0 and role not in OPTIONAL_STEPS:
+            return None
+    matched.reverse()
+    scale = [n for r, n in matched if r == "scale by 1/√d_k"]
+    if scale and len(scale[0].inputs) != 1:      # a scale is x * constant, one tensor input
+        return None
+    return matched
 def _label_around(attention, qkv, nodes, users, names=("Q", "K", "V")):
     """Around the attention core: the splits into heads of Q, K and V, the projections
     that made them, the merge of heads and the output projection after it."""
@@ -88,7 +100,7 @@ def _label_around(attention, qkv, nodes, users, names=("Q", "K", "V")):
                     _set(adds[0], "+ bias")
 
 
-_PROJECTIONS = ("matmul", "linear")     # x W^T as a plain matmul, or the fused linear op
+_PROJECTIONS = (MatMul.name, Linear.name)   # x W^T as a plain matmul, or the fused linear op
 
 
 def _projection(node, nodes):
@@ -125,19 +137,6 @@ def _data_input(node, nodes):
         if g and nodes[i].kind in ("op", "module"):
             return nodes[i]
     return None
-
-
-def _scores_chain(soft, nodes):
-    p = _data_input(soft, nodes)
-    mask = scale = None
-    if p is not None and (op_name(p) == "masked_fill" or
-                          (op_name(p) == "add" and not all(p.grad_inputs))):
-        mask, p = p, _data_input(p, nodes)
-    if p is not None and op_name(p) in ("mul", "div") and len(p.inputs) == 1:
-        scale, p = p, _data_input(p, nodes)
-    if p is None or op_name(p) != "matmul":
-        return None
-    return p, scale, mask
 
 
 def label_biases(graph):

@@ -3,6 +3,7 @@
 Colour says what kind of work an op does, so the eye finds the matmuls (where
 the time goes) and the fused kernels at a glance; the rest is plumbing.
 """
+from ..ops.dispatch import FUSED_OP_NAMES
 
 # Op name -> family. Ops not listed fall back on the module that defines them.
 OP_FAMILY = {
@@ -12,14 +13,13 @@ OP_FAMILY = {
     "reshape": "shape", "permute": "shape", "broadcast_to": "shape", "concat": "shape",
     "stack": "shape", "getitem": "shape", "index_backward": "shape", "to_device": "shape",
     "embedding": "shape",
-    "softmax": "fused", "log_softmax": "fused", "layer_norm": "fused", "attention": "fused",
-    "cross_entropy": "fused", "gelu": "fused",
+    **{name: "fused" for name in FUSED_OP_NAMES - {"linear"}},   # one kernel for a formula
     "dropout": "elementwise",
 }
 
 _MODULE_FAMILY = {
-    "linalg": "matmul", "elementwise": "elementwise", "reduce": "reduction", "shape": "shape",
-    "index": "shape", "softmax": "fused", "layer_norm": "fused", "attention": "fused",
+    "linalg": "matmul", "linear": "matmul", "elementwise": "elementwise", "special": "elementwise",
+    "reduce": "reduction", "shape": "shape", "index": "shape", "softmax": "fused", "layer_norm": "fused", "attention": "fused",
     "cross_entropy": "fused", "activation": "fused", "dropout": "elementwise",
     "embedding": "shape",
 }

@@ -1,19 +1,26 @@
 """Every op as a function. Each module holds one family of Functions
-(forward and backward side by side) and the functions that call them."""
-from . import (activation, attention, cross_entropy, dropout, elementwise, embedding, index,
-               layer_norm, linalg, reduce, shape, softmax, special)
-from .activation import gelu
-from .attention import packed_scaled_dot_product_attention, scaled_dot_product_attention
-from .cross_entropy import cross_entropy
+(forward and backward side by side) and the functions that call them.
+
+Each fused op `<op>` has a readable reference `<op>_reference` from primitive ops,
+with the same arguments, exported here beside it; `dispatch.why_not_fused` says
+which of the two a call runs."""
+from . import (activation, attention, cross_entropy, dispatch, dropout, elementwise, embedding,
+               index, layer_norm, linalg, reduce, shape, softmax, special)
+from .activation import gelu, gelu_reference
+from .attention import (scaled_dot_product_attention, scaled_dot_product_attention_reference,
+                        scaled_dot_product_attention_with_weights)
+from .cross_entropy import cross_entropy, cross_entropy_reference
 from .dropout import dropout
 from .elementwise import (abs, add, clamp, clip, div, eq, exp, ge, gt, isfinite, le, log,
                           logical_and, logical_not, logical_or, lt, masked_fill, maximum, minimum,
                           mul, ne, neg, pow, relu, sigmoid, sqrt, sub, tanh, where)
 from .embedding import embedding
 from .index import getitem, take
-from .layer_norm import layer_norm
-from .linalg import linear, matmul
+from .layer_norm import layer_norm, layer_norm_reference
+from .linalg import matmul
+from .linear import linear, linear_reference
 from .reduce import all, any, argmax, argmin, max, mean, min, sum, var
 from .shape import (broadcast_to, cat, chunk, concat, expand, flatten, permute, reshape, split,
                     squeeze, stack, swapaxes, transpose, unsqueeze)
-from .softmax import log_softmax, softmax
+from .softmax import log_softmax, log_softmax_reference, softmax, softmax_reference
+from .special import erf

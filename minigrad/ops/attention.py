@@ -1,25 +1,71 @@
-"""Scaled dot-product attention: softmax(Q K^T / sqrt(d_k) + mask) V.
+"""Scaled dot-product attention (Vaswani et al., 2017, section 3.2.1):
 
-The fused version keeps only the attention weights for backward and uses
-dS = Pd * dPd - P * rowsum(Pd * dPd), which needs no separate dropout mask.
-Under `minigrad.use_fused(False)` the same computation runs as a chain of
-recorded ops (score matmul, scale, mask, softmax, dropout, weighted sum),
-which is what the graph pictures show.
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + mask) V
+
+with torch.nn.functional.scaled_dot_product_attention's arguments and semantics:
+a bool `attn_mask`'s True means "may attend" (False entries get -inf before the
+softmax), a float mask is added to the scores, `is_causal` lets query i see keys
+0..i. A query that may attend to no key gets zero weights and a zero output (as
+PyTorch 2.5 and later), never NaN.
+
+`scaled_dot_product_attention_reference` is the formula in a few recorded ops;
+the fused kernel beside it computes the same in one op that keeps only the
+weights for the backward. `scaled_dot_product_attention` returns the output;
+`scaled_dot_product_attention_with_weights` also returns the weights (what
+`nn.MultiheadAttention(need_weights=True)` shows).
 """
 import math
 
 import numpy as np
 
-from ..autograd import Function, fused_enabled
+from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
-from ..errors import DTypeError, ShapeError
+from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, constant
-from .dropout import dropout, dropout_mask
-from .elementwise import masked_fill
+from .dispatch import reference, why_not_fused
+from .dropout import Dropout, dropout, dropout_mask
+from .elementwise import Add, Div, MaskedFill, Mul, masked_fill
+from .linalg import MatMul
 from .softmax import Softmax, softmax_
+
+# What each step of the reference records, as (role, op names): graph/roles.py names the
+# boxes of an attention picture from this table, in this order; steps whose role is in
+# OPTIONAL_STEPS may be absent (no mask, no dropout) and "mask" may be two ops.
+ATTENTION_STEPS = (
+    ("scores Q·Kᵀ", (MatMul.name,)),
+    ("scale by 1/√d_k", (Mul.name, Div.name)),
+    ("mask", (MaskedFill.name, Add.name)),
+    ("softmax", (Softmax.name,)),
+    ("attention dropout", (Dropout.name,)),
+    ("weighted sum of V", (MatMul.name,)),
+)
+OPTIONAL_STEPS = ("scale by 1/√d_k", "mask", "attention dropout")
+
+
+@reference("scaled_dot_product_attention")
+def scaled_dot_product_attention_reference(query, key, value, attn_mask=None, dropout_p=0.0,
+                                           is_causal=False, scale=None):
+    """The formula in this module's doc, step by step; returns (output, weights), as
+    scaled_dot_product_attention_with_weights (scaled_dot_product_attention is its [0]).
+
+    Arguments and shapes as scaled_dot_product_attention (already validated).
+    """
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.swapaxes(-2, -1)) * scale         # (..., T, S): query-key match
+    blocked, added = _split_mask(attn_mask, is_causal, query, key)
+    if added is not None:                                   # a float mask: added
+        scores = scores + added
+    if blocked is not None:                                 # may not attend: weight 0
+        scores = masked_fill(scores, blocked, -math.inf)
+    # one recorded op, so the picture shows one softmax step (its own reference is
+    # softmax_reference); a row of only -inf gives zeros
+    weights = Softmax.apply(scores, axis=scores.ndim - 1)   # (..., T, S), rows sum to 1
+    weights = dropout(weights, dropout_p, training=dropout_p > 0)
+    return weights @ value, weights                         # (..., T, d_v)
 
 
 class ScaledDotProductAttention(Function):
+    # fused kernel: equal to scaled_dot_product_attention_reference in value and gradient
     """softmax(Q K^T * scale + mask) V in one op, over (..., T, d_k) queries.
 
     `layout` says how the inputs arrive: "q,k,v" as three tensors; "qkv" as one
@@ -27,9 +73,16 @@ class ScaledDotProductAttention(Function):
     "q,kv" as the queries and one (2, ..., S, d_k) tensor of keys and values
     (cross-attention). Packed inputs get one packed gradient, written in place by
     the backward's matmuls, instead of three gradients scattered into zeros.
+    The backward uses dS = Pd * dPd - P * rowsum(Pd * dPd) (P the softmax, Pd after
+    dropout), which needs no separate dropout mask.
     """
     name = "attention"
     once_differentiable = True
+    layout: str                      # "q,k,v", "qkv" or "q,kv"
+    scale: float
+    blocked: object                  # bool array broadcasting to the scores (True: -inf), or None
+    additive: object                 # float array added to the scores, or None
+    drop_mask: object                # {0, 1/keep} array of the scores' shape, or None
 
     def _qkv(self, arrays):
         if self.layout == "qkv":
@@ -39,29 +92,19 @@ class ScaledDotProductAttention(Function):
         return arrays
 
     def forward(self, *arrays):
-        q, k, v = self._qkv(arrays)
-        xp = xp_of(q)
-        s = (q * q.dtype.type(self.scale)) @ k.swapaxes(-1, -2)
-        if self.additive is not None:
-            s += self.additive
-        if self.blocked is not None:
-            xp.copyto(s, s.dtype.type(-np.inf), where=self.blocked)
-        self.p = s = softmax_(s, -1)    # in place; rows with every key blocked end as zeros
-        self.pd = s * self.drop_mask if self.drop_mask is not None else s
-        self.weights_out.append(self.pd)
-        return self.pd @ v
+        self.out, self.p, self.pd = attend_arrays(*self._qkv(arrays), self.scale, self.blocked,
+                                                  self.additive, self.drop_mask)
+        return self.out
 
     def backward(self, grad):
         q, k, v = self._qkv([t.data for t in self.inputs])
         xp = xp_of(q)
         g, p, pd = grad.data, self.p, self.pd
-        scale = q.dtype.type(self.scale)
-        # dS = Pd * dPd - P * rowsum(Pd * dPd): no separate dropout mask needed
         ds = g @ v.swapaxes(-1, -2)
         ds *= pd
         rowsum = ds.sum(axis=-1, keepdims=True)
         ds -= p * rowsum
-        ds *= scale
+        ds *= q.dtype.type(self.scale)
         if self.layout == "q,k,v":
             need = self.needs_input_grad
             dq = ds @ k if need[0] else None
@@ -84,30 +127,80 @@ class ScaledDotProductAttention(Function):
         return dq, dkv
 
 
-def _masks(attn_mask, is_causal, t_q, t_k, dtype, xp, score_shape):
-    """Split a user mask into a boolean 'blocked' array and an additive float array."""
-    blocked = additive = None
-    if attn_mask is not None:
-        m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
-        try:
-            np.broadcast_shapes(m.shape, score_shape)
-        except ValueError:
-            raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {tuple(m.shape)} "
-                             f"does not broadcast to the scores' shape {tuple(score_shape)}") from None
-        if m.dtype == np.bool_:
-            blocked = m
-        elif m.dtype.kind == "f":
-            additive = m.astype(dtype, copy=False)
-        else:
-            raise DTypeError(f"scaled_dot_product_attention: attn_mask must be bool (True = blocked) "
-                             f"or float (added to the scores), got dtype {m.dtype}")
-    if is_causal:
-        causal = xp.triu(xp.ones((t_q, t_k), dtype=bool), k=1)
-        blocked = causal if blocked is None else (blocked | causal)
-    return blocked, additive
+def attend_arrays(q, k, v, scale, blocked=None, additive=None, drop_mask=None):
+    """The kernel's forward on arrays: (output, P the softmax, Pd the weights after dropout)."""
+    xp = xp_of(q)
+    s = (q * q.dtype.type(scale)) @ k.swapaxes(-1, -2)     # scale folded into q: T*d, not T*S
+    if additive is not None:
+        s += additive
+    if blocked is not None:
+        xp.copyto(s, s.dtype.type(-np.inf), where=blocked)
+    p = softmax_(s, -1)             # in place; rows with every key blocked end as zeros
+    pd = p * drop_mask if drop_mask is not None else p
+    return pd @ v, p, pd
 
 
-def _check_qkv(q_shape, k_shape, v_shape, dtypes, op):
+# ------------------------------------------------------------------ the public functions
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None):
+    """Attention of (..., T, d_k) queries over (..., S, d_k) keys and (..., S, d_v) values;
+    returns the (..., T, d_v) output. Leading axes broadcast.
+
+    attn_mask: None, bool (True = may attend) or float (added to the scores), broadcasting
+        to (..., T, S); as torch.nn.functional.scaled_dot_product_attention.
+    dropout_p: dropout on the attention weights (give 0.0 in evaluation).
+    is_causal: query i attends to keys 0..i only (combined with attn_mask if both given).
+    scale:     the factor on Q K^T; default 1 / sqrt(d_k).
+    Raises ShapeError (shapes that do not fit), DTypeError (mixed or non-float inputs, a
+    mask neither bool nor float). For the weights, see
+    scaled_dot_product_attention_with_weights.
+    """
+    return scaled_dot_product_attention_with_weights(query, key, value, attn_mask, dropout_p,
+                                                     is_causal, scale)[0]
+
+
+def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None, dropout_p=0.0,
+                                              is_causal=False, scale=None, *, packed=None):
+    """scaled_dot_product_attention, returning (output, weights): weights (..., T, S) are
+    the attention probabilities after dropout (zero rows where no key may be attended).
+    The fused kernel's weights come detached (for inspection); the reference's are on
+    the graph.
+
+    packed (an optimisation, same results): the tensor that query, key and value are
+    views of, as packed[0], packed[1], packed[2] of one (3, ..., T, d_k) tensor
+    (self-attention), or key and value as packed[0], packed[1] of one (2, ..., S, d_k)
+    tensor. The fused backward then writes one gradient for the packed tensor instead
+    of three scattered into zeros. Raises ShapeError if the views do not match it.
+    """
+    op = "scaled_dot_product_attention"
+    q, k, v = query, key, value
+    if attn_mask is not None and not isinstance(attn_mask, Tensor):
+        attn_mask = constant(q.xp.asarray(attn_mask))
+    _check_qkv(q, k, v, op)
+    score_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    _check_mask(attn_mask, score_shape, op)
+    if why_not_fused(op, q, k, v, attn_mask=attn_mask) is not None:
+        return scaled_dot_product_attention_reference(q, k, v, attn_mask, dropout_p, is_causal,
+                                                      scale)
+    layout, inputs = _layout(q, k, v, packed)
+    blocked, added = _split_mask(attn_mask, is_causal, q, k)
+    settings = dict(
+        scale=1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale),
+        blocked=None if blocked is None else blocked.data,
+        additive=None if added is None else added.data,
+        drop_mask=dropout_mask(score_shape, dropout_p, q.dtype, q.device) if dropout_p > 0 else None)
+    if not (is_grad_enabled() and any(t.requires_grad for t in inputs)):
+        # nothing to record: the kernel's forward alone, which also gives the weights
+        out, _, weights = attend_arrays(q.data, k.data, v.data, **settings)
+        return constant(out), constant(weights)
+    out = ScaledDotProductAttention.apply(*inputs, layout=layout, **settings)
+    return out, constant(out.grad_fn.pd)
+
+
+# ------------------------------------------------------------------ checks and masks
+def _check_qkv(q, k, v, op):
+    q_shape, k_shape, v_shape = q.shape, k.shape, v.shape
+    dtypes, devices = (q.dtype, k.dtype, v.dtype), (q.device, k.device, v.device)
     if len(q_shape) < 2 or len(k_shape) < 2 or len(v_shape) < 2:
         raise ShapeError(f"{op}: query, key and value need at least 2 dims, "
                          f"got {tuple(q_shape)}, {tuple(k_shape)}, {tuple(v_shape)}")
@@ -115,73 +208,67 @@ def _check_qkv(q_shape, k_shape, v_shape, dtypes, op):
         raise ShapeError(f"{op}: query {tuple(q_shape)}, key {tuple(k_shape)} "
                          f"and value {tuple(v_shape)} do not fit: need query[-1] == key[-1] and "
                          "key[-2] == value[-2]")
+    if len(set(devices)) != 1:
+        raise DeviceError(f"{op}: query, key and value on different devices: "
+                          f"{', '.join(devices)}")
     if len(set(dtypes)) != 1 or dtypes[0].kind != "f":
         raise DTypeError(f"{op}: query, key and value must share one float "
                          f"dtype, got {', '.join(str(d) for d in dtypes)}")
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None):
-    """Attention over the last two axes of (..., T, d_k) queries and (..., S, d_k) keys.
-
-    Returns (output, weights); weights are the (dropped-out) attention probabilities.
-    In fused mode the weights are returned detached, for inspection.
-    """
-    q, k, v = query, key, value
-    _check_qkv(q.shape, k.shape, v.shape, (q.dtype, k.dtype, v.dtype), "scaled_dot_product_attention")
-    return _attention("q,k,v", (q, k, v), lambda: (q, k, v), q.shape, k.shape,
-                      attn_mask, dropout_p, is_causal, scale)
-
-
-def packed_scaled_dot_product_attention(query, kv=None, attn_mask=None, dropout_p=0.0,
-                                        is_causal=False, scale=None):
-    """Attention on packed projections: `query` is (3, ..., T, d_k) holding Q, K and V
-    when `kv` is None (self-attention), else `kv` is (2, ..., S, d_k) holding K and V.
-
-    Same result as scaled_dot_product_attention on the unpacked parts; packing lets
-    the backward write one gradient for the whole projection. Under use_fused(False)
-    the parts are taken apart by indexing, so the pictures show the split.
-    """
-    op = "packed_scaled_dot_product_attention"
-    if kv is None:
-        if query.ndim < 3 or query.shape[0] != 3:
-            raise ShapeError(f"{op}: without kv, query must be packed (3, ..., T, d_k), "
-                             f"got shape {tuple(query.shape)}")
-        q_shape = k_shape = query.shape[1:]
-        inputs, layout = (query,), "qkv"
-        unpack = lambda: (query[0], query[1], query[2])  # noqa: E731
-    else:
-        if kv.ndim < 3 or kv.shape[0] != 2:
-            raise ShapeError(f"{op}: kv must be packed (2, ..., S, d_k), got shape {tuple(kv.shape)}")
-        q_shape, k_shape = query.shape, kv.shape[1:]
-        inputs, layout = (query, kv), "q,kv"
-        unpack = lambda: (query, kv[0], kv[1])  # noqa: E731
-    _check_qkv(q_shape, k_shape, k_shape, tuple(t.dtype for t in inputs), op)
-    return _attention(layout, inputs, unpack, q_shape, k_shape, attn_mask, dropout_p, is_causal, scale)
+def _check_mask(attn_mask, score_shape, op):
+    if attn_mask is None:
+        return
+    shape, dtype = tuple(attn_mask.shape), np.dtype(attn_mask.dtype)
+    try:
+        fits = np.broadcast_shapes(shape, score_shape) == tuple(score_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{op}: attn_mask of shape {shape} does not broadcast to the scores' "
+                         f"shape {tuple(score_shape)} (batch..., T, S)")
+    if dtype != np.bool_ and dtype.kind != "f":
+        raise DTypeError(f"{op}: attn_mask must be bool (True = may attend) or float (added to "
+                         f"the scores), got dtype {dtype}")
 
 
-def _attention(layout, inputs, unpack, q_shape, k_shape, attn_mask, dropout_p, is_causal, scale):
-    first = inputs[0]
-    t_q, t_k = q_shape[-2], k_shape[-2]
-    scale = 1.0 / math.sqrt(q_shape[-1]) if scale is None else float(scale)
-    score_shape = np.broadcast_shapes(q_shape[:-2], k_shape[:-2]) + (t_q, t_k)
-    blocked, additive = _masks(attn_mask, is_causal, t_q, t_k, first.dtype, first.xp, score_shape)
+def _split_mask(attn_mask, is_causal, query, key):
+    """The mask as (blocked, added): a constant bool Tensor, True where a query may not
+    attend (attn_mask's False entries, and the future when causal), and the float mask
+    as a Tensor in the query's dtype (it keeps its gradient, if it has one). Either is None."""
+    xp = query.xp
+    blocked = added = None
+    if attn_mask is not None and not isinstance(attn_mask, Tensor):
+        attn_mask = constant(xp.asarray(attn_mask))
+    if attn_mask is not None and attn_mask.dtype == np.bool_:
+        blocked = ~attn_mask.data
+    elif attn_mask is not None:
+        added = attn_mask if attn_mask.dtype == query.dtype else attn_mask.astype(query.dtype)
+    if is_causal:                  # query i sees keys 0..i
+        t, s = query.shape[-2], key.shape[-2]
+        future = xp.triu(xp.ones((t, s), dtype=bool), k=1)
+        blocked = future if blocked is None else (blocked | future)
+    return (None if blocked is None else constant(blocked)), added
 
-    if not fused_enabled():
-        q, k, v = unpack()
-        scores = q @ k.swapaxes(-1, -2)
-        scores = scores * scale
-        if blocked is not None:
-            scores = masked_fill(scores, constant(q.xp.broadcast_to(blocked, score_shape)), -math.inf)
-        if additive is not None:
-            scores = scores + constant(additive)
-        weights = Softmax.apply(scores, axis=scores.ndim - 1)
-        weights = dropout(weights, dropout_p, training=dropout_p > 0)
-        return weights @ v, weights
 
-    drop_mask = dropout_mask(score_shape, dropout_p, first.dtype, first.device) if dropout_p > 0 else None
-    weights = []      # forward leaves the attention weights here, recorded or not
-    out = ScaledDotProductAttention.apply(*inputs, layout=layout, scale=scale, blocked=blocked,
-                                          additive=additive, drop_mask=drop_mask,
-                                          weights_out=weights)
-    return out, constant(weights[0])
+def _layout(q, k, v, packed):
+    """The fused kernel's inputs: (q, k, v), or the packed tensor they are views of."""
+    if packed is None:
+        return "q,k,v", (q, k, v)
+    parts = (q, k, v) if packed.shape[0] == 3 else (k, v)
+    if packed.ndim < 3 or packed.shape[0] not in (2, 3) or \
+            not all(_is_view(p, packed, i) for i, p in enumerate(parts)):
+        raise ShapeError(f"scaled_dot_product_attention: packed of shape {tuple(packed.shape)} "
+                         "must hold query, key and value as packed[0], packed[1], packed[2] "
+                         "(3, ..., T, d_k), or key and value as packed[0], packed[1] (2, ..., S, d_k)")
+    return ("qkv", (packed,)) if len(parts) == 3 else ("q,kv", (q, packed))
+
+
+def _is_view(part, packed, i):
+    """Whether `part` holds exactly packed[i] (same memory, shape and strides)."""
+    a, b = part.data, packed.data[i]
+    if a.shape != b.shape or a.strides != b.strides:
+        return False
+    pointer = (lambda x: x.data.ptr) if xp_of(a) is not np else \
+        (lambda x: x.__array_interface__["data"][0])
+    return pointer(a) == pointer(b)

@@ -1,22 +1,60 @@
-"""Cross-entropy fused with log-softmax.
+"""Cross-entropy of raw logits against class ids, as torch.nn.functional.cross_entropy:
 
-Fusing pays twice: the loss never exponentiates a large logit (stable), and
-the gradient is simply softmax(logits) - target distribution, computed in one
-pass over the logits.
+    loss_n = -(1 - eps) * log p_n[t_n] - (eps / C) * sum_c log p_n[c],   p_n = softmax(logits_n)
+
+with label smoothing eps (Szegedy et al., 2016), rows whose target is `ignore_index`
+weighing 0, and the mean taken over the rows that count. `cross_entropy_reference`
+writes it with log_softmax and indexing; the fused kernel beside it pays twice: the
+loss never exponentiates a large logit, and the gradient, softmax - target
+distribution, comes out of one pass over the logits.
 """
 import numpy as np
 
-from ..autograd import Function, fused_enabled
+from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from ..tensor import Tensor, constant
-from .softmax import _shifted
+from .dispatch import reference, why_not_fused
+from .index import getitem
+from .softmax import _shifted, log_softmax_reference
+
+
+@reference("cross_entropy")
+def cross_entropy_reference(logits, targets, ignore_index=-100, label_smoothing=0.0,
+                            reduction="mean"):
+    """The formula in this module's doc, from primitive ops (arguments as cross_entropy)."""
+    logits, t, out_shape, no_classes = _rows(logits, targets, ignore_index, label_smoothing,
+                                             reduction)
+    if no_classes is not None:
+        return no_classes
+    eps, (n, c) = label_smoothing, logits.shape
+    xp = xp_of(logits.data)
+    keep = t != ignore_index                          # rows that count
+    logp = log_softmax_reference(logits, -1)                                    # (N, C)
+    picked = getitem(logp, (xp.arange(n), xp.where(keep, t, 0)))         # (N,) log p[t]
+    loss = -(1.0 - eps) * picked
+    if eps:                          # (not 0 * sum: a -inf logit would make it NaN)
+        loss = loss - (eps / c) * logp.sum(-1)
+    loss = loss * constant(keep.astype(logits.dtype))  # ignored rows weigh 0
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    if reduction == "sum":
+        return loss.sum()
+    count = int(keep.sum())
+    if count == 0:          # the mean over no rows: NaN, as PyTorch, with a zero gradient
+        return loss.sum() + float("nan")
+    return loss.sum() / float(count)
 
 
 class CrossEntropy(Function):
+    # fused kernel: equal to cross_entropy_reference in value and gradient
     """logits (N, C), targets (N,) -> per-row loss or its sum / mean."""
     name = "cross_entropy"
     once_differentiable = True
+    targets: object                  # (N,) int array of class ids
+    ignore_index: int
+    label_smoothing: float
+    reduction: str                   # "mean", "sum" or "none"
 
     def forward(self, logits):
         xp = xp_of(logits)
@@ -64,17 +102,46 @@ class CrossEntropy(Function):
 
 
 def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
-    """Cross-entropy of raw logits (N, C) or (N, C, d1, ...) against class ids (N,) or (N, d1, ...)."""
+    """Cross-entropy of raw logits (N, C) or (N, C, d1, ...) against class ids (N,) or
+    (N, d1, ...) (or one sample: logits (C,), a 0-d target), as
+    torch.nn.functional.cross_entropy.
+
+    Returns a 0-d tensor (reduction "mean" or "sum") or the per-target losses shaped as
+    `targets` ("none"), in the logits' dtype (float16 computed in float32). The mean of
+    no counted targets is NaN (with a zero gradient), as PyTorch.
+    Raises DTypeError (non-float logits, non-integer targets), ShapeError (shapes that do
+    not fit), IndexOutOfRangeError (a target outside [0, C)), MinigradError (reduction,
+    label_smoothing).
+    """
+    if logits.dtype == np.float16:   # a row's sum of log-probabilities passes float16's 65504 at
+        _check_settings(logits, label_smoothing, reduction)   # logits of 1e4: compute in
+        return cross_entropy(                                  # float32, round once (as PyTorch)
+            logits.astype(np.float32), targets, ignore_index, label_smoothing,
+            reduction).astype(np.float16)
+    if why_not_fused("cross_entropy", logits) is not None:
+        return cross_entropy_reference(logits, targets, ignore_index, label_smoothing, reduction)
+    logits, t, out_shape, no_classes = _rows(logits, targets, ignore_index, label_smoothing,
+                                             reduction)
+    if no_classes is not None:
+        return no_classes
+    out = CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index,
+                             label_smoothing=float(label_smoothing), reduction=reduction)
+    return out.reshape(out_shape) if reduction == "none" else out
+
+
+def _check_settings(logits, label_smoothing, reduction):
     if reduction not in ("mean", "sum", "none"):
         raise MinigradError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise MinigradError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
         raise DTypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
-    if logits.dtype == np.float16:   # a row's sum of log-probabilities passes float16's 65504 at
-        return cross_entropy(        # logits of 1e4: compute in float32, round once (as PyTorch)
-            logits.astype(np.float32), targets, ignore_index, label_smoothing,
-            reduction).astype(np.float16)
+
+
+def _rows(logits, targets, ignore_index, label_smoothing, reduction):
+    """Check the arguments; return logits as (rows, C), targets as (rows,) ids, the shape
+    of the per-target losses, and the result itself when there are no classes (else None)."""
+    _check_settings(logits, label_smoothing, reduction)
     t = targets.data if isinstance(targets, Tensor) else xp_of(logits.data).asarray(targets)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"cross_entropy: targets must be integer class ids, got dtype {t.dtype}")
@@ -93,35 +160,13 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduc
     elif logits.ndim > 2:                                 # (N, C, d...) -> (N*d..., C)
         logits = logits.permute(0, *range(2, logits.ndim), 1).reshape(t.size, c)
         t = t.reshape(-1)
-    if c == 0:              # no classes, so every target is ignore_index (others raised above)
-        rows = logits.sum(axis=1)                         # zeros, on the logits' graph
-        if label_smoothing:                               # the mean of no log-probabilities
-            rows = rows * float("nan")
-        if reduction == "none":
-            return rows.reshape(out_shape)
-        nan = label_smoothing or reduction == "mean"      # 0 / 0, even over no rows at all
-        return rows.sum() * (float("nan") if nan else 1.0)
-    if not fused_enabled():
-        return _cross_entropy_reference(logits, t, ignore_index, label_smoothing, reduction, out_shape)
-    out = CrossEntropy.apply(logits, targets=t, ignore_index=ignore_index,
-                             label_smoothing=float(label_smoothing), reduction=reduction)
-    return out.reshape(out_shape) if reduction == "none" else out
-
-
-def _cross_entropy_reference(logits, t, ignore_index, eps, reduction, out_shape):
-    """The same loss from primitive ops (used to check the fused kernel)."""
-    from .softmax import log_softmax
-    from .index import getitem
-    xp = xp_of(logits.data)
-    n, c = logits.shape
-    logp = log_softmax(logits, -1)
-    keep = t != ignore_index
-    picked = getitem(logp, (xp.arange(n), xp.where(keep, t, 0)))
-    loss = -(1.0 - eps) * picked - (eps / c) * logp.sum(-1)
-    w = constant(keep.astype(logits.dtype))
-    loss = loss * w
+    if c:
+        return logits, t, out_shape, None
+    # no classes, so every target is ignore_index (others raised above)
+    rows = logits.sum(axis=1)                             # zeros, on the logits' graph
+    if label_smoothing:                                   # the mean of no log-probabilities
+        rows = rows * float("nan")
     if reduction == "none":
-        return loss.reshape(out_shape)
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / float(keep.sum())
+        return logits, t, out_shape, rows.reshape(out_shape)
+    nan = label_smoothing or reduction == "mean"          # 0 / 0, even over no rows at all
+    return logits, t, out_shape, rows.sum() * (float("nan") if nan else 1.0)

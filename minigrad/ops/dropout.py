@@ -30,7 +30,10 @@ def dropout_mask(shape, p, dtype, device):
 
 
 class Dropout(Function):
+    """x * mask, the mask {0, 1/keep} drawn by `dropout_mask` (one form: no separate
+    fused kernel; the fast part is drawing the mask)."""
     name = "dropout"
+    mask: object                     # settings of this op, given to apply() as keywords
 
     def forward(self, x):
         return x * self.mask
@@ -40,6 +43,9 @@ class Dropout(Function):
 
 
 def dropout(x, p=0.5, training=True):
+    """Zero each element of `x` with probability `p` and scale the rest by 1/(1-p) while
+    `training` (torch.nn.functional.dropout); same shape and dtype. Raises MinigradError
+    for p outside [0, 1]."""
     if not 0.0 <= p <= 1.0:
         raise MinigradError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0.0:

@@ -9,8 +9,12 @@ from .index import scatter_add
 
 
 class Embedding(Function):
+    """weight[ids]; the backward sums the gradient rows of equal ids (one form: no
+    separate reference, the lookup is already the textbook op)."""
     name = "embedding"
     once_differentiable = True
+    ids: object                      # int array of token ids, any shape
+    padding_idx: object              # int row that gets no gradient, or None
 
     def forward(self, weight):
         return weight[self.ids]

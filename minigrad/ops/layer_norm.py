@@ -1,27 +1,56 @@
-"""Layer normalisation, fused: one forward pass saves what the backward needs.
+"""Layer normalisation (Ba et al., 2016), as torch.nn.functional.layer_norm:
 
-PyTorch's formula: biased variance, eps inside the square root.
+    y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias
+
+over the last len(normalized_shape) axes, with the biased variance and eps inside
+the square root. `layer_norm_reference` writes it with primitive ops; the fused
+kernel beside it keeps only the normalised input and 1/std for its backward.
 """
+import math
+
 import numpy as np
 
-from ..autograd import Function, fused_enabled
+from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import constant
+from .dispatch import reference, why_not_fused
+
+
+@reference("layer_norm")
+def layer_norm_reference(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """The formula in this module's doc, from primitive ops (arguments as layer_norm,
+    already validated: weight and bias in x's dtype)."""
+    nd = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    axes = tuple(range(x.ndim - nd, x.ndim))
+    centred = x - x.mean(axes, keepdims=True)
+    var = (centred * centred).mean(axes, keepdims=True)       # biased, as PyTorch
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    return out + bias if bias is not None else out
 
 
 class LayerNorm(Function):
+    # fused kernel: equal to layer_norm_reference in value and gradient
+    """One pass forward that saves xhat = (x - mean) / std and 1/std for the backward."""
     name = "layer_norm"
     once_differentiable = True
+    nd: int                          # how many trailing axes are normalised
+    eps: float
+    has_weight: bool
+    has_bias: bool
 
     def forward(self, x, *params):
         weight = params[0] if self.has_weight else None
         bias = params[-1] if self.has_bias else None
         axes = tuple(range(x.ndim - self.nd, x.ndim))
-        xhat = x - x.mean(axis=axes, keepdims=True)
-        var = (xhat * xhat).mean(axis=axes, keepdims=True)
-        var += self.eps
-        with np.errstate(all="ignore"):         # eps=0 on a constant row: 0 / 0, NaN as in PyTorch
+        self.n = n = max(1, math.prod(x.shape[x.ndim - self.nd:]))
+        # (x.sum() / n rather than x.mean(): a normalized shape with a 0 is an empty slice)
+        with np.errstate(all="ignore"):   # inf in a row, or eps=0 on a constant row: NaN, as PyTorch
+            xhat = x - x.sum(axis=axes, keepdims=True) / n
+            var = (xhat * xhat).sum(axis=axes, keepdims=True) / n
+            var += self.eps
             self.rstd = 1.0 / xp_of(x).sqrt(var)
             xhat *= self.rstd                   # centred, then scaled in place
         self.xhat, self.axes, self.weight = xhat, axes, weight
@@ -38,7 +67,7 @@ class LayerNorm(Function):
         batch_axes = tuple(range(g.ndim - self.nd))
         dxhat = g * self.weight if self.weight is not None else g.copy()
         work = dxhat * xhat
-        mean_dx_xhat = work.mean(axis=axes, keepdims=True)
+        mean_dx_xhat = work.sum(axis=axes, keepdims=True) / self.n
         grads = [None]
         if self.has_weight:
             dw = None
@@ -49,7 +78,7 @@ class LayerNorm(Function):
         if self.has_bias:
             grads.append(constant(g.sum(axis=batch_axes)) if self.needs_input_grad[-1] else None)
         if self.needs_input_grad[0]:
-            dxhat -= dxhat.mean(axis=axes, keepdims=True)
+            dxhat -= dxhat.sum(axis=axes, keepdims=True) / self.n
             xp_of(g).multiply(xhat, mean_dx_xhat, out=work)
             dxhat -= work
             dxhat *= self.rstd
@@ -58,7 +87,13 @@ class LayerNorm(Function):
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the last len(normalized_shape) axes, then scale and shift."""
+    """Normalise `x` (..., *normalized_shape) over its last len(normalized_shape) axes,
+    then scale by `weight` and shift by `bias` (both of shape normalized_shape, or None).
+
+    Same shape and dtype as `x` (float16 is computed in float32, as PyTorch). Raises
+    DTypeError for a non-float `x`, ShapeError when the shapes do not fit.
+    Source: torch.nn.functional.layer_norm.
+    """
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -80,13 +115,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     # the output has the input's dtype, as in PyTorch (float16 activations, float32 weights)
     weight = weight.astype(x.dtype) if weight is not None and weight.dtype != x.dtype else weight
     bias = bias.astype(x.dtype) if bias is not None and bias.dtype != x.dtype else bias
-    if not fused_enabled() or x.size == 0:     # (no rows: nothing for the kernel to do)
-        axes = tuple(range(x.ndim - nd, x.ndim))
-        xc = x - x.mean(axes, keepdims=True)
-        out = xc / ((xc * xc).mean(axes, keepdims=True) + eps).sqrt()
-        if weight is not None:
-            out = out * weight
-        return out + bias if bias is not None else out
+    if why_not_fused("layer_norm", x, weight, bias) is not None:
+        return layer_norm_reference(x, normalized_shape, weight, bias, eps)
     inputs = [x] + [p for p in (weight, bias) if p is not None]
     return LayerNorm.apply(*inputs, nd=nd, eps=eps,
                            has_weight=weight is not None, has_bias=bias is not None)

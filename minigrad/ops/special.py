@@ -1,12 +1,17 @@
-"""The error function, vectorised, for the exact GELU (NumPy has no erf).
+"""The error function, vectorised, for the exact GELU (NumPy has no erf): `erf` on
+tensors (a primitive, twice-differentiable op), `erf_array` on arrays.
 
 W. J. Cody's rational Chebyshev approximations ("Rational Chebyshev
 approximations for the error function", Math. Comp. 1969), accurate to double
 precision, evaluated on whole arrays in the input's dtype.
 """
+import math
+
 import numpy as np
 
+from ..autograd import Function
 from ..backend import xp_of
+from ..errors import DTypeError
 
 _A = (3.16112374387056560, 113.864154151050156, 377.485237685302021,
       3209.37758913846947, 0.185777706184603153)
@@ -23,7 +28,27 @@ _Q = (2.56852019228982242, 1.87295284992346047, 0.527905102951428412,
 _SQRT_1_PI = 0.56418958354775628695
 
 
+class Erf(Function):
+    """erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise (torch.erf)."""
+    name = "erf"
+
+    def forward(self, x):
+        return erf_array(x)
+
+    def backward(self, grad):
+        x = self.inputs[0]            # d erf / dx = 2/sqrt(pi) exp(-x^2): primitive ops, so
+        return grad * ((-(x * x)).exp() * (2.0 / math.sqrt(math.pi)))   # twice differentiable
+
+
 def erf(x):
+    """The error function of a float tensor, elementwise; same shape and dtype (torch.erf).
+    Raises DTypeError for a non-float tensor."""
+    if x.dtype.kind != "f":
+        raise DTypeError(f"erf: expected a floating point tensor, got {x.dtype}")
+    return Erf.apply(x)
+
+
+def erf_array(x):
     """erf of an array, same dtype as `x`.
 
     float16 is computed in float32 (as PyTorch does): the polynomials below overflow
@@ -31,14 +56,16 @@ def erf(x):
     so a branch's overflow where it is not selected is expected, and kept quiet.
     """
     if x.dtype == np.float16:
-        return erf(x.astype(np.float32)).astype(np.float16)
+        return erf_array(x.astype(np.float32)).astype(np.float16)
     with np.errstate(all="ignore"):
         return _erf(x)
 
 
 def _erf(x):
     xp = xp_of(x)
-    ax = xp.abs(x)
+    # past |x| = 10, erfc < 1e-44: erf is +-1 in every float dtype, and clamping keeps
+    # inf out of the arithmetic below (inf - inf would give erf(inf) = NaN)
+    ax = xp.minimum(xp.abs(x), 10.0)
     # |x| <= 0.46875: erf directly
     small = ax <= 0.46875
     xsq = ax * ax

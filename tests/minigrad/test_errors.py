@@ -77,12 +77,11 @@ def test_backward_with_a_gradient_of_the_wrong_shape():
 
 
 @pytest.mark.parametrize("fused_op", [
-    lambda x: mg.softmax(x, -1),
     lambda x: mg.log_softmax(x, -1),
     lambda x: mg.layer_norm(x, 3),
     lambda x: mg.gelu(x),
-    lambda x: mg.scaled_dot_product_attention(x, x, x)[0],
-], ids=["softmax", "log_softmax", "layer_norm", "gelu", "attention"])
+    lambda x: mg.scaled_dot_product_attention(x, x, x),
+], ids=["log_softmax", "layer_norm", "gelu", "attention"])
 def test_double_backward_through_once_differentiable_op_raises(fused_op):
     x = mg.randn(2, 3, dtype=mg.float64, requires_grad=True)
     w = mg.randn(2, 3, dtype=mg.float64)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.ops import linear, packed_scaled_dot_product_attention
+from minigrad.ops import linear
+from minigrad.ops.attention import scaled_dot_product_attention_with_weights as attention
 from testutil import assert_close, require_torch
 
 F64 = dict(dtype="float64", requires_grad=True)
@@ -59,14 +60,14 @@ def test_packed_attention_equals_unpacked(causal, dropout_p):
     qkv = mg.randn(3, 2, 2, 5, 4, requires_grad=True)
     weights = mg.randn(2, 2, 5, 4)
     mg.manual_seed(7)
-    out, attn = packed_scaled_dot_product_attention(qkv, is_causal=causal, dropout_p=dropout_p)
+    out, attn = attention(qkv[0], qkv[1], qkv[2], is_causal=causal, dropout_p=dropout_p,
+                          packed=qkv)
     (out * weights).sum().backward()
     packed_grad = qkv.grad.numpy()
 
     qkv2 = mg.tensor(qkv.numpy(), requires_grad=True)
     mg.manual_seed(7)
-    out2, attn2 = mg.scaled_dot_product_attention(qkv2[0], qkv2[1], qkv2[2], is_causal=causal,
-                                                  dropout_p=dropout_p)
+    out2, attn2 = attention(qkv2[0], qkv2[1], qkv2[2], is_causal=causal, dropout_p=dropout_p)
     (out2 * weights).sum().backward()
     assert_close(out, out2.numpy())
     assert_close(attn, attn2.numpy())
@@ -76,21 +77,25 @@ def test_packed_attention_equals_unpacked(causal, dropout_p):
 def test_packed_cross_attention_gradcheck_and_reference():
     q = mg.randn(2, 3, 4, **F64)
     kv = mg.randn(2, 2, 5, 4, **F64)
-    mask = np.zeros((2, 1, 5), dtype=bool)
-    mask[1, :, 3:] = True
-    assert mg.gradcheck(lambda a, b: packed_scaled_dot_product_attention(a, b, attn_mask=mask)[0],
-                        [q, kv])
-    fused, _ = packed_scaled_dot_product_attention(q, kv, attn_mask=mask)
+    mask = np.ones((2, 1, 5), dtype=bool)          # True: may attend
+    mask[1, :, 3:] = False
+
+    def cross(a, b):
+        return attention(a, b[0], b[1], attn_mask=mask, packed=b)[0]
+    assert mg.gradcheck(cross, [q, kv])
+    assert cross(q, kv)._ctx.inputs[1] is kv      # the kernel read the packed tensor
     with mg.use_fused(False):
-        reference, _ = packed_scaled_dot_product_attention(q, kv, attn_mask=mask)
-    assert_close(fused, reference.numpy())
+        reference = cross(q, kv)
+    assert_close(cross(q, kv), reference.numpy())
 
 
-def test_packed_attention_rejects_unpacked_shapes():
-    with pytest.raises(mg.ShapeError, match=r"packed \(3, \.\.\., T, d_k\)"):
-        packed_scaled_dot_product_attention(mg.randn(2, 5, 4))
-    with pytest.raises(mg.ShapeError, match=r"kv must be packed \(2"):
-        packed_scaled_dot_product_attention(mg.randn(2, 5, 4), mg.randn(3, 2, 5, 4))
+def test_packed_attention_rejects_tensors_that_are_not_its_views():
+    qkv = mg.randn(3, 2, 5, 4, requires_grad=True)
+    other = mg.randn(3, 2, 5, 4)
+    with pytest.raises(mg.ShapeError, match=r"packed of shape \(3, 2, 5, 4\) must hold"):
+        attention(qkv[0], qkv[1], other[2], packed=qkv)
+    with pytest.raises(mg.ShapeError, match=r"must hold"):
+        attention(qkv[0], qkv[1], qkv[2], packed=mg.randn(3, 2, 5, 4))
 
 
 def test_fast_dropout_mask_rate_scale_and_seed():

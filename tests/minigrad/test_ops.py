@@ -525,8 +525,10 @@ def draw_attention(data):
 def mg_attention(q, k, v, mask, is_causal, scale):
     if mask is not None and mask.dtype.kind == "f":
         mask = mask.astype(q.dtype)
+    if mask is not None and mask.dtype == np.bool_:
+        mask = ~mask                            # the cases draw True = blocked; True: may attend
     return mg.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
-                                           scale=scale)[0]
+                                           scale=scale)
 
 
 def torch_attention(q, k, v, mask, is_causal, scale):
@@ -808,7 +810,7 @@ SCALAR_USES = {
                                                           label_smoothing=0.1),
     "layer_norm eps": lambda x: mg.layer_norm(x, 3, eps=1e-3),
     "attention scale": lambda x: mg.scaled_dot_product_attention(
-        x.reshape(3, 1), x.reshape(3, 1), x.reshape(3, 1), scale=0.7, dropout_p=0.5)[0],
+        x.reshape(3, 1), x.reshape(3, 1), x.reshape(3, 1), scale=0.7, dropout_p=0.5),
     "dropout": lambda x: mg.dropout(x, 0.3),
     "gelu": lambda x: mg.gelu(x) + mg.gelu(x, approximate="tanh"),
 }

@@ -526,16 +526,16 @@ def test_dropout(data, dtype, shape, p, training):
 
 
 def _torch_attention(q, k, v, mask, is_causal, scale):
-    """PyTorch's bool mask means 'may attend', the opposite of minigrad's; PyTorch also
-    refuses a mask together with is_causal, so the causal part is folded into the mask.
-    Rows with every key blocked give NaN in PyTorch and 0 in minigrad (documented)."""
+    """A bool mask means 'may attend' in both; PyTorch refuses a mask together with
+    is_causal, so the causal part is folded into the mask. Rows with every key blocked
+    give NaN in older PyTorch and 0 in minigrad (documented)."""
     t = torch()
     tq, tk = q.shape[-2], k.shape[-2]
     allowed = t.ones(tq, tk, dtype=t.bool).tril() if is_causal else None
     if mask is None:
         tmask = allowed
     elif mask.dtype == t.bool:
-        tmask = ~mask if allowed is None else (~mask) & allowed
+        tmask = mask if allowed is None else mask & allowed
     elif not mask.dtype.is_floating_point:
         tmask = mask                                      # an int mask: PyTorch refuses it too
     else:
@@ -577,7 +577,7 @@ def test_attention(data, dtype, other, batch, t_q, t_k, d, dv, is_causal, scale,
             stricter = "a mask that does not broadcast to (..., t_q, t_k)"
     check("scaled_dot_product_attention",
           lambda q, k, v, m=None: mg.scaled_dot_product_attention(
-              q, k, v, attn_mask=m, is_causal=is_causal, scale=scale)[0],
+              q, k, v, attn_mask=m, is_causal=is_causal, scale=scale),
           lambda q, k, v, m=None: _torch_attention(q, k, v, m, is_causal, scale),
           arrays + ([mask] if mask is not None else []), args=(scale,), stricter=stricter, grad=(0, 1, 2),
           tol=2e-2 if dtype == np.float16 else None, also=("attention",))

@@ -1,0 +1,88 @@
+"""One place decides whether an op runs its fused kernel or its reference.
+
+Every fused op has two versions with the same signature and the same numbers:
+
+- the *reference*, `<op>_reference`, built from primitive ops: the formula as a
+  textbook writes it, recorded step by step (what the graph pictures show, and what
+  `create_graph=True` can differentiate again);
+- the *fused kernel*, a `Function` next to it, marked
+  `# fused kernel: equal to <op>_reference in value and gradient`: one op that
+  computes forward and backward directly on arrays (faster, less memory,
+  once-differentiable).
+
+The public function (`softmax`, `layer_norm`, ...) validates its arguments, then asks
+`why_not_fused(op, ...)`: None runs the kernel, a reason runs the reference. Ask it
+yourself to see which path a call would take (as PyTorch's `why_not_fast_path`):
+
+    >>> minigrad.ops.dispatch.why_not_fused("softmax", x)
+    >>> with minigrad.use_fused(False):
+    ...     minigrad.ops.dispatch.why_not_fused("softmax", x)
+    'minigrad.use_fused(False) is in effect'
+"""
+import functools
+
+import numpy as np
+
+from ..autograd import fused_enabled, is_grad_enabled
+from ..errors import MinigradError
+from ..tensor import Tensor
+
+# public name -> the op name its fused kernel records (what graph pictures and
+# profiles show); graph/style.py and graph/roles.py read the names from here
+FUSED_OPS = {
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "layer_norm": "layer_norm",
+    "cross_entropy": "cross_entropy",
+    "scaled_dot_product_attention": "attention",
+    "gelu": "gelu",
+    "linear": "linear",
+}
+FUSED_OP_NAMES = frozenset(FUSED_OPS.values())
+
+_ALIASES = {"attention": "scaled_dot_product_attention"}
+REFERENCES = {}          # public name -> its reference function, filled by @reference
+
+
+def reference(op):
+    """Mark a function as the reference of fused op `op` (and register it in REFERENCES).
+
+    The reference runs with NumPy's floating point warnings off, as the kernels do:
+    inf - inf or log 0 on an edge case (a row of -inf) give NaN or -inf quietly, as in
+    PyTorch, and both paths give the same values.
+    """
+    def mark(fn):
+        @functools.wraps(fn)
+        def quiet(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+        REFERENCES[op] = quiet
+        return quiet
+    return mark
+
+
+def why_not_fused(op, *tensors, attn_mask=None):
+    """Why `op` would run its reference instead of its fused kernel; None if it would not.
+
+    op:      a key of FUSED_OPS ('softmax', 'scaled_dot_product_attention' or
+             'attention', 'linear', ...).
+    tensors: the op's tensor inputs, so a call reads as the op's own (no reason reads
+             them today: every kernel takes every float dtype and device).
+    attn_mask: attention only: the mask, a Tensor or array (a float mask that requires
+             grad needs the reference: the kernel treats masks as constants).
+    Raises MinigradError for an unknown op name.
+
+    Double backward: a kernel cannot know at forward time that its gradient will be
+    differentiated again. The softmax and linear kernels are twice differentiable; for
+    the others run under `use_fused(False)` (their once-differentiable error says so).
+    """
+    op = _ALIASES.get(op, op)
+    if op not in FUSED_OPS:
+        raise MinigradError(f"why_not_fused: unknown op {op!r}; fused ops are "
+                            f"{', '.join(sorted(FUSED_OPS))}")
+    if not fused_enabled():
+        return "minigrad.use_fused(False) is in effect"
+    if op == "scaled_dot_product_attention" and isinstance(attn_mask, Tensor) \
+            and attn_mask.requires_grad and is_grad_enabled():
+        return "attn_mask requires grad: the fused kernel treats the mask as a constant"
+    return None
