@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
+from minigrad.ops import dispatch
+from minigrad.ops.attention import scaled_dot_product_attention_reference
 from minigrad.ops.flash_attention import FlashAttention, flash_attention, tile_dropout_mask
-from minigrad.ops.softmax import Softmax
 from testutil import FRESH_CASES, require
 
 EXAMPLES = int(os.environ.get("MINIGRAD_EXAMPLES", "15"))
@@ -22,27 +23,20 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FRESH_
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
 
-def reference(q, k, v, attn_mask=None, is_causal=False, scale=None, drop=None):
-    """softmax(Q K^T * scale + mask) V in recorded primitive ops (PyTorch semantics: a bool
-    mask's True = may attend); `drop` a full {0, 1/keep} mask applied to the weights."""
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+def reference(q, k, v, **kw):
+    """The reference attention (recorded primitive ops), its output only."""
     with mg.use_fused(False):
-        scores = (q @ k.swapaxes(-1, -2)) * scale
-        blocked = None
-        if attn_mask is not None and attn_mask.dtype == np.bool_:
-            blocked = ~attn_mask
-        elif attn_mask is not None:
-            scores = scores + mg.tensor(attn_mask, dtype=q.dtype)
-        if is_causal:
-            future = np.triu(np.ones((q.shape[-2], k.shape[-2]), bool), k=1)
-            blocked = future if blocked is None else blocked | future
-        if blocked is not None:
-            scores = mg.masked_fill(scores, mg.tensor(np.broadcast_to(blocked, scores.shape)),
-                                    -math.inf)
-        weights = Softmax.apply(scores, axis=scores.ndim - 1)   # a row of -inf: zeros
-        if drop is not None:
-            weights = weights * mg.tensor(drop, dtype=q.dtype)
-        return weights @ v
+        return scaled_dot_product_attention_reference(q, k, v, **kw)[0]
+
+
+def causal_with_dropout(q, k, v, drop):
+    """Causal attention in primitive ops, the weights times a given {0, 1/keep} mask."""
+    with mg.use_fused(False):
+        scores = (q @ k.swapaxes(-1, -2)) / math.sqrt(q.shape[-1])
+        future = np.triu(np.ones(scores.shape[-2:], bool), k=1)
+        scores = mg.masked_fill(scores, mg.tensor(np.broadcast_to(future, scores.shape)),
+                                -math.inf)
+        return (mg.softmax(scores, -1) * mg.tensor(drop, dtype=q.dtype)) @ v
 
 
 def full_dropout_mask(seed, batch, t, s, p, block_q, block_k, dtype):
@@ -55,10 +49,10 @@ def full_dropout_mask(seed, batch, t, s, p, block_q, block_k, dtype):
     return mask
 
 
-def compare(arrays, dtype, flash_kw, ref_kw):
+def compare(arrays, dtype, flash_kw, ref_kw, ref=reference):
     """Outputs and gradients (of a fixed random weighting) of both, as numpy arrays."""
     results = []
-    for fn, kw in ((flash_attention, flash_kw), (reference, ref_kw)):
+    for fn, kw in ((flash_attention, flash_kw), (ref, ref_kw)):
         xs = [mg.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
         out = fn(*xs, **kw)
         w = mg.tensor(np.random.default_rng(1).standard_normal(out.shape), dtype=dtype)
@@ -112,9 +106,8 @@ def test_dropout_masks_are_the_tiles_and_backward_redraws_them(block_q, block_k)
     seed = int(mg.backend.generator("cpu").bit_generator.random_raw())
     drop = full_dropout_mask(seed, (2, 2), 9, 11, 0.3, block_q, block_k, np.float64)
     mg.manual_seed(7)                               # the kernel draws the same seed
-    kw = dict(is_causal=True)
-    compare(arrays, np.float64, dict(kw, dropout_p=0.3, block_q=block_q, block_k=block_k),
-            dict(kw, drop=drop))
+    compare(arrays, np.float64, dict(is_causal=True, dropout_p=0.3, block_q=block_q,
+                                     block_k=block_k), dict(drop=drop), causal_with_dropout)
     kept = drop != 0
     assert 0.6 < kept.mean() < 0.8 and np.allclose(drop[kept], 1 / 0.7)
 
@@ -180,3 +173,45 @@ def test_matches_torch_scaled_dot_product_attention(kind):
     (out * w).sum().backward()
     for a, b in zip(ours, [out] + [t.grad for t in ts]):
         np.testing.assert_allclose(a, b.detach().numpy(), rtol=2e-4, atol=2e-5)
+
+
+# ------------------------------------------------------------------ the dispatch
+def test_why_not_flash_gives_reasons():
+    short, long = mg.randn(1, 8, 4), mg.randn(1, 1024, 4)
+    assert dispatch.why_not_flash(long, long) is None
+    assert "below FLASH_MIN_SCORES" in dispatch.why_not_flash(short, long)
+    assert "weights are asked for" in dispatch.why_not_flash(long, long, need_weights=True)
+
+
+def recorded_names(out):
+    names, stack = set(), [out._ctx]
+    while stack:
+        fn = stack.pop()
+        names.add(fn.name)
+        stack.extend(t._ctx for t in fn.inputs if t._ctx is not None)
+    return names
+
+
+def test_long_sequences_take_the_tiled_kernel_with_the_same_numbers(monkeypatch):
+    """scaled_dot_product_attention and nn.MultiheadAttention (need_weights=False) run the
+    tiled kernel from the threshold on, and equal the reference there."""
+    monkeypatch.setattr(dispatch, "FLASH_MIN_SCORES", 6 * 6)
+    r = np.random.default_rng(0)
+    arrays = [r.standard_normal((2, 3, 6, 4)) for _ in range(3)]
+    mask = r.random((2, 1, 1, 6)) < 0.8
+    outs = []
+    for fused in (True, False):
+        xs = [mg.tensor(a, dtype=mg.float64, requires_grad=True) for a in arrays]
+        with mg.use_fused(fused):
+            out = mg.scaled_dot_product_attention(*xs, attn_mask=mask, is_causal=True)
+        assert (FlashAttention.name in recorded_names(out)) == fused
+        outs.append([out.numpy()] + [g.numpy() for g in mg.grad((out * out).sum(), xs)])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    x = mg.randn(2, 6, 8, requires_grad=True)
+    from minigrad.nn import MultiheadAttention
+    mha = MultiheadAttention(8, 2, batch_first=True)
+    out, weights = mha(x, x, x, need_weights=False, is_causal=True)
+    assert weights is None and FlashAttention.name in recorded_names(out)
+    out, weights = mha(x, x, x, is_causal=True)          # weights asked for: the dense kernel
+    assert weights.shape == (2, 6, 6) and FlashAttention.name not in recorded_names(out)
