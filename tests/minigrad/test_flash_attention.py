@@ -215,3 +215,23 @@ def test_long_sequences_take_the_tiled_kernel_with_the_same_numbers(monkeypatch)
     assert weights is None and FlashAttention.name in recorded_names(out)
     out, weights = mha(x, x, x, is_causal=True)          # weights asked for: the dense kernel
     assert weights.shape == (2, 6, 6) and FlashAttention.name not in recorded_names(out)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not mg.cuda_is_available(), reason="needs CuPy and an NVIDIA GPU")
+def test_on_cuda_gives_the_cpu_numbers():
+    """The kernel is written with the backend's xp: on CuPy it gives the CPU's output and
+    gradients (masks, causal, tiles that do not divide T); dropout runs and is finite."""
+    r = np.random.default_rng(0)
+    arrays = [r.standard_normal((2, 3, 11, 8)).astype(np.float32) for _ in range(3)]
+    mask = r.random((2, 1, 1, 11)) < 0.8
+    results = []
+    for device in ("cpu", "cuda"):
+        xs = [mg.tensor(a, device=device, requires_grad=True) for a in arrays]
+        out = flash_attention(*xs, attn_mask=mg.tensor(mask, device=device), is_causal=True,
+                              block_q=4, block_k=3)
+        results.append([out.numpy()] + [g.numpy() for g in mg.grad((out * out).sum(), xs)])
+        dropped = flash_attention(*xs, dropout_p=0.2, block_q=4, block_k=3)
+        assert np.isfinite(dropped.numpy()).all()
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
