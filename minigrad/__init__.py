@@ -16,8 +16,11 @@ if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and \
     __path__.append(_root)  # noqa: F821
 
 from . import ops  # noqa: E402
-from .autograd import (Function, current_scope, detect_anomaly, enable_grad, grad,  # noqa: E402
-                       is_grad_enabled, no_grad, scope, set_grad_enabled, use_fused)
+from . import methods  # noqa: E402,F401  (gives Tensor its operators and math methods)
+from . import autograd  # noqa: E402
+from .autograd import (Function, current_scope, detect_anomaly, enable_grad,  # noqa: E402
+                       inference_mode, is_grad_enabled, no_grad, scope, set_grad_enabled,
+                       use_fused)
 from .backend import (cuda_is_available, get_num_threads, get_rng_state, manual_seed,  # noqa: E402
                       parse_device, set_num_threads, set_rng_state)
 from .creation import (arange, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
@@ -32,9 +35,16 @@ from .ops import (abs, cat, chunk, clamp, clip, concat, cross_entropy, dropout, 
                   minimum, relu, scaled_dot_product_attention, sigmoid, softmax, split, sqrt,
                   stack, sum, tanh, where)
 from .tensor import Tensor  # noqa: E402
-from . import io, optim  # noqa: E402
-from .io import load, save  # noqa: E402
+from . import io, optim, serialization, utils  # noqa: E402
+from .serialization import load, save  # noqa: E402  (torch.save / torch.load, never pickle)
 
 __version__ = "0.1.0"
+
+
+def grad(outputs, inputs, *args, **kwargs):
+    """`minigrad.autograd.grad` (torch's: a tuple, one gradient per input), except that a
+    single Tensor as `inputs` gives its gradient alone."""
+    result = autograd.grad(outputs, inputs, *args, **kwargs)
+    return result[0] if isinstance(inputs, Tensor) else result
 
 manual_seed(int.from_bytes(_os.urandom(4), "little"))

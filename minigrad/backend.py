@@ -1,9 +1,12 @@
-"""Devices, array modules and random generators.
+"""Devices, array modules and random generators: every NumPy/CuPy difference.
 
 A tensor holds one array: a `numpy.ndarray` on "cpu", a `cupy.ndarray` on
 "cuda:N". Ops never name numpy directly when CuPy must also work: they ask
-`xp_of(array)` for the module that owns their inputs. CuPy is imported lazily,
-so the CPU path never needs it.
+`xp_of(array)` for the module that owns their inputs, and the few things the two
+modules do differently (scatter-add, copying to the host, telling an array from
+a scalar) are the functions in the "array helpers" section below. CuPy is
+imported lazily, so the CPU path never needs it. A new backend means changing
+this module only.
 """
 import numpy as np
 
@@ -67,6 +70,39 @@ def xp_of(array):
     if isinstance(array, (np.ndarray, np.generic)):   # NumPy ops on 0-d arrays give scalars
         return np
     return cupy_module()
+
+
+def is_numpy(xp):
+    """True when the array module `xp` is NumPy (the CPU)."""
+    return xp is np
+
+
+# ---------------------------------------------------------------- array helpers
+CPU_ARRAY = np.ndarray       # the CPU array type (ops test `type(a) is CPU_ARRAY` as a fast path)
+
+
+def is_array(data):
+    """True for a NumPy or CuPy array (not a scalar, list or Tensor)."""
+    return isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")
+
+
+def wrap_result(data):
+    """An op's result as an array: NumPy gives scalars from 0-d ops, CuPy arrays."""
+    return data if hasattr(data, "__cuda_array_interface__") else np.asarray(data)
+
+
+def to_numpy(array):
+    """The array on the host, as NumPy (no copy when it is already there)."""
+    return array if isinstance(array, np.ndarray) else array.get()
+
+
+def scatter_add(out, index, values):
+    """out[index] += values, adding up repeated indices (np.add.at / cupyx.scatter_add)."""
+    if isinstance(out, np.ndarray):
+        np.add.at(out, index, values)
+    else:  # pragma: no cover - GPU only
+        import cupyx
+        cupyx.scatter_add(out, index, values)
 
 
 def xp_for(device):

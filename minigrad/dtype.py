@@ -2,8 +2,6 @@
 
 Dtypes are plain `numpy.dtype` objects, so they work with NumPy and CuPy alike.
 """
-import threading
-
 import numpy as np
 
 from .errors import DTypeError
@@ -22,24 +20,23 @@ _ALIASES = {
 }
 
 
-class _DefaultDtype(threading.local):
-    value = float32
-
-
-_default = _DefaultDtype()
+_default = float32      # one for the whole process, as torch's (not per thread)
 
 
 def get_default_dtype():
-    """The float dtype given to tensors made from Python floats."""
-    return _default.value
+    """The float dtype given to tensors made from Python floats, to random and filled
+    tensors and to new parameters (torch.get_default_dtype)."""
+    return _default
 
 
 def set_default_dtype(dtype):
-    """Set the default float dtype (float32 unless you need float64 precision)."""
+    """Set the default float dtype for every thread (float32 unless you need float64
+    precision). torch.set_default_dtype. Raises DTypeError for a non-float dtype."""
+    global _default
     dtype = as_dtype(dtype)
-    if dtype.kind != "f":
+    if not is_floating(dtype):
         raise DTypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
-    _default.value = dtype
+    _default = dtype
 
 
 def as_dtype(dtype):
@@ -55,4 +52,5 @@ def as_dtype(dtype):
 
 
 def is_floating(dtype):
+    """True for float16, float32, float64 (torch.is_floating_point, for dtypes)."""
     return np.dtype(dtype).kind == "f"

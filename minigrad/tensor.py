@@ -1,17 +1,25 @@
-"""The Tensor: one array, the gradient it accumulates, and the op that created it."""
+"""The Tensor: one array, the gradient it accumulates, and the op that created it.
+
+This file is the data structure only; it sits below the engine and the ops (both
+import it). The math methods and operators (`+`, `@`, `.sum()`, `.backward()`, ...)
+call the ops and the engine, so they are bound onto Tensor one layer up, in
+minigrad/methods.py.
+"""
+import weakref
+
 import numpy as np
 
-from . import autograd
-from .backend import device_of, parse_device, to_device, xp_of
-from .dtype import as_dtype, get_default_dtype
-from .errors import DTypeError, MinigradError, ShapeError
+from .backend import device_of, is_array, to_device, to_numpy, wrap_result, xp_of
+from .dtype import as_dtype, get_default_dtype, is_floating
+from .errors import AutogradError, DTypeError, MinigradError, ShapeError
+from .modes import is_grad_enabled
 
 
 def _to_array(data, dtype, device):
     """Turn Python numbers, lists, NumPy/CuPy arrays into an array on `device`."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+    if is_array(data):
         array = data
     elif isinstance(data, np.generic):                   # a NumPy scalar keeps its dtype
         array = np.asarray(data)
@@ -38,16 +46,20 @@ class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
     `data` is the NumPy (CPU) or CuPy (GPU) array. When `requires_grad` is set,
-    ops on the tensor are recorded, and `backward()` fills `.grad`.
+    ops on the tensor are recorded, and `backward()` fills `.grad`. `_ctx` is the
+    Function that made it (None for a leaf); `_version` counts in-place changes, so
+    backward can tell that a tensor it saved was changed since.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "__weakref__", "__dict__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_version", "name", "__weakref__",
+                 "__dict__")
     __array_priority__ = 1000     # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         self.data = _to_array(data, as_dtype(dtype), device)
         self.grad = None
         self._ctx = None
+        self._version = 0
         self.name = None
         self.requires_grad = False
         if requires_grad:
@@ -57,12 +69,13 @@ class Tensor:
     def _make(cls, data, requires_grad, ctx):
         """Wrap an op's result without any conversion (the hot path)."""
         t = object.__new__(Tensor)
-        if type(data) is not np.ndarray and not hasattr(data, "__cuda_array_interface__"):
-            data = np.asarray(data)          # NumPy returns scalars from 0-d ops
+        if type(data) is not np.ndarray:
+            data = wrap_result(data)         # NumPy returns scalars from 0-d ops
         t.data = data
         t.requires_grad = requires_grad
         t.grad = None
         t._ctx = ctx
+        t._version = 0
         t.name = None
         return t
 
@@ -104,12 +117,8 @@ class Tensor:
     def grad_fn(self):
         return self._ctx
 
-    @property
-    def T(self):
-        return self.permute(*reversed(range(self.ndim)))
-
     def requires_grad_(self, flag=True):
-        if flag and self.data.dtype.kind != "f":
+        if flag and not is_floating(self.data.dtype):
             raise DTypeError(
                 f"requires_grad: only floating point tensors can require gradients, "
                 f"got dtype {self.data.dtype}")
@@ -119,7 +128,7 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def numpy(self):
         """The data as a NumPy array (copied from the GPU when needed)."""
-        return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        return to_numpy(self.data)
 
     def tolist(self):
         return self.numpy().tolist()
@@ -134,68 +143,49 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._make(self.data, False, None)
 
-    def to(self, *args, dtype=None, device=None):
-        """`.to("cuda")`, `.to(minigrad.float64)`, `.to("cpu", minigrad.float32)`."""
-        for a in args:
-            if isinstance(a, str) and not a.startswith(("float", "int", "bool", "half", "double", "long")):
-                device = a
-            else:
-                dtype = a
-        out = self
-        if device is not None and parse_device(device) != self.device:
-            out = _ops.shape.ToDevice.apply(out, device=parse_device(device))
-        if dtype is not None and as_dtype(dtype) != out.dtype:
-            out = out.astype(dtype)
-        return out
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self, index=0):
-        return self.to(f"cuda:{index}")
-
-    def astype(self, dtype):
-        if dtype is None:
-            raise DTypeError("astype: expected a dtype, got None")
-        dtype = as_dtype(dtype)
-        if dtype == self.dtype:
-            return self
-        if dtype.kind != "f":        # integers and bools carry no gradient (as in PyTorch)
-            return Tensor._make(self.data.astype(dtype), False, None)
-        return _ops.elementwise.Cast.apply(self, dtype=dtype)
-
-    def float(self):
-        return self.astype(np.float32)
-
-    def double(self):
-        return self.astype(np.float64)
-
-    def half(self):
-        return self.astype(np.float16)
-
-    def long(self):
-        return self.astype(np.int64)
-
-    def int(self):
-        return self.astype(np.int32)
-
-    def bool(self):
-        return self.astype(np.bool_)
-
-    # ------------------------------------------------------------ autograd
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate the gradient of this tensor into every leaf's `.grad`."""
-        autograd.backward(self, grad, retain_graph, create_graph)
-
     def zero_grad(self):
         self.grad = None
 
+    def register_hook(self, hook):
+        """Call `hook(grad)` when this tensor's gradient is computed; a hook that returns
+        a Tensor replaces the gradient (torch.Tensor.register_hook). Returns a handle
+        whose `remove()` unregisters it."""
+        if not self.requires_grad:
+            raise AutogradError("register_hook: cannot register a hook on a tensor that "
+                                "does not require gradient")
+        if self._ctx is None:                     # a leaf: run before accumulating .grad
+            hooks = self.__dict__.setdefault("_hooks", [])
+        else:                                     # run before its creator's backward
+            if not self._ctx.tensor_hooks:
+                self._ctx.tensor_hooks = []
+            hooks = self._ctx.tensor_hooks
+        if hooks and isinstance(hooks[-1], _RetainGrad):
+            hooks.insert(len(hooks) - 1, hook)    # retain_grad sees the final gradient (torch)
+        else:
+            hooks.append(hook)
+        return HookHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in `.grad` after backward (a leaf keeps
+        it anyway). torch.Tensor.retain_grad."""
+        if self._ctx is None or self.__dict__.get("_retains_grad"):
+            return
+        self._retains_grad = True
+        self.register_hook(_RetainGrad(self))
+
+    @property
+    def retains_grad(self):
+        return bool(self.__dict__.get("_retains_grad"))
+
     # ------------------------------------------------------------ in-place (no graph)
     def _check_inplace(self, op):
-        if self._ctx is not None or (self.requires_grad and autograd.is_grad_enabled()):
+        """Refuse to change a tensor autograd is recording, and count the change: a
+        tensor saved for backward and changed since makes backward raise."""
+        if self._ctx is not None or (self.requires_grad and is_grad_enabled()):
             raise MinigradError(
                 f"{op}: in-place change of a tensor that takes part in autograd; "
                 "wrap it in minigrad.no_grad() (leaf) or use the out-of-place op")
+        self._version += 1
 
     def zero_(self):
         self._check_inplace("zero_")
@@ -215,11 +205,6 @@ class Tensor:
                                 f"destination shape {tuple(self.shape)}")
         self.data[...] = to_device(src, self.device) if hasattr(src, "dtype") else src
         return self
-
-    def __setitem__(self, index, value):
-        self._check_inplace("setitem")
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[_ops.index.as_index(index)] = value
 
     # ------------------------------------------------------------ Python protocol
     def __len__(self):
@@ -262,79 +247,33 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extras)})"
 
-    # ------------------------------------------------------------ operators
-    def __add__(self, other): return _ops.elementwise.add(self, other)
-    def __radd__(self, other): return _ops.elementwise.add(other, self)
-    def __sub__(self, other): return _ops.elementwise.sub(self, other)
-    def __rsub__(self, other): return _ops.elementwise.sub(other, self)
-    def __mul__(self, other): return _ops.elementwise.mul(self, other)
-    def __rmul__(self, other): return _ops.elementwise.mul(other, self)
-    def __truediv__(self, other): return _ops.elementwise.div(self, other)
-    def __rtruediv__(self, other): return _ops.elementwise.div(other, self)
-    def __pow__(self, other): return _ops.elementwise.pow(self, other)
-    def __rpow__(self, other): return _ops.elementwise.pow(other, self)
-    def __neg__(self): return _ops.elementwise.neg(self)
-    def __abs__(self): return _ops.elementwise.abs(self)
-    def __matmul__(self, other): return _ops.linalg.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.linalg.matmul(other, self)
-    def __lt__(self, other): return _ops.elementwise.lt(self, other)
-    def __le__(self, other): return _ops.elementwise.le(self, other)
-    def __gt__(self, other): return _ops.elementwise.gt(self, other)
-    def __ge__(self, other): return _ops.elementwise.ge(self, other)
-    def __eq__(self, other): return _ops.elementwise.eq(self, other)
-    def __ne__(self, other): return _ops.elementwise.ne(self, other)
-    def __invert__(self): return _ops.elementwise.bitwise_not(self)
-    def __and__(self, other): return _ops.elementwise.bitwise_and(self, other)
-    def __rand__(self, other): return _ops.elementwise.bitwise_and(other, self)
-    def __or__(self, other): return _ops.elementwise.bitwise_or(self, other)
-    def __ror__(self, other): return _ops.elementwise.bitwise_or(other, self)
-    def __getitem__(self, index): return _ops.index.getitem(self, index)
 
-    # ------------------------------------------------------------ methods (see minigrad.ops)
-    def exp(self): return _ops.elementwise.exp(self)
-    def log(self): return _ops.elementwise.log(self)
-    def sqrt(self): return _ops.elementwise.sqrt(self)
-    def tanh(self): return _ops.elementwise.tanh(self)
-    def sigmoid(self): return _ops.elementwise.sigmoid(self)
-    def relu(self): return _ops.elementwise.relu(self)
-    def abs(self): return _ops.elementwise.abs(self)
-    def clip(self, min=None, max=None): return _ops.elementwise.clip(self, min, max)
-    clamp = clip
-    def maximum(self, other): return _ops.elementwise.maximum(self, other)
-    def minimum(self, other): return _ops.elementwise.minimum(self, other)
-    def masked_fill(self, mask, value): return _ops.elementwise.masked_fill(self, mask, value)
-    def matmul(self, other): return _ops.linalg.matmul(self, other)
+class HookHandle:
+    """What register_hook returns: `handle.remove()` unregisters (twice is harmless)."""
 
-    def sum(self, axis=None, keepdims=False): return _ops.reduce.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.reduce.mean(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, correction=1):
-        return _ops.reduce.var(self, axis, keepdims, correction)
-    def max(self, axis=None, keepdims=False): return _ops.reduce.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _ops.reduce.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return _ops.reduce.argmax(self, axis, keepdims)
-    def argmin(self, axis=None, keepdims=False): return _ops.reduce.argmin(self, axis, keepdims)
-    def any(self, axis=None, keepdims=False): return _ops.reduce.any(self, axis, keepdims)
-    def all(self, axis=None, keepdims=False): return _ops.reduce.all(self, axis, keepdims)
+    def __init__(self, hooks, hook, on_empty=None):
+        self.hooks, self.hook, self.on_empty = hooks, hook, on_empty
 
-    def reshape(self, *shape): return _ops.shape.reshape(self, *shape)
-    view = reshape
-    def flatten(self, start_axis=0, end_axis=-1): return _ops.shape.flatten(self, start_axis, end_axis)
-    def permute(self, *axes): return _ops.shape.permute(self, *axes)
-    def transpose(self, axis0=-2, axis1=-1): return _ops.shape.swapaxes(self, axis0, axis1)
-    def swapaxes(self, axis0, axis1): return _ops.shape.swapaxes(self, axis0, axis1)
-    def expand(self, *shape): return _ops.shape.expand(self, *shape)
-    def broadcast_to(self, shape): return _ops.shape.broadcast_to(self, shape)
-    def squeeze(self, axis=None): return _ops.shape.squeeze(self, axis)
-    def unsqueeze(self, axis): return _ops.shape.unsqueeze(self, axis)
-    def split(self, split_size_or_sections, axis=0):
-        return _ops.shape.split(self, split_size_or_sections, axis)
-    def chunk(self, chunks, axis=0): return _ops.shape.chunk(self, chunks, axis)
-    def contiguous(self): return self
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+            if not self.hooks and self.on_empty is not None:
+                self.on_empty()
+
+
+class _RetainGrad:
+    """The hook retain_grad() registers: accumulate the gradient into `.grad`."""
+
+    def __init__(self, tensor):
+        self.tensor = weakref.ref(tensor)
+
+    def __call__(self, grad):
+        t = self.tensor()
+        if t is not None:
+            g = grad.detach() if not is_grad_enabled() else grad
+            t.grad = g if t.grad is None else t.grad + g
 
 
 def constant(array):
     """Wrap an array that needs no gradient (masks, saved results) as a Tensor."""
     return Tensor._make(array, False, None)
-
-
-from . import ops as _ops  # noqa: E402  (ops import Tensor; Tensor methods call ops)

@@ -25,12 +25,13 @@ from typing import Optional
 
 import numpy as np
 
-from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
+from minigrad.errors import IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.nn import (GELU, Dropout, Embedding, KeyValueCache, LayerNorm, Linear, Module,
                          ModuleDict, ModuleList, MultiheadAttention, functional as F, init)
 from minigrad.tensor import Tensor
 
 from . import decoding
+from ._checks import token_ids
 from .decoding import DecodingState
 
 
@@ -319,20 +320,6 @@ class GPT(Module):
 
     # ------------------------------------------------------------ helpers
     def _check_ids(self, ids, arg, allow_ignore=False):
-        if not isinstance(ids, Tensor):           # plain ids go where the weights are
-            ids = Tensor(np.asarray(ids), device=self.transformer["wte"].weight.device)
-        if ids.dtype.kind not in "iu":
-            raise DTypeError(f"GPT: {arg} must be integer token ids, got dtype {ids.dtype} "
-                             f"(shape {tuple(ids.shape)})")
-        if ids.ndim != 2:
-            raise ShapeError(f"GPT: {arg} must be (batch, length) token ids, got shape "
-                             f"{tuple(ids.shape)}")
-        if ids.size:
-            data = ids.data[ids.data != -100] if allow_ignore else ids.data
-            if data.size:
-                lo, hi = int(data.min()), int(data.max())
-                if lo < 0 or hi >= self.config.vocab_size:
-                    raise IndexOutOfRangeError(
-                        f"GPT: {arg} token id {hi if hi >= self.config.vocab_size else lo} is "
-                        f"out of range for vocab_size={self.config.vocab_size}")
-        return ids
+        return token_ids(ids, "GPT", arg, self.config.vocab_size,          # plain ids go where
+                         ignore_index=-100 if allow_ignore else None,      # the weights are
+                         device=self.transformer["wte"].weight.device)

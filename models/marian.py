@@ -24,16 +24,16 @@ The layers are minigrad's own EncoderLayer / DecoderLayer (models/transformer.py
 """
 import math
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 
 import minigrad as mg
-from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
+from minigrad.errors import DTypeError, MinigradError, ShapeError
 from minigrad.nn import Dropout, Embedding, Linear, Module, init
 from minigrad.tensor import Tensor
 
-from .decoding import DecodingState
+from ._checks import token_ids
+from .decoding import EncoderDecoderState
 from .transformer import Decoder, DecoderCache, DecoderLayer, Encoder, EncoderLayer
 
 
@@ -71,12 +71,12 @@ class MarianConfig:
     @classmethod
     def from_dict(cls, d):
         """From a parsed config.json; keys that do not shape the network are ignored."""
-        if d.get("model_type", "marian") != "marian":
-            raise MinigradError(f"MarianConfig: config.json has model_type {d['model_type']!r}, "
-                                "expected 'marian'")
         if not isinstance(d, dict):
             raise MinigradError(f"MarianConfig: config.json must hold a JSON object, got "
                                 f"{type(d).__name__}")
+        if d.get("model_type", "marian") != "marian":
+            raise MinigradError(f"MarianConfig: config.json has model_type {d['model_type']!r}, "
+                                "expected 'marian'")
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in d.items() if k in names and v is not None}
         for k in _SIZES:
@@ -134,14 +134,7 @@ def marian_sinusoids(num_positions, dim, dtype=np.float32):
     return out.astype(dtype)
 
 
-@dataclass
-class MarianDecodingState(DecodingState):
-    """The decoding protocol's state: the encoder's memory (B, S, d_model), its padding
-    mask (B, S), True at padding, and the decoder's per-layer key/value caches
-    (a growing self-attention cache and the memory's keys and values, projected once)."""
-    memory: Any = None
-    memory_padding_mask: Any = None
-    cache: Any = None
+MarianDecodingState = EncoderDecoderState          # memory, memory_mask, cache
 
 
 class MarianMT(Module):
@@ -288,23 +281,16 @@ class MarianMT(Module):
         return MarianDecodingState(
             batch_size=memory.shape[0], vocab_size=c.target_vocab_size,
             max_positions=c.max_position_embeddings, pad_symbol=c.pad_token_id,
-            device=memory.device, memory=memory, memory_padding_mask=padding,
+            device=memory.device, memory=memory, memory_mask=padding,
             cache=DecoderCache(c.decoder_layers))
 
     def decode_step(self, state, tokens):
         """tokens (B, n) new target ids -> logits (B, n, V); appends them to the caches."""
-        return self.decode(tokens, state.memory, state.memory_padding_mask, cache=state.cache)
+        return self.decode(tokens, state.memory, state.memory_mask, cache=state.cache)
 
     def reorder_decoding_state(self, state, rows):
         """Keep, repeat or reorder batch rows (beam expansion and reordering)."""
-        rows = np.asarray(rows.data if isinstance(rows, Tensor) else rows, dtype=np.int64)
-        index = Tensor(rows, device=state.memory.device)
-        state.memory = state.memory[index]
-        if state.memory_padding_mask is not None:
-            state.memory_padding_mask = state.memory_padding_mask[index]
-        state.cache.reorder(index)
-        state.batch_size = len(rows)
-        return state
+        return state.reorder(rows)
 
     # ------------------------------------------------------------ generation
     def generate(self, input_ids, attention_mask=None, **settings):
@@ -332,21 +318,9 @@ class MarianMT(Module):
         return Tensor._make(ids.xp.asarray(m) == 0, False, None)
 
     def _check_ids(self, ids, arg, vocab):
-        if not isinstance(ids, Tensor):
-            ids = Tensor(np.asarray(ids))
-        if ids.dtype.kind not in "iu":
-            raise DTypeError(f"MarianMT: {arg} must be integer token ids, got dtype {ids.dtype} "
-                             f"(shape {tuple(ids.shape)})")
-        if ids.ndim != 2:
-            raise ShapeError(f"MarianMT: {arg} must be (batch, length) token ids, got shape "
-                             f"{tuple(ids.shape)}")
-        if ids.size:
-            lo, hi = int(ids.data.min()), int(ids.data.max())
-            if lo < 0 or hi >= vocab:
-                raise IndexOutOfRangeError(f"MarianMT: {arg} holds token id "
-                                           f"{hi if hi >= vocab else lo}, out of range for a "
-                                           f"vocabulary of {vocab}")
-        return ids
+        name = "vocab_size" if vocab == self.config.vocab_size else "decoder_vocab_size"
+        return token_ids(ids, "MarianMT", arg, vocab, vocab_name=name,
+                         device=self.tgt_embed.weight.device)
 
 
 def default_generation_config(config):

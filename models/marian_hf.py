@@ -14,15 +14,14 @@ Position tables that a file may hold (`embed_positions.weight`) are not read: th
 are the fixed sinusoids, which MarianMT computes the same way.
 """
 import dataclasses
-import json
 import os
 
 import numpy as np
 
-import minigrad as mg
 from minigrad.errors import MinigradError, ShapeError
-from minigrad.io import CheckpointError, _atomic_write
+from minigrad.io import CheckpointError
 
+from .hf import read_hf_folder, read_json, write_hf_folder, write_json
 from .marian import MarianConfig, MarianMT
 
 # generate's settings that a Marian folder may set (Hugging Face's GenerationConfig names)
@@ -31,40 +30,18 @@ GENERATION_KEYS = ("num_beams", "max_length", "max_new_tokens", "min_length", "l
                    "eos_token_id", "pad_token_id", "decoder_start_token_id", "do_sample")
 
 
-def read_json(path, who="MarianMT.from_pretrained", error=CheckpointError):
-    """A JSON file of a Marian folder; `error` names what could not be read, and where."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise error(f"{who}: cannot read {path!r}: {e}") from None
-
-
 def read_marian_folder(folder):
-    """(MarianConfig, generation settings dict, weights {name: Tensor}) of a folder, validated."""
-    folder = os.fspath(folder)
-    config_path = os.path.join(folder, "config.json")
-    if not os.path.isfile(config_path):
-        raise CheckpointError(f"MarianMT.from_pretrained: {folder!r} has no config.json "
-                              "(expected a Hugging Face Marian folder: config.json and "
-                              "model.safetensors)")
-    raw = read_json(config_path)
+    """(MarianConfig, generation settings dict, weights {name: numpy array}) of a folder,
+    validated (models/hf.py reads config.json and the safetensors weights)."""
+    who = "MarianMT.from_pretrained"
+    raw, weights = read_hf_folder(folder, who)
     config = MarianConfig.from_dict(raw)
     generation = {k: raw[k] for k in GENERATION_KEYS if raw.get(k) is not None}
-    gen_path = os.path.join(folder, "generation_config.json")
+    gen_path = os.path.join(os.fspath(folder), "generation_config.json")
     if os.path.isfile(gen_path):
-        generation.update({k: v for k, v in read_json(gen_path).items()
+        generation.update({k: v for k, v in read_json(gen_path, who).items()
                            if k in GENERATION_KEYS and v is not None})
-    weights_path = os.path.join(folder, "model.safetensors")
-    if not os.path.isfile(weights_path):
-        if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
-            raise CheckpointError(
-                f"MarianMT.from_pretrained: {folder!r} has only pytorch_model.bin, a pickle; "
-                "minigrad never unpickles files (loading one can run arbitrary code). Convert it "
-                "once with transformers: MarianMTModel.from_pretrained(folder)"
-                ".save_pretrained(folder, safe_serialization=True), which writes model.safetensors")
-        raise CheckpointError(f"MarianMT.from_pretrained: {folder!r} has no model.safetensors")
-    return config, generation, mg.load(weights_path)
+    return config, generation, weights
 
 
 def _first(weights, names, what):
@@ -110,12 +87,12 @@ def layer_names(config):
 
 
 def hf_to_minigrad(weights, config):
-    """Hugging Face MarianMTModel tensors -> MarianMT's state_dict (numpy arrays).
+    """Hugging Face MarianMTModel tensors ({name: numpy array}) -> MarianMT's state_dict.
 
     Tied embeddings are stored once (model.shared.weight, or one of its aliases);
     a missing final_logits_bias is zero, as transformers fills it.
     """
-    w = {k: v.data for k, v in weights.items()}
+    w = weights
     out, parts = {}, {}
     for hf, ours, part in layer_names(config):
         value = _first(w, [hf], hf)
@@ -160,33 +137,6 @@ def load_marian(folder, device=None):
     return model.eval()
 
 
-class _WithoutBannedTokens:
-    """The decoding protocol of `model`, with the logits of banned tokens at -inf.
-
-    transformers' `renormalize_logits` (opus-mt's generation_config.json sets it)
-    takes the log-softmax again after banning the `bad_words_ids`; for banned single
-    tokens (opus-mt bans the pad token) that equals a log-softmax over the other
-    tokens only, which is what the decoders compute when the model gives the banned
-    tokens -inf. Greedy choices are the same either way; beam scores are not.
-    """
-
-    def __init__(self, model, banned):
-        self.model, self.banned = model, np.asarray(banned, dtype=np.int64)
-        self.training = model.training
-        self.eval, self.train = model.eval, model.train
-
-    def start_decoding(self, *inputs, **kwargs):
-        return self.model.start_decoding(*inputs, **kwargs)
-
-    def decode_step(self, state, tokens):
-        logits = self.model.decode_step(state, tokens)
-        logits.data[..., self.banned] = -np.inf
-        return logits
-
-    def reorder_decoding_state(self, state, rows):
-        return self.model.reorder_decoding_state(state, rows)
-
-
 def generate(model, input_ids, attention_mask=None, **settings):
     """Translate as transformers' `model.generate(input_ids, attention_mask=...)` does.
 
@@ -195,8 +145,9 @@ def generate(model, input_ids, attention_mask=None, **settings):
     decoding.beam_search(style="hf")), max_length (start token included) or
     max_new_tokens, min_length, length_penalty (beam scores are sum log P /
     generated_length ** length_penalty), early_stopping, bad_words_ids,
-    forced_eos_token_id (the last position must be eos), renormalize_logits,
-    eos_token_id, pad_token_id, decoder_start_token_id.
+    forced_eos_token_id (the last position must be eos), renormalize_logits (the
+    log-softmax taken again after those constraints; opus-mt sets it), eos_token_id,
+    pad_token_id, decoder_start_token_id.
 
     Returns ids (B, L) int64: decoder_start_token_id, the translation, eos, then
     pad_token_id after a sentence's end. Raises MinigradError on an unknown or
@@ -213,21 +164,12 @@ def generate(model, input_ids, attention_mask=None, **settings):
         raise MinigradError("MarianMT.generate: do_sample=True is not supported here; call "
                             "minigrad.models.decoding.sample(model, (input_ids, attention_mask), "
                             "...) for sampling")
-    bad = g.get("bad_words_ids")
-    if g.get("renormalize_logits") and bad and g.get("num_beams", 1) > 1:
-        if any(len(w) != 1 for w in bad) or (g.get("min_length") or 0) > 1:
-            raise MinigradError(
-                "MarianMT.generate: renormalize_logits with multi-token bad_words_ids or "
-                "min_length > 1 is not supported by the decoders (transformers takes the "
-                "log-softmax again after those bans); use renormalize_logits=False")
-        ends = np.asarray(g.get("eos_token_id") if g.get("eos_token_id") is not None else [])
-        # transformers never bans a lone end symbol (NoBadWordsLogitsProcessor drops it)
-        model = _WithoutBannedTokens(model, [w[0] for w in bad if w[0] not in ends.reshape(-1)])
     common = dict(max_len=None if g.get("max_new_tokens") else g.get("max_length"),
                   start_symbol=g["decoder_start_token_id"], end_symbol=g.get("eos_token_id"),
                   max_new_tokens=g.get("max_new_tokens"), pad_symbol=g.get("pad_token_id"),
-                  bad_words_ids=bad, min_length=g.get("min_length") or 0,
-                  forced_eos_token_id=g.get("forced_eos_token_id"))
+                  bad_words_ids=g.get("bad_words_ids"), min_length=g.get("min_length") or 0,
+                  forced_eos_token_id=g.get("forced_eos_token_id"),
+                  renormalize_logits=g.get("renormalize_logits") or False)
     src = (input_ids, attention_mask)
     if g.get("num_beams", 1) == 1:
         return greedy_decode(model, src, **common)
@@ -237,19 +179,10 @@ def generate(model, input_ids, attention_mask=None, **settings):
     return ids
 
 
-def _write_json(path, content):
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(content, f, indent=2, ensure_ascii=False)
-    _atomic_write(path, write)
-
-
 def save_marian(model, folder):
     """Write `model` as a Hugging Face Marian folder that transformers reads back:
     config.json, generation_config.json and model.safetensors, each written atomically
     (a temporary file, then a rename)."""
-    folder = os.fspath(folder)
-    os.makedirs(folder, exist_ok=True)
     c = model.config
     state = {k: v.numpy() for k, v in model.state_dict().items()}
     tensors = {hf: state[ours] if part is None else np.split(state[ours], 3)[part]
@@ -267,6 +200,5 @@ def save_marian(model, folder):
     config = {"model_type": "marian", "architectures": ["MarianMTModel"],
               "is_encoder_decoder": True, **dataclasses.asdict(c)}
     generation = {k: v for k, v in model.generation_config.items() if v is not None}
-    for name, content in (("config.json", config), ("generation_config.json", generation)):
-        _write_json(os.path.join(folder, name), content)
-    mg.save(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    write_hf_folder(folder, config, tensors)
+    write_json(os.path.join(folder, "generation_config.json"), generation)

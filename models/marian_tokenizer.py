@@ -25,6 +25,8 @@ import numpy as np
 
 from minigrad.errors import MinigradError
 
+from .hf import read_json
+
 
 class TokenizerError(MinigradError, ValueError):
     """A Marian tokenizer folder that is missing files or does not fit together."""
@@ -40,7 +42,6 @@ def _sentencepiece():
 
 
 def _read_json(path):
-    from .marian_hf import read_json
     return read_json(path, "MarianTokenizer", TokenizerError)
 
 

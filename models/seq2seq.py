@@ -12,24 +12,18 @@ It implements the decoding protocol (decoding/protocol.py): start_decoding runs
 the encoder once, decode_step runs the decoder on the new target positions with
 per-layer key/value caches, reorder_decoding_state follows the beams.
 """
-from dataclasses import dataclass
-from typing import Any
 
-from minigrad.errors import DTypeError, IndexOutOfRangeError, ShapeError
+from minigrad.errors import ShapeError
 from minigrad.nn import Linear, Module, PositionalEncoding, TokenEmbedding, init
 from minigrad.tensor import Tensor
 
 from . import decoding
+from ._checks import token_ids
+from .decoding import EncoderDecoderState
 from .transformer import DecoderCache, Transformer
 
 
-@dataclass
-class Seq2SeqDecodingState(decoding.DecodingState):
-    """The encoder's memory (B, S, d_model), its padding mask (B, S) or None, and the
-    decoder's per-layer key/value caches (DecoderCache)."""
-    memory: Any = None
-    memory_mask: Any = None
-    cache: Any = None
+Seq2SeqDecodingState = EncoderDecoderState         # (the name earlier code imports)
 
 
 class Seq2SeqTransformer(Module):
@@ -153,13 +147,7 @@ class Seq2SeqTransformer(Module):
 
     def reorder_decoding_state(self, state, rows):
         """Keep, repeat or reorder the batch rows `rows` (B',) of the memory and caches."""
-        rows = Tensor(rows, device=state.device)             # index arrays live with the data
-        state.memory = state.memory[rows]
-        if state.memory_mask is not None:
-            state.memory_mask = state.memory_mask[rows]
-        state.cache.reorder(rows)
-        state.batch_size = len(rows)
-        return state
+        return state.reorder(rows)
 
     # ------------------------------------------------------------ decoding
     def greedy_decode(self, src, max_len, start_symbol, end_symbol=None, src_padding_mask=None,
@@ -188,18 +176,4 @@ class Seq2SeqTransformer(Module):
         return Tensor._make(ids.data == self.pad_idx, False, None)
 
     def _check_ids(self, ids, arg, vocab):
-        if not isinstance(ids, Tensor):
-            ids = Tensor(ids)
-        if ids.dtype.kind not in "iu":
-            raise DTypeError(f"Seq2SeqTransformer: {arg} token ids must be integers, got dtype "
-                             f"{ids.dtype} (shape {tuple(ids.shape)})")
-        if ids.ndim != 2:
-            raise ShapeError(f"Seq2SeqTransformer: {arg} must be (batch, length) token ids, got "
-                             f"shape {tuple(ids.shape)}")
-        if ids.size:
-            lo, hi = int(ids.data.min()), int(ids.data.max())
-            if lo < 0 or hi >= vocab:
-                raise IndexOutOfRangeError(
-                    f"Seq2SeqTransformer: {arg} token id {hi if hi >= vocab else lo} is out of "
-                    f"range for {arg}_vocab_size={vocab} ({arg} shape {tuple(ids.shape)})")
-        return ids
+        return token_ids(ids, "Seq2SeqTransformer", arg, vocab, vocab_name=f"{arg}_vocab_size")

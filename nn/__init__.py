@@ -1,13 +1,28 @@
 """Neural-network modules, PyTorch-shaped (installed as `minigrad.nn`)."""
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from . import functional, init
-from .activation import GELU, ReLU, Sigmoid, Tanh
+from .module import Module, Parameter
+from .container import ModuleDict, ModuleList, Sequential
+from . import functional, init, utils
+from .activation import (GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh,
+                         Unflatten)
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .loss import CrossEntropyLoss
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
 from .normalization import LayerNorm
 from .attention import KeyValueCache, MultiHeadAttention, MultiheadAttention
 from .feedforward import FeedForward
 from .positional import PositionalEncoding
 from .token_embedding import TokenEmbedding
+
+# torch.nn.Transformer and its layers live in minigrad.models (a layer above nn, which
+# builds them from these modules); they are looked up on first use, so importing nn
+# does not import models.
+_FROM_MODELS = {"Transformer": "Transformer", "TransformerEncoderLayer": "EncoderLayer",
+                "TransformerDecoderLayer": "DecoderLayer"}
+
+
+def __getattr__(name):
+    if name in _FROM_MODELS:
+        from minigrad.models import transformer
+        return getattr(transformer, _FROM_MODELS[name])
+    raise AttributeError(f"module 'minigrad.nn' has no attribute {name!r}")

@@ -1,15 +1,29 @@
-"""Activation functions as modules, for use in Sequential and as layer options."""
+"""Activation and shape modules, for use in Sequential and as layer options (as torch.nn)."""
 from minigrad.errors import MinigradError
-from minigrad.ops import gelu, relu, sigmoid, tanh
 
+from . import functional as F
 from .module import Module
 
 
+class Identity(Module):
+    """Returns its input unchanged; extra constructor arguments are ignored (torch.nn.Identity)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
 class ReLU(Module):
-    """max(x, 0)."""
+    """max(x, 0) (torch.nn.ReLU; `inplace` is accepted, a new tensor is returned)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return relu(x)
+        return F.relu(x)
 
 
 class GELU(Module):
@@ -22,17 +36,77 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x):
-        return gelu(x, self.approximate)
+        return F.gelu(x, self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
 
 
+class SiLU(Module):
+    """x * sigmoid(x) (torch.nn.SiLU)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.silu(x)
+
+
 class Tanh(Module):
     def forward(self, x):
-        return tanh(x)
+        return F.tanh(x)
 
 
 class Sigmoid(Module):
     def forward(self, x):
-        return sigmoid(x)
+        return F.sigmoid(x)
+
+
+class Softmax(Module):
+    """softmax along `dim` (torch.nn.Softmax)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log_softmax along `dim` (torch.nn.LogSoftmax)."""
+
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
+
+
+class Flatten(Module):
+    """Merge axes start_dim..end_dim into one; by default all but the batch axis (torch.nn.Flatten)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis `dim` into `unflattened_size` (torch.nn.Unflatten)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        dim = self.dim % x.ndim
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,19 +1,301 @@
-"""PyTorch-style functional API (`import minigrad.nn.functional as F`).
+"""PyTorch's functional API (`import minigrad.nn.functional as F`), with torch's signatures.
 
-A thin re-export of the ops in `minigrad.ops`, plus `linear`, which modules
-and users call as one step.
+The fused ops of `minigrad.ops` (softmax, layer_norm, dropout, cross_entropy,
+attention, ...) are re-exported under their torch names; the rest are written
+here from primitive ops, readably, so autograd differentiates them for free:
+silu, pad, normalize, one_hot, nll_loss, mse_loss, l1_loss, kl_div,
+binary_cross_entropy(_with_logits). Each names its `torch.nn.functional`
+counterpart; differences from torch are listed in docs/torch_compat.md.
+
+The losses (`_reduce`) share torch's `reduction` argument: 'mean' (default),
+'sum' or 'none' (kl_div also 'batchmean').
 """
-from minigrad.ops import (cross_entropy, dropout, embedding, gelu, layer_norm, log_softmax,  # noqa: F401
-                          relu, scaled_dot_product_attention, sigmoid, softmax, tanh)
-from minigrad.ops import linalg as _ops
+import numpy as np
+
+from minigrad import ops as _ops
+from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
+from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
 from minigrad.ops.linalg import matmul  # noqa: F401
+from minigrad.tensor import Tensor, constant
+
+# ---------------------------------------------------------------- activations
 
 
-def linear(x, weight, bias=None):
-    """x @ weight^T + bias for inputs of shape (..., in); weight is (out, in).
+def relu(input, inplace=False):
+    """max(input, 0) (torch.nn.functional.relu; `inplace` is accepted, a new tensor is returned)."""
+    return _ops.relu(input)
 
-    One fused op (minigrad.ops.linear): the leading axes fold into rows, so a
-    (B, T, in) input makes one GEMM, and the backward writes the weight gradient
-    directly in its (out, in) layout.
+
+def gelu(input, approximate="none"):
+    """x * Phi(x); approximate='tanh' is the GPT-2 form (torch.nn.functional.gelu)."""
+    if approximate not in ("none", "tanh"):
+        raise MinigradError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _ops.gelu(input, approximate)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x), also called swish (torch.nn.functional.silu)."""
+    return input * _ops.sigmoid(input)
+
+
+def _softmax_dim(input, dim, op):
+    """torch's rule when `dim` is not given (deprecated there): 0 for 0-, 1- and 3-D inputs, else 1."""
+    if dim is None:
+        return 0 if input.ndim in (0, 1, 3) else 1
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise MinigradError(f"{op}: dim must be an int, got {dim!r}")
+    return int(dim)
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along `dim`, stable (torch.nn.functional.softmax)."""
+    if dtype is not None:
+        input = input.astype(dtype)
+    return _ops.softmax(input, _softmax_dim(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, dtype=None):
+    """x - logsumexp(x) along `dim`, stable (torch.nn.functional.log_softmax)."""
+    if dtype is not None:
+        input = input.astype(dtype)
+    return _ops.log_softmax(input, _softmax_dim(input, dim, "log_softmax"))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (torch.nn.functional.dropout)."""
+    if not 0.0 <= p <= 1.0:
+        raise MinigradError(f"dropout: p must be in [0, 1], got {p}")
+    return _ops.dropout(input, p, training)
+
+
+# ---------------------------------------------------------------- layers
+
+
+def linear(input, weight, bias=None):
+    """input @ weight^T + bias; input (..., in), weight (out, in), bias (out,) (torch.nn.functional.linear).
+
+    One fused op: the leading axes fold into rows, so a (B, T, in) input makes one GEMM.
     """
-    return _ops.linear(x, weight, bias)
+    return _ops.linalg.linear(input, weight, bias)
+
+
+def embedding(input, weight, padding_idx=None):
+    """weight[input]: int ids (...) -> (..., embedding_dim); the `padding_idx` row gets no gradient."""
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    return _ops.embedding(input, weight, padding_idx)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) axes, then scale and shift (fused)."""
+    return _ops.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """Pad (or, with negative amounts, crop) the last len(pad)/2 axes, as torch.nn.functional.pad.
+
+    pad = (left_of_last, right_of_last, left_of_second_last, ...). Only mode='constant'.
+    Built from slicing and concatenation, so the gradient is the matching slice.
+    """
+    if mode != "constant":
+        raise MinigradError(f"pad: only mode='constant' is supported, got {mode!r}")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ShapeError(f"pad: pad must have an even length of at most 2 * {input.ndim}, got {pad}")
+    out = input
+    for i in range(len(pad) // 2):
+        axis = input.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        n = out.shape[axis]
+        if n + min(before, 0) + min(after, 0) < 0:
+            raise ShapeError(f"pad: cropping {pad} leaves a negative size on axis {axis} of shape "
+                             f"{tuple(input.shape)}")
+        crop = [slice(None)] * out.ndim
+        crop[axis] = slice(max(-before, 0), n - max(-after, 0))
+        out = out[tuple(crop)]
+        parts = []
+        for amount in (before, after):
+            shape = list(out.shape)
+            shape[axis] = max(amount, 0)
+            parts.append(constant(out.xp.full(shape, value, dtype=out.dtype)))
+        out = _ops.concat([parts[0], out, parts[1]], axis)
+    return out
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p, eps) along `dim` (torch.nn.functional.normalize)."""
+    norm = (_ops.abs(input) ** p).sum(dim, True) ** (1.0 / p)
+    return input / _ops.clip(norm, eps, None)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 (..., num_classes) with a 1 at each id (torch.nn.functional.one_hot); no gradient."""
+    ids = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if ids.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: expected an integer tensor, got dtype {ids.dtype}")
+    if num_classes == -1:
+        num_classes = int(ids.max()) + 1 if ids.size else 0
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= num_classes):
+        raise IndexOutOfRangeError(f"one_hot: class ids must be in [0, {num_classes}), got "
+                                   f"{int(ids.min())}..{int(ids.max())}")
+    xp = tensor.xp if isinstance(tensor, Tensor) else np
+    return constant((ids[..., None] == xp.arange(num_classes)).astype(np.int64))
+
+
+# ---------------------------------------------------------------- losses
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise MinigradError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    """torch's deprecated size_average / reduce flags, mapped to `reduction` as torch maps them."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else "mean" if size_average else "sum"
+
+
+def _same_shape(input, target, op):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ShapeError(f"{op}: input {tuple(input.shape)} and target {tuple(target.shape)} "
+                         "must have the same shape")
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """(input - target)^2, reduced (torch.nn.functional.mse_loss)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """|input - target|, reduced (torch.nn.functional.l1_loss)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "l1_loss")
+    return _reduce(_ops.abs(input - target), reduction, "l1_loss")
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """-input[n, target[n]] * weight[target[n]] for log-probabilities input (N, C) or (N, C, d...).
+
+    'mean' divides by the total weight of the targets that are not `ignore_index`,
+    as torch.nn.functional.nll_loss. The pick is a product with a one-hot mask.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise DTypeError(f"nll_loss: target must be integer class ids, got dtype {t.dtype}")
+    c = input.shape[1] if input.ndim > 1 else input.shape[0]
+    want = tuple(input.shape[:1] + input.shape[2:]) if input.ndim > 1 else ()
+    if tuple(t.shape) != want:
+        raise ShapeError(f"nll_loss: input {tuple(input.shape)} needs target of shape {want}, "
+                         f"got {tuple(t.shape)}")
+    keep = t != ignore_index
+    valid = t[keep]
+    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= c):
+        raise IndexOutOfRangeError(f"nll_loss: target ids must be in [0, {c}) or ignore_index, "
+                                   f"got {int(valid.min())}..{int(valid.max())}")
+    xp = input.xp
+    w = xp.ones(c, dtype=input.dtype) if weight is None else \
+        (weight.data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(input.dtype)
+    safe = xp.where(keep, t, 0)
+    row_w = w[safe] * keep                                  # each target's weight (0 if ignored)
+    class_axis = 1 if input.ndim > 1 else 0
+    mask = xp.moveaxis(safe[..., None] == xp.arange(c), -1, class_axis)
+    picked = (input * constant(mask.astype(input.dtype))).sum(class_axis)
+    loss = -picked * constant(row_w)
+    if reduction == "mean":     # nothing counted: NaN with zero gradients, as torch
+        total = float(row_w.sum())
+        return loss.sum() / total if total else loss.sum() * 0.0 + float("nan")
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of raw logits (N, C) / (N, C, d...) against class ids or class probabilities.
+
+    Class ids: the fused op (log-softmax and the loss in one pass); with `weight`,
+    nll_loss(log_softmax(input)). Probabilities (a float target of input's shape):
+    -sum(target * log_softmax(input), class axis). As torch.nn.functional.cross_entropy.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    class_axis = 1 if input.ndim > 1 else 0
+    if t.dtype.kind == "f":                                  # class probabilities
+        _same_shape(input, target, "cross_entropy")
+        c = input.shape[class_axis]
+        if label_smoothing:
+            target = target * (1.0 - label_smoothing) + label_smoothing / c
+        loss = -(log_softmax(input, class_axis) * target).sum(class_axis)
+        return _reduce(loss, reduction, "cross_entropy")
+    if weight is not None:
+        if label_smoothing:
+            raise MinigradError("cross_entropy: weight together with label_smoothing is not "
+                                "supported (see docs/torch_compat.md)")
+        return nll_loss(log_softmax(input, class_axis), target, weight, ignore_index, reduction)
+    return _ops.cross_entropy(input, target, ignore_index, label_smoothing, reduction)
+
+
+def _xlogy(x, y):
+    """x * log(y), 0 where x == 0 (so a zero target adds nothing and no NaN gradient)."""
+    positive = x.data > 0
+    safe_y = _ops.where(constant(positive), y, 1.0)
+    return _ops.where(constant(positive), x * _ops.log(safe_y), 0.0)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || exp(input)) pointwise: target * (log target - input), input log-probabilities.
+
+    reduction='batchmean' divides the sum by the batch size (the true KL divergence);
+    'mean' divides by the number of elements, as torch.nn.functional.kl_div.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "kl_div")
+    if log_target:
+        loss = _ops.exp(target) * (target - input)
+    else:
+        loss = _xlogy(target, target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction, "kl_div")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """-[pos_weight * t * log sigmoid(x) + (1 - t) * log(1 - sigmoid(x))], computed stably as
+
+        (1 - t) * x + (1 + (pos_weight - 1) * t) * (log(1 + exp(-|x|)) + max(-x, 0))
+
+    (torch.nn.functional.binary_cross_entropy_with_logits).
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "binary_cross_entropy_with_logits")
+    log_sigmoid_neg = _ops.log(1.0 + _ops.exp(-_ops.abs(input))) + _ops.relu(-input)  # -log sigmoid(x)
+    scale = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * target
+    loss = (1.0 - target) * input + scale * log_sigmoid_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """-[t * log(p) + (1 - t) * log(1 - p)] for probabilities p; logs clamped at -100 as in torch."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "binary_cross_entropy")
+    loss = -(target * _ops.clip(_ops.log(input), -100.0, None) +
+             (1.0 - target) * _ops.clip(_ops.log(1.0 - input), -100.0, None))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")

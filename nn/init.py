@@ -123,3 +123,53 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2), std = gain / sqrt(fan)."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+
+
+_calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out    # torch's (private) spelling
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std^2) restricted to [a, b] (absolute bounds, as torch.nn.init.trunc_normal_).
+
+    Rejection sampling: draws outside [a, b] are drawn again (vectorised over the
+    rejected ones), so the values follow the truncated normal exactly. (torch samples
+    by inverse CDF instead: same distribution, different numbers.)
+    """
+    if not a < b:
+        raise MinigradError(f"trunc_normal_: need a < b, got a={a}, b={b}")
+    gen, dtype = generator(tensor.device), _draw_dtype(tensor)
+    values = gen.standard_normal(tensor.shape, dtype=dtype) * std + mean
+    for _ in range(1000):                        # bounds deep in a tail: clip what is left
+        bad = (values < a) | (values > b)
+        if not bad.any():
+            break
+        values[bad] = gen.standard_normal(int(bad.sum()), dtype=dtype) * std + mean
+    return _fill(tensor, tensor.xp.clip(values, a, b))
+
+
+def eye_(tensor):
+    """The identity matrix (2-D tensors only), as torch.nn.init.eye_."""
+    if tensor.ndim != 2:
+        raise MinigradError(f"eye_: expected a 2-D tensor, got shape {tuple(tensor.shape)}")
+    return _fill(tensor, tensor.xp.eye(*tensor.shape, dtype=tensor.dtype))
+
+
+def orthogonal_(tensor, gain=1.0):
+    """A (semi-)orthogonal matrix from the QR decomposition of a normal draw (Saxe et al., 2013),
+    flattened to (rows, everything else) as torch.nn.init.orthogonal_; scaled by `gain`."""
+    if tensor.ndim < 2:
+        raise MinigradError(f"orthogonal_: expected at least 2 dimensions, got shape "
+                            f"{tuple(tensor.shape)}")
+    if tensor.size == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.size // rows
+    flat = generator(tensor.device).standard_normal((rows, cols), dtype=_draw_dtype(tensor))
+    xp = tensor.xp
+    if rows < cols:
+        flat = flat.T
+    q, r = xp.linalg.qr(flat)
+    q = q * xp.sign(xp.diag(r))                  # makes the decomposition unique (uniform Q)
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape).astype(tensor.dtype))

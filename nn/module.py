@@ -17,6 +17,26 @@ from minigrad.errors import MinigradError, ShapeError
 from minigrad.tensor import Tensor
 
 
+class RemovableHandle:
+    """What register_*_hook returns: `remove()` takes the hook away (also as a context manager)."""
+
+    _next_id = 0
+
+    def __init__(self, hooks, hook):
+        RemovableHandle._next_id += 1
+        self.id, self._hooks = RemovableHandle._next_id, hooks
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 class Parameter(Tensor):
     """A tensor that is a module's learnable state: requires grad by default."""
 
@@ -47,6 +67,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_child_paths", None)
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -91,9 +113,30 @@ class Module:
         stack.append(self)
         try:
             with scope(name, type(self).__name__):
-                return self.forward(*args, **kwargs)
+                if self._forward_pre_hooks:
+                    for hook in list(self._forward_pre_hooks.values()):
+                        new = hook(self, args)
+                        if new is not None:        # a hook may replace the inputs
+                            args = new if isinstance(new, tuple) else (new,)
+                out = self.forward(*args, **kwargs)
+                if self._forward_hooks:
+                    for hook in list(self._forward_hooks.values()):
+                        new = hook(self, args, out)
+                        if new is not None:        # ... or the output
+                            out = new
+                return out
         finally:
             stack.pop()
+
+    def register_forward_pre_hook(self, hook):
+        """Call hook(module, args) before each forward; a non-None result replaces args.
+        Returns a handle whose remove() takes the hook away (torch.nn.Module's)."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """Call hook(module, args, output) after each forward; a non-None result replaces
+        the output. Returns a handle whose remove() takes the hook away."""
+        return RemovableHandle(self._forward_hooks, hook)
 
     def _name_under(self, parent):
         """This module's path relative to the running parent module."""
@@ -113,21 +156,38 @@ class Module:
         for name, m in self._modules.items():
             path = f"{prefix}{name}"
             yield path, m
-            if isinstance(m, (ModuleList, ModuleDict)):
+            if getattr(m, "_see_through", False):     # ModuleList, ModuleDict
                 yield from m._named_modules_through_containers(path + ".")
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     # ------------------------------------------------------------ traversal
-    def named_modules(self, prefix="", memo=None):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(path, module) for self and every descendant; a shared module once unless
+        remove_duplicate=False (torch's signature)."""
+        if isinstance(memo, str):       # the old (prefix, memo) order of this method
+            memo, prefix = None, memo
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
-            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+            if m is not None:
+                yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                           remove_duplicate)
+
+    def get_submodule(self, target):
+        """The module at dotted path `target` ('' is self), e.g. 'encoder.layers.0.self_attn'."""
+        m = self
+        for part in target.split(".") if target else ():
+            if part not in m._modules:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} "
+                                     f"(looking up {target!r})")
+            m = m._modules[part]
+        return m
 
     def modules(self):
         for _, m in self.named_modules():
@@ -142,7 +202,7 @@ class Module:
     def named_parameters(self, prefix="", recurse=True):
         """(path, parameter) pairs; a parameter shared by two modules appears once."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mod_prefix, m in modules:
             for name, p in m._parameters.items():
                 if p is None or id(p) in seen:
@@ -155,7 +215,7 @@ class Module:
             yield p
 
     def named_buffers(self, prefix=""):
-        for mod_prefix, m in self.named_modules(prefix):
+        for mod_prefix, m in self.named_modules(prefix=prefix):
             for name, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
@@ -174,16 +234,18 @@ class Module:
         return self
 
     # ------------------------------------------------------------ state
-    def state_dict(self):
-        """Parameters and persistent buffers by path (tensors sharing the module's memory)."""
-        out = OrderedDict()
-        for mod_prefix, m in self.named_modules():
-            for name, p in m._parameters.items():
-                if p is not None:
-                    out[f"{mod_prefix}.{name}" if mod_prefix else name] = p.detach()
-            for name, b in m._buffers.items():
-                if b is not None and name not in m._non_persistent:
-                    out[f"{mod_prefix}.{name}" if mod_prefix else name] = b.detach()
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted path, as torch names them (a tensor
+        shared by two modules appears under both names); detached tensors sharing the
+        module's memory unless keep_vars=True."""
+        out = OrderedDict() if destination is None else destination
+        for mod_prefix, m in self.named_modules(remove_duplicate=False):
+            entries = list(m._parameters.items()) + [
+                (n, b) for n, b in m._buffers.items() if n not in m._non_persistent]
+            for name, t in entries:
+                if t is not None:
+                    key = prefix + (f"{mod_prefix}.{name}" if mod_prefix else name)
+                    out[key] = t if keep_vars else t.detach()
         return out
 
     def load_state_dict(self, state_dict, strict=True):
@@ -246,6 +308,16 @@ class Module:
                 t.grad = None
         return self
 
+    def float(self):
+        """Cast floating-point parameters and buffers to float32 (in place); returns self."""
+        return self.to(dtype="float32")
+
+    def double(self):
+        return self.to(dtype="float64")
+
+    def half(self):
+        return self.to(dtype="float16")
+
     def cuda(self, index=0):
         return self.to(f"cuda:{index}")
 
@@ -279,87 +351,4 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-class ModuleList(Module):
-    """A list of modules, registered under their index ('layers.0', 'layers.1', ...)."""
-
-    def __init__(self, modules=()):
-        super().__init__()
-        for m in modules:
-            self.append(m)
-
-    def append(self, module):
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return ModuleList(list(self._modules.values())[i])
-        n = len(self._modules)
-        if not -n <= i < n:
-            raise IndexError(f"ModuleList: index {i} out of range for {n} modules")
-        return self._modules[str(i % n)]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
-class ModuleDict(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        for k, m in (modules or {}).items():
-            setattr(self, k, m)
-
-    def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        setattr(self, key, module)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-
-class Sequential(Module):
-    """Modules applied one after another."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        for i, m in enumerate(modules):
-            setattr(self, str(i), m)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+from .container import ModuleDict, ModuleList, Sequential  # noqa: E402,F401  (old import path)

@@ -35,7 +35,7 @@ import zlib
 import numpy as np
 
 from ..autograd import is_grad_enabled, queue_callback, register_post_accumulate_grad_hook
-from ..backend import to_device, xp_for
+from ..backend import to_device, to_numpy, xp_for
 from ..errors import DeviceError, ShapeError
 from ..tensor import Tensor
 from .communicator import DistributedError
@@ -148,7 +148,7 @@ class DistributedDataParallel:
         mine = np.array([len(named), sum(p.size for _, p in named),
                          zlib.crc32(signature.encode())], dtype=np.int64)
         everyone = self.comm.all_gather(to_device(mine, self.comm.device))
-        everyone = everyone if isinstance(everyone, np.ndarray) else everyone.get()
+        everyone = to_numpy(everyone)
         if not (everyone == everyone[0]).all():
             rows = "; ".join(f"rank {r}: {row[0]} parameters, {row[1]} elements, "
                              f"signature {row[2]:#x}" for r, row in enumerate(everyone.tolist()))

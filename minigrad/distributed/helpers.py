@@ -16,7 +16,7 @@ this process alone.
 """
 import numpy as np
 
-from ..backend import manual_seed, to_device
+from ..backend import manual_seed, to_device, to_numpy
 from ..tensor import Tensor
 from .communicator import check_op
 from .world import barrier, get_communicator, get_rank, is_initialized, is_main_process
@@ -66,7 +66,7 @@ def reduce_metrics(metrics, op="sum"):
         comm = get_communicator()
         buf = to_device(values, comm.device)
         comm.all_reduce(buf, op)
-        values = buf if isinstance(buf, np.ndarray) else buf.get()
+        values = to_numpy(buf)
     return {k: float(v) for k, v in zip(names, values)}
 
 

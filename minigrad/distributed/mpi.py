@@ -8,7 +8,7 @@ the array is contiguous.
 """
 import numpy as np
 
-from ..backend import xp_of
+from ..backend import device_of, to_device, to_numpy
 from ..errors import DTypeError
 from .communicator import Communicator, DistributedError, Work, check_op
 
@@ -71,16 +71,13 @@ class MPICommunicator(Communicator):
     def _buffer(array):
         """A contiguous NumPy array MPI can work on in place, and a function that
         copies the result back when that had to be a copy (strided or GPU array)."""
-        if isinstance(array, np.ndarray):
-            if array.flags.c_contiguous:
-                return array, None
-            host = np.ascontiguousarray(array)
-        else:
-            host = array.get()
-        xp = xp_of(array)
+        host = to_numpy(array)
+        if host is array and array.flags.c_contiguous:
+            return array, None
+        host, device = np.ascontiguousarray(host), device_of(array)
 
         def copy_back():
-            array[...] = host if xp is np else xp.asarray(host)
+            array[...] = to_device(host, device)
         return host, copy_back
 
     def _finisher(self, array, op, copy_back):
@@ -111,7 +108,7 @@ class MPICommunicator(Communicator):
         buf, _ = self._buffer(array)
         out = np.empty((self.size,) + buf.shape, dtype=buf.dtype)
         self.comm.Allgather(buf, out)
-        return out if isinstance(array, np.ndarray) else xp_of(array).asarray(out)
+        return to_device(out, device_of(array))
 
     def barrier(self):
         self.comm.Barrier()

@@ -10,12 +10,12 @@ code (and tests) can read without touching the engine.
 The graph must still be alive when it is walked: `backward()` frees it, unless
 it was called with `retain_graph=True`.
 """
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..autograd import state
+from ..autograd import record_grad_norms  # noqa: F401  (was defined here)
+from ..autograd import topological_order
 from ..errors import AutogradError
 from ..tensor import Tensor
 
@@ -96,19 +96,6 @@ def _is_param(t):
     return any(c.__name__ == "Parameter" for c in type(t).__mro__)
 
 
-@contextlib.contextmanager
-def record_grad_norms(enabled=True):
-    """While on, backward stores on each op the norm of its output's gradient, for
-    `make_dot(..., grad_norms=True)` to write on the edges. Run it with
-    `backward(retain_graph=True)`: freeing the graph drops the norms too."""
-    prev = state.grad_norms
-    state.grad_norms = bool(enabled)
-    try:
-        yield
-    finally:
-        state.grad_norms = prev
-
-
 def walk(outputs, params=None, module=None, names=None, grad_norms=False):
     """Find every op and leaf behind `outputs` (a Tensor or a sequence of them).
 
@@ -170,29 +157,19 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
         leaf_ids[key] = node.id
         return node.id, note
 
-    # Iterative post-order walk: deep graphs must not hit the recursion limit, and
-    # visiting inputs in argument order makes the ids the same on every run.
+    # The engine's topological order, inputs visited in argument order, so that the
+    # ids are the same on every run.
     for t in outputs:
         if t._ctx is not None:
             out_info.setdefault(t._ctx, t)
-    stack = [(t._ctx, False) for t in reversed(outputs) if t._ctx is not None]
-    while stack:
-        fn, expanded = stack.pop()
-        if fn in fn_ids:
-            continue
-        inputs = fn.__dict__.get("inputs")
-        if inputs is None:
-            raise AutogradError(
-                f"graph: the graph through {fn.name} was freed by backward(); draw it before "
-                "backward(), or call backward(retain_graph=True)")
-        if not expanded:
-            stack.append((fn, True))
-            for t in reversed(inputs):
-                if t._ctx is not None:
-                    out_info.setdefault(t._ctx, t)
-                    if t._ctx not in fn_ids:
-                        stack.append((t._ctx, False))
-            continue
+    order = topological_order([t._ctx for t in outputs if t._ctx is not None],
+                              argument_order=True, caller="graph")
+    for fn in order:
+        for t in fn.inputs:
+            if t._ctx is not None:
+                out_info.setdefault(t._ctx, t)
+    for fn in order:
+        inputs = fn.inputs
         ids, notes = [], {}
         for k, t in enumerate(inputs):
             if t._ctx is not None:

@@ -65,6 +65,7 @@ def operands(a, b):
 # ------------------------------------------------------------------ arithmetic
 class Add(Function):
     name = "add"
+    saves_inputs = False
 
     def forward(self, a, b):
         return a + b
@@ -75,6 +76,7 @@ class Add(Function):
 
 class Sub(Function):
     name = "sub"
+    saves_inputs = False
 
     def forward(self, a, b):
         return a - b
@@ -85,6 +87,7 @@ class Sub(Function):
 
 class Mul(Function):
     name = "mul"
+    saves_inputs = "others"
 
     def forward(self, a, b):
         return a * b
@@ -111,6 +114,7 @@ class Div(Function):
 
 class Neg(Function):
     name = "neg"
+    saves_inputs = False
 
     def forward(self, a):
         return -a
@@ -122,6 +126,7 @@ class Neg(Function):
 class PowScalar(Function):
     """x ** p for a constant exponent p."""
     name = "pow"
+    exponent: float
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # 0 ** -1 is inf, (-1) ** 0.5 NaN
@@ -161,6 +166,8 @@ class Pow(Function):
 
 class Cast(Function):
     name = "cast"
+    saves_inputs = False
+    dtype: object                # the numpy dtype to cast to
 
     def forward(self, a):
         self.in_dtype = a.dtype
@@ -176,12 +183,11 @@ class Exp(Function):
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # overflow gives inf, as in PyTorch
-            self.out = _xp(a).exp(a)
+            self.out = xp_of(a).exp(a)
         return self.out
 
     def backward(self, grad):
-        y = exp(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
-        return grad * y
+        return grad * _output(self, exp)
 
 
 class Log(Function):
@@ -189,7 +195,7 @@ class Log(Function):
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # log 0 = -inf, log of a negative NaN
-            return _xp(a).log(a)
+            return xp_of(a).log(a)
 
     def backward(self, grad):
         return grad / self.inputs[0]
@@ -200,11 +206,11 @@ class Sqrt(Function):
 
     def forward(self, a):
         with np.errstate(all="ignore"):
-            self.out = _xp(a).sqrt(a)
+            self.out = xp_of(a).sqrt(a)
         return self.out
 
     def backward(self, grad):
-        y = sqrt(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        y = _output(self, sqrt)
         return grad / (2 * y)
 
 
@@ -212,11 +218,11 @@ class Tanh(Function):
     name = "tanh"
 
     def forward(self, a):
-        self.out = _xp(a).tanh(a)
+        self.out = xp_of(a).tanh(a)
         return self.out
 
     def backward(self, grad):
-        y = tanh(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        y = _output(self, tanh)
         return grad * (1 - y * y)
 
 
@@ -224,23 +230,24 @@ class Sigmoid(Function):
     name = "sigmoid"
 
     def forward(self, a):
-        xp = _xp(a)
+        xp = xp_of(a)
         # split by sign so exp never overflows
         e = xp.exp(-xp.abs(a))
         self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
         return self.out
 
     def backward(self, grad):
-        y = sigmoid(self.inputs[0]) if is_grad_enabled() else Tensor._make(self.out, False, None)
+        y = _output(self, sigmoid)
         return grad * (y * (1 - y))
 
 
 class Relu(Function):
     name = "relu"
+    saves_inputs = False         # backward reads the mask forward kept
 
     def forward(self, a):
         self.mask = a > 0
-        return _xp(a).maximum(a, 0)
+        return xp_of(a).maximum(a, 0)
 
     def backward(self, grad):
         return grad * Tensor._make(self.mask.astype(grad.dtype), False, None)
@@ -248,10 +255,11 @@ class Relu(Function):
 
 class Abs(Function):
     name = "abs"
+    saves_inputs = False
 
     def forward(self, a):
-        self.sign = _xp(a).sign(a)
-        return _xp(a).abs(a)
+        self.sign = xp_of(a).sign(a)
+        return xp_of(a).abs(a)
 
     def backward(self, grad):
         return grad * Tensor._make(self.sign, False, None)
@@ -259,9 +267,12 @@ class Abs(Function):
 
 class Clip(Function):
     name = "clip"
+    saves_inputs = False
+    lo: float                    # None: no lower bound
+    hi: float                    # None: no upper bound
 
     def forward(self, a):
-        xp = _xp(a)
+        xp = xp_of(a)
         lo = -math.inf if self.lo is None else self.lo
         hi = math.inf if self.hi is None else self.hi
         self.inside = (a >= lo) & (a <= hi)
@@ -274,9 +285,10 @@ class Clip(Function):
 class Maximum(Function):
     """Elementwise max; on ties the gradient is shared equally, as in PyTorch."""
     name = "maximum"
+    saves_inputs = False
 
     def forward(self, a, b):
-        xp = _xp(a)
+        xp = xp_of(a)
         self.share_a = _share(a > b, a == b, np.result_type(a.dtype, b.dtype))
         return xp.maximum(a, b)
 
@@ -287,9 +299,10 @@ class Maximum(Function):
 
 class Minimum(Function):
     name = "minimum"
+    saves_inputs = False
 
     def forward(self, a, b):
-        xp = _xp(a)
+        xp = xp_of(a)
         self.share_a = _share(a < b, a == b, np.result_type(a.dtype, b.dtype))
         return xp.minimum(a, b)
 
@@ -307,9 +320,11 @@ def _share(wins, ties, dtype):
 class Where(Function):
     """cond ? a : b, with `cond` a constant boolean array."""
     name = "where"
+    saves_inputs = False
+    cond: object                 # boolean array, broadcasts against a and b
 
     def forward(self, a, b):
-        return _xp(a).where(self.cond, a, b)
+        return xp_of(a).where(self.cond, a, b)
 
     def backward(self, grad):
         zero = Tensor._make(grad.xp.zeros((), dtype=grad.dtype), False, None)
@@ -320,17 +335,36 @@ class Where(Function):
 class MaskedFill(Function):
     """Put `value` where `mask` is True (mask broadcasts against the input)."""
     name = "masked_fill"
+    saves_inputs = False
+    mask: object                 # boolean array
+    value: float
 
     def forward(self, a):
-        xp = _xp(a)
+        xp = xp_of(a)
         return xp.where(self.mask, xp.asarray(self.value, dtype=a.dtype), a)
 
     def backward(self, grad):
         return MaskedFill.apply(grad, mask=self.mask, value=0)
 
 
-def _xp(a):
-    return np if isinstance(a, np.ndarray) else xp_of(a)
+def _output(fn, op):
+    """The forward's result `fn.out` as a Tensor for backward. Under create_graph the op
+    is recomputed from the input, so that the gradient is itself differentiable."""
+    if is_grad_enabled():
+        return op(fn.inputs[0])
+    return Tensor._make(fn.out, False, None)
+
+
+class Clone(Function):
+    """A copy with its own memory (torch.Tensor.clone)."""
+    name = "clone"
+    saves_inputs = False
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return grad
 
 
 # ------------------------------------------------------------------ functional API
@@ -371,23 +405,23 @@ def pow(a, b):
 
 
 def exp(a):
-    return Exp.apply(_float(a, "exp"))
+    return Exp.apply(_float(a))
 
 
 def log(a):
-    return Log.apply(_float(a, "log"))
+    return Log.apply(_float(a))
 
 
 def sqrt(a):
-    return Sqrt.apply(_float(a, "sqrt"))
+    return Sqrt.apply(_float(a))
 
 
 def tanh(a):
-    return Tanh.apply(_float(a, "tanh"))
+    return Tanh.apply(_float(a))
 
 
 def sigmoid(a):
-    return Sigmoid.apply(_float(a, "sigmoid"))
+    return Sigmoid.apply(_float(a))
 
 
 def relu(a):
@@ -456,7 +490,8 @@ def masked_fill(a, mask, value):
     return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
 
 
-def _float(a, op):
+def _float(a):
+    """`a` as a float tensor (integers and bools become the default float dtype, as in PyTorch)."""
     if not isinstance(a, Tensor):
         a = Tensor(a)
     if a.dtype.kind != "f":

@@ -6,7 +6,7 @@ gradients add up (`np.add.at`, or `cupyx.scatter_add` on the GPU).
 import numpy as np
 
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import scatter_add, xp_of
 from ..errors import IndexOutOfRangeError
 from ..tensor import Tensor
 
@@ -28,17 +28,11 @@ def _is_advanced(index):
                for p in parts)
 
 
-def scatter_add(out, index, values):
-    """out[index] += values, adding up repeated indices."""
-    if isinstance(out, np.ndarray):
-        np.add.at(out, index, values)
-    else:  # pragma: no cover - GPU only
-        import cupyx
-        cupyx.scatter_add(out, index, values)
-
-
 class GetItem(Function):
     name = "getitem"
+    saves_inputs = False
+    index: object                # basic (slices, ints) or advanced (integer/bool arrays)
+    advanced: bool               # True: a gather, whose backward is a scatter-add
 
     def forward(self, a):
         self.in_shape = a.shape
@@ -52,6 +46,10 @@ class GetItem(Function):
 class IndexBackward(Function):
     """Scatter a gradient back into a zero tensor of the indexed input's shape."""
     name = "index_backward"
+    saves_inputs = False
+    index: object                # as GetItem's
+    shape: tuple                 # the indexed input's shape
+    advanced: bool
 
     def forward(self, g):
         out = xp_of(g).zeros(self.shape, dtype=g.dtype)

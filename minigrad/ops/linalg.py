@@ -8,6 +8,7 @@ from .elementwise import operands
 
 class MatMul(Function):
     name = "matmul"
+    saves_inputs = "others"
 
     def forward(self, a, b):
         return a @ b

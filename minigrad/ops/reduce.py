@@ -44,6 +44,9 @@ def _expand_back(grad, in_shape, axes, keepdims):
 
 class Sum(Function):
     name = "sum"
+    saves_inputs = False
+    axes: tuple                  # sorted, non-negative
+    keepdims: bool
 
     def forward(self, a):
         self.in_shape = a.shape
@@ -55,6 +58,9 @@ class Sum(Function):
 
 class Mean(Function):
     name = "mean"
+    saves_inputs = False
+    axes: tuple
+    keepdims: bool
 
     def forward(self, a):
         self.in_shape = a.shape
@@ -70,6 +76,10 @@ class Mean(Function):
 class Max(Function):
     """max (or min) over axes; ties share the gradient equally (PyTorch's amax)."""
     name = "max"
+    saves_inputs = False
+    axes: tuple
+    keepdims: bool
+    smallest: bool               # True: min
 
     def forward(self, a):
         out = a.min(axis=self.axes, keepdims=True) if self.smallest else \

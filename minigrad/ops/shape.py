@@ -3,7 +3,7 @@ so each backward just moves the gradient back to where its input came from."""
 import numpy as np
 
 from ..autograd import Function
-from ..backend import to_device, xp_of
+from ..backend import device_of, to_device, xp_of
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .reduce import normalize_axes
@@ -11,6 +11,8 @@ from .reduce import normalize_axes
 
 class Reshape(Function):
     name = "reshape"
+    saves_inputs = False
+    shape: tuple
 
     def forward(self, a):
         self.in_shape = a.shape
@@ -22,6 +24,8 @@ class Reshape(Function):
 
 class Permute(Function):
     name = "permute"
+    saves_inputs = False
+    axes: tuple
 
     def forward(self, a):
         return a.transpose(self.axes)
@@ -32,6 +36,8 @@ class Permute(Function):
 
 class BroadcastTo(Function):
     name = "broadcast_to"
+    saves_inputs = False
+    shape: tuple
 
     def forward(self, a):
         self.in_shape = a.shape
@@ -44,6 +50,8 @@ class BroadcastTo(Function):
 class SumTo(Function):
     """Sum a broadcast gradient back down to `shape` (the inverse of broadcasting)."""
     name = "sum_to"
+    saves_inputs = False
+    shape: tuple
 
     def forward(self, a):
         self.in_shape = a.shape
@@ -59,6 +67,8 @@ class SumTo(Function):
 
 class Concat(Function):
     name = "concat"
+    saves_inputs = False
+    axis: int
 
     def forward(self, *arrays):
         self.sizes = [a.shape[self.axis] for a in arrays]
@@ -75,6 +85,8 @@ class Concat(Function):
 
 class Stack(Function):
     name = "stack"
+    saves_inputs = False
+    axis: int
 
     def forward(self, *arrays):
         return xp_of(arrays[0]).stack(arrays, axis=self.axis)
@@ -86,9 +98,10 @@ class Stack(Function):
 
 class ToDevice(Function):
     name = "to_device"
+    saves_inputs = False
+    device: str                  # "cpu" or "cuda:N"
 
     def forward(self, a):
-        from ..backend import device_of
         self.source = device_of(a)
         return to_device(a, self.device)
 

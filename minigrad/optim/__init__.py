@@ -6,7 +6,9 @@
 """
 from . import lr_scheduler  # noqa: F401  (torch.optim.lr_scheduler spelling)
 from .adam import Adam, AdamW
-from .clip import clip_grad_norm_
-from .lr_scheduler import ConstantLR, CosineWithWarmup, LambdaLR, LRScheduler, NoamLR
+from .clip import clip_grad_norm_, clip_grad_value_
+from .lr_scheduler import (ConstantLR, CosineAnnealingLR, CosineWithWarmup, ExponentialLR,  # noqa: F401
+                           LambdaLR, LinearLR, LRScheduler, MultiStepLR, NoamLR, OneCycleLR,
+                           PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .optimizer import Optimizer
 from .sgd import SGD

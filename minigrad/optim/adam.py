@@ -30,20 +30,21 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)
         name = type(self).__name__
-        b1, b2 = group["betas"]
-        for i, b in enumerate((b1, b2)):
-            if not 0.0 <= b < 1.0:
-                raise MinigradError(f"{name}: betas[{i}] must be in [0, 1), got {b}")
-        if group["eps"] < 0.0:
-            raise MinigradError(f"{name}: eps must be >= 0, got {group['eps']}")
-        if group["weight_decay"] < 0.0:
-            raise MinigradError(f"{name}: weight_decay must be >= 0, got {group['weight_decay']}")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise MinigradError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = tuple(self._check_number(group, f"betas[{i}]", 0.0, 1.0, True, b)
+                               for i, b in enumerate(betas))
+        for key in ("eps", "weight_decay"):
+            group[key] = self._check_number(group, key, low=0.0)
+        if not isinstance(group["amsgrad"], (bool, np.bool_)):
+            raise MinigradError(f"{name}: amsgrad must be True or False, got {group['amsgrad']!r}")
 
     def step(self):
         for group in self.param_groups:

@@ -55,3 +55,22 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             p.grad = constant(g * c)
     return constant(xp.asarray(total))
 
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clamp every gradient element into [-clip_value, clip_value] (torch.nn.utils.clip_grad_value_).
+
+    Like clip_grad_norm_, each gradient is replaced by a new array rather than
+    changed in place (a gradient array may be shared by two parameters). Returns None.
+    """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    try:
+        clip_value = float(clip_value)
+    except (TypeError, ValueError):
+        raise MinigradError(f"clip_grad_value_: clip_value must be a number, got {clip_value!r}") from None
+    if not clip_value >= 0:                      # (also refuses NaN)
+        raise MinigradError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in parameters:
+        if p.grad is not None:
+            p.grad = constant(p.grad.xp.clip(p.grad.data, -clip_value, clip_value))

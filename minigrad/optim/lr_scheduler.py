@@ -9,15 +9,21 @@ PyTorch name; here it counts optimizer steps, not epochs).
 The state (`state_dict`) is a small JSON-able dict, so a checkpoint keeps it
 in its metadata.
 """
+import bisect
 import math
 
 from ..errors import MinigradError
+from .optimizer import Optimizer, check_int, check_number
 
 
 class LRScheduler:
     """Base class: subclasses define `lr_at(step)` -> one rate per parameter group."""
 
     def __init__(self, optimizer, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise MinigradError(f"{type(self).__name__}: expected an Optimizer, got "
+                                f"{type(optimizer).__name__}")
+        check_int(type(self).__name__, "last_epoch", last_epoch, low=-1)
         self.optimizer = optimizer
         for i, g in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -30,11 +36,22 @@ class LRScheduler:
         self.step()
 
     def lr_at(self, step):
-        raise NotImplementedError(f"{type(self).__name__} has no lr_at()")
+        """The rates at `step`. A subclass written for torch defines get_lr() instead
+        (reading self.last_epoch, self.base_lrs or the groups' current 'lr'): it is used."""
+        if type(self).get_lr is LRScheduler.get_lr:
+            raise NotImplementedError(f"{type(self).__name__} defines neither lr_at(step) nor "
+                                      "get_lr()")
+        return self.get_lr()
 
-    def step(self):
-        """Advance one step and set the optimizer's learning rates for it."""
-        self.last_epoch += 1
+    def get_lr(self):
+        """The rates for the current step (torch's name; prefer get_last_lr())."""
+        return self.lr_at(self.last_epoch)
+
+    def step(self, epoch=None):
+        """Advance one step (or jump to `epoch`, torch's deprecated form) and set the
+        optimizer's learning rates for it."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else \
+            check_int(type(self).__name__, "epoch", epoch, low=0)
         lrs = [float(lr) for lr in self.lr_at(self.last_epoch)]
         for g, lr in zip(self.optimizer.param_groups, lrs):
             g["lr"] = lr
@@ -67,6 +84,9 @@ class LRScheduler:
         return f"{type(self).__name__}({args})"
 
 
+_LRScheduler = LRScheduler          # torch's older name, still used by many programs
+
+
 class LambdaLR(LRScheduler):
     """lr = base_lr * lr_lambda(step); one function, or one per parameter group."""
 
@@ -79,6 +99,9 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
+        for f in self.lr_lambdas:
+            if not callable(f):
+                raise MinigradError(f"LambdaLR: lr_lambda must be a function of the step, got {f!r}")
         super().__init__(optimizer, last_epoch)
 
     def _unsaved(self):
@@ -86,6 +109,92 @@ class LambdaLR(LRScheduler):
 
     def lr_at(self, step):
         return [base * f(step) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr * gamma ** (step // step_size) (torch.optim.lr_scheduler.StepLR)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        self.step_size = check_int("StepLR", "step_size", step_size, low=1)
+        self.gamma = check_number("StepLR", "gamma", gamma, low=0.0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        return [base * self.gamma ** (step // self.step_size) for base in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base_lr * gamma ** (number of milestones <= step) (torch's MultiStepLR; a
+    milestone given twice counts twice, as there)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones = sorted(check_int("MultiStepLR", "milestones[i]", m, low=0)
+                                 for m in milestones)
+        self.gamma = check_number("MultiStepLR", "gamma", gamma, low=0.0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        passed = bisect.bisect_right(self.milestones, step)
+        return [base * self.gamma ** passed for base in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr * gamma ** step (torch.optim.lr_scheduler.ExponentialLR)."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = check_number("ExponentialLR", "gamma", gamma, low=0.0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        return [base * self.gamma ** step for base in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * step / T_max)) / 2
+    (Loshchilov and Hutter, 2017, without restarts; torch's CosineAnnealingLR: past
+    T_max the cosine goes on, back up). torch computes it recursively; the closed
+    form here agrees to rounding."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        self.T_max = check_int("CosineAnnealingLR", "T_max", T_max, low=1)
+        self.eta_min = check_number("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        cosine = (1 + math.cos(math.pi * step / self.T_max)) / 2
+        return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """lr = base_lr * factor, the factor going linearly from start_factor to end_factor
+    over total_iters steps, then staying (torch.optim.lr_scheduler.LinearLR)."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
+                 last_epoch=-1):
+        self.start_factor = check_number("LinearLR", "start_factor", start_factor, 0.0, 1.0)
+        if self.start_factor == 0:
+            raise MinigradError("LinearLR: start_factor must be > 0 (torch refuses 0 too)")
+        self.end_factor = check_number("LinearLR", "end_factor", end_factor, 0.0, 1.0)
+        self.total_iters = check_int("LinearLR", "total_iters", total_iters, low=0)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        done = min(step, self.total_iters) / self.total_iters if self.total_iters else 1.0
+        factor = self.start_factor + (self.end_factor - self.start_factor) * done
+        return [base * factor for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base_lr * (1 - min(step, total_iters) / total_iters) ** power (torch's PolynomialLR)."""
+
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        self.total_iters = check_int("PolynomialLR", "total_iters", total_iters, low=1)
+        self.power = check_number("PolynomialLR", "power", power)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        factor = (1.0 - min(step, self.total_iters) / self.total_iters) ** self.power
+        return [base * factor for base in self.base_lrs]
 
 
 class NoamLR(LRScheduler):
@@ -141,11 +250,16 @@ class ConstantLR(LRScheduler):
     torch.optim.lr_scheduler.ConstantLR). factor=1 gives a constant rate."""
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
-        if not 0.0 < factor <= 1.0:
+        factor = check_number("ConstantLR", "factor", factor, 0.0, 1.0)
+        if factor == 0:
             raise MinigradError(f"ConstantLR: factor must be in (0, 1], got {factor}")
-        self.factor, self.total_iters = factor, total_iters
+        self.factor = factor
+        self.total_iters = check_int("ConstantLR", "total_iters", total_iters, low=0)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, step):
         scale = self.factor if step < self.total_iters else 1.0
         return [base * scale for base in self.base_lrs]
+
+
+from .lr_policies import OneCycleLR, ReduceLROnPlateau, SequentialLR  # noqa: E402,F401

@@ -15,9 +15,37 @@ PyTorch does, so a saved state loads into a freshly built optimizer:
 Arrays are minigrad Tensors and everything else is JSON-able, which is what
 `minigrad.io` needs to store it in a safetensors checkpoint.
 """
+import math
+import numbers
+
 from ..backend import to_device, xp_of
 from ..errors import MinigradError, ShapeError
 from ..tensor import Tensor, constant
+
+
+def check_number(owner, key, v, low=None, high=None, high_open=False):
+    """`v` as a float; a MinigradError naming `owner` and `key` unless it is a finite real
+    number in [low, high] (or [low, high) with high_open). A 0-d Tensor counts as a number."""
+    if isinstance(v, Tensor) and v.ndim == 0:    # torch accepts a 0-d tensor learning rate
+        v = v.item()
+    key = "lr (the learning rate)" if key == "lr" else key
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise MinigradError(f"{owner}: {key} must be a number, got {v!r} ({type(v).__name__})")
+    if not math.isfinite(v):
+        raise MinigradError(f"{owner}: {key} must be finite, got {v}")
+    if low is not None and v < low or high is not None and (v >= high if high_open else v > high):
+        rng = f"in [{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+        raise MinigradError(f"{owner}: {key} must be {rng}, got {v}")
+    return float(v)
+
+
+def check_int(owner, key, v, low=None):
+    """`v` as an int >= low; a MinigradError naming `owner` and `key` otherwise."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise MinigradError(f"{owner}: {key} must be an int, got {v!r} ({type(v).__name__})")
+    if low is not None and v < low:
+        raise MinigradError(f"{owner}: {key} must be >= {low}, got {v}")
+    return int(v)
 
 
 class Optimizer:
@@ -25,6 +53,13 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}                 # parameter -> {name: array or int}
+        name = type(self).__name__
+        if isinstance(params, (Tensor, dict)) or not hasattr(params, "__iter__"):
+            what = (f"a single Tensor of shape {tuple(params.shape)}" if isinstance(params, Tensor)
+                    else f"an object of type {type(params).__name__}")
+            raise MinigradError(f"{name}: params must be an iterable of Tensors or of parameter-group "
+                                f"dicts, got {what}; pass model.parameters(), [tensor] or "
+                                "[{'params': [...]}, ...]")
         groups = list(params)
         if not groups:
             raise MinigradError(f"{type(self).__name__}: got an empty parameter list")
@@ -59,10 +94,13 @@ class Optimizer:
         self.param_groups.append(new)
 
     def _check_hyperparameters(self, group):
-        """Subclasses raise a clear error for values out of range."""
-        if group.get("lr", 0.0) < 0.0:
-            raise MinigradError(f"{type(self).__name__}: learning rate must be >= 0, "
-                                f"got {group['lr']}")
+        """Subclasses extend this: a clear error for a value of the wrong type or out of range."""
+        group["lr"] = self._check_number(group, "lr", low=0.0)
+
+    def _check_number(self, group, key, low=None, high=None, high_open=False, value=None):
+        """group[key] (or `value`) as a float, checked by `check_number`."""
+        return check_number(type(self).__name__, key, group[key] if value is None else value,
+                            low, high, high_open)
 
     # ------------------------------------------------------------ every step
     def zero_grad(self, set_to_none=True):
@@ -80,6 +118,7 @@ class Optimizer:
     def _params_with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None:
+                p._version += 1          # the step changes p in place (autograd checks this)
                 yield p, p.grad.data
 
     def _scratch(self, like):
@@ -125,6 +164,12 @@ class Optimizer:
             if len(saved["params"]) != len(own["params"]):
                 problems.append(f"{name}.load_state_dict: group {i} has {len(saved['params'])} "
                                 f"parameters in the checkpoint, {len(own['params'])} in the optimizer")
+            try:                                # values read from a file: checked like arguments
+                self._check_hyperparameters(self._saved_group(saved, own))
+            except MinigradError as e:
+                problems.append(f"{name}.load_state_dict: group {i}: {e}")
+            except (KeyError, TypeError) as e:
+                problems.append(f"{name}.load_state_dict: group {i} is malformed ({e!r})")
         if problems:
             return problems
         params = self._indexed_params()
@@ -155,9 +200,16 @@ class Optimizer:
             p = position[int(key)]
             self.state[p] = {k: self._restore(v, p) for k, v in s.items()}
         for saved, own in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    own[k] = tuple(v) if isinstance(v, list) else v
+            restored = self._saved_group(saved, own)
+            self._check_hyperparameters(restored)      # (checked in state_dict_problems)
+            own.update(restored)
+
+    @staticmethod
+    def _saved_group(saved, own):
+        """A saved group's hyper-parameters as the optimizer holds them, with own's params."""
+        restored = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+        restored["params"] = own["params"]
+        return restored
 
     @staticmethod
     def _restore(value, param):

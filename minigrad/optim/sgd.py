@@ -19,10 +19,8 @@ class SGD(Optimizer):
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)
-        if group["momentum"] < 0.0:
-            raise MinigradError(f"SGD: momentum must be >= 0, got {group['momentum']}")
-        if group["weight_decay"] < 0.0:
-            raise MinigradError(f"SGD: weight_decay must be >= 0, got {group['weight_decay']}")
+        for key, low in (("momentum", 0.0), ("dampening", None), ("weight_decay", 0.0)):
+            group[key] = self._check_number(group, key, low=low)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise MinigradError("SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
                                 f"got momentum={group['momentum']}, dampening={group['dampening']}")

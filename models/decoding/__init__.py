@@ -23,7 +23,8 @@ from ..transformer import DecoderCache
 from .arguments import DecodingError
 from .beam import beam_search, length_penalty_gnmt
 from .greedy import greedy_decode, sample
-from .protocol import Decodable, DecodingState
+from .protocol import Decodable, DecodingState, EncoderDecoderState
 
-__all__ = ["Decodable", "DecodingState", "DecodingError", "DecoderCache", "beam_search",
+__all__ = ["Decodable", "DecodingState", "DecodingError", "DecoderCache", "EncoderDecoderState",
+           "beam_search",
            "greedy_decode", "length_penalty_gnmt", "sample"]

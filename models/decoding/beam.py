@@ -38,7 +38,8 @@ def length_penalty_gnmt(length, alpha):
 def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=2,
                 length_penalty=0.6, src_padding_mask=None, use_cache=True, *, style="gnmt",
                 early_stopping=False, prompt=None, max_new_tokens=None, pad_symbol=None,
-                bad_words_ids=None, min_length=0, forced_eos_token_id=None):
+                bad_words_ids=None, min_length=0, forced_eos_token_id=None,
+                renormalize_logits=False):
     """Keep the `beam_size` best prefixes per sentence; return each sentence's best ending.
 
     style="gnmt": ranked by log P(Y | X) / lp(Y), GNMT's penalty with alpha =
@@ -48,6 +49,8 @@ def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=
     length L still allowed). style="hf": transformers' beam search (module doc), with
     its `early_stopping`. Other arguments as greedy_decode (max_len counts the start
     symbol / prompt; end_symbol may be a list; None: hypotheses end only at max_len).
+    renormalize_logits=True takes the log-softmax again after the constraints
+    (bad_words_ids, min_length, forced eos), as transformers' option of that name.
 
     Returns (ids (B, L) int64, scores (B,)): the best hypothesis per sentence, prompt
     first and padded after its end, and its normalised score (float64 for "gnmt",
@@ -66,7 +69,7 @@ def beam_search(model, src, beam_size=4, max_len=50, start_symbol=1, end_symbol=
         stepper, ys, max_len, ends, fill, processors = start(
             op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max_len,
             max_new_tokens, end_symbol, pad_symbol, bad_words_ids, min_length,
-            forced_eos_token_id)
+            forced_eos_token_id, renormalize_logits)
         b, prompt_len = ys.shape
         stepper.keep_rows(np.repeat(np.arange(b), k))        # k copies of every sentence
         search = _gnmt if style == "gnmt" else _hf

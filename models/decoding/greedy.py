@@ -19,7 +19,7 @@ from .protocol import eval_mode, start
 def greedy_decode(model, src, max_len=None, start_symbol=None, end_symbol=None,
                   src_padding_mask=None, use_cache=True, return_logits=False, *, prompt=None,
                   max_new_tokens=None, pad_symbol=None, bad_words_ids=None, min_length=0,
-                  forced_eos_token_id=None):
+                  forced_eos_token_id=None, renormalize_logits=False):
     """Pick the most likely next token at every step (transformers' greedy search).
 
     model: any model with the decoding protocol (protocol.Decodable).
@@ -33,7 +33,8 @@ def greedy_decode(model, src, max_len=None, start_symbol=None, end_symbol=None,
     end_symbol: None (never stop early), a token id, or a list of them (stop tokens).
     pad_symbol: fills rows after their end; default the state's pad_symbol, else the
         (first) end symbol.
-    bad_words_ids, min_length, forced_eos_token_id: as transformers' generate.
+    bad_words_ids, min_length, forced_eos_token_id, renormalize_logits: as
+        transformers' generate (processors.py; renormalizing changes no greedy choice).
     use_cache=False recomputes the whole prefix every step (the reference for tests).
 
     Returns ids (B, L) int64, prompt first; with return_logits=True also the raw
@@ -42,13 +43,14 @@ def greedy_decode(model, src, max_len=None, start_symbol=None, end_symbol=None,
     """
     return _decode("greedy_decode", model, src, src_padding_mask, use_cache, return_logits,
                    prompt, start_symbol, max_len, max_new_tokens, end_symbol, pad_symbol,
-                   bad_words_ids, min_length, forced_eos_token_id, choose=_argmax)
+                   bad_words_ids, min_length, forced_eos_token_id, renormalize_logits,
+                   choose=_argmax)
 
 
 def sample(model, src, max_len=None, start_symbol=None, end_symbol=None, src_padding_mask=None,
            use_cache=True, return_logits=False, *, temperature=1.0, top_k=None, top_p=None,
            generator=None, prompt=None, max_new_tokens=None, pad_symbol=None, bad_words_ids=None,
-           min_length=0, forced_eos_token_id=None):
+           min_length=0, forced_eos_token_id=None, renormalize_logits=False):
     """Draw each next token from the model's distribution (transformers' do_sample=True).
 
     The logits are divided by `temperature` (0 means greedy: the most likely token),
@@ -72,7 +74,7 @@ def sample(model, src, max_len=None, start_symbol=None, end_symbol=None, src_pad
             return sample_from(warp(logits, temperature, top_k, top_p), rng)
     return _decode(op, model, src, src_padding_mask, use_cache, return_logits, prompt,
                    start_symbol, max_len, max_new_tokens, end_symbol, pad_symbol, bad_words_ids,
-                   min_length, forced_eos_token_id, choose=choose)
+                   min_length, forced_eos_token_id, renormalize_logits, choose=choose)
 
 
 def _argmax(logits):
@@ -89,12 +91,12 @@ def _generator(op, generator):
 
 def _decode(op, model, src, src_padding_mask, use_cache, return_logits, prompt, start_symbol,
             max_len, max_new_tokens, end_symbol, pad_symbol, bad_words_ids, min_length,
-            forced_eos_token_id, choose):
+            forced_eos_token_id, renormalize_logits, choose):
     with eval_mode(model):
         stepper, ys, max_len, ends, fill, processors = start(
             op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max_len,
             max_new_tokens, end_symbol, pad_symbol, bad_words_ids, min_length,
-            forced_eos_token_id)
+            forced_eos_token_id, renormalize_logits)
         done = np.zeros(len(ys), dtype=bool)
         step_logits = []
         for _ in range(max_len - ys.shape[1]):

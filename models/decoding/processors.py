@@ -6,28 +6,36 @@ symbol forced at the last position (`forced_eos_token_id`). They work on raw
 logits (greedy, sampling) or on log-probabilities (beam search) alike: a banned
 token gets -inf, a forced one keeps 0 while every other gets -inf, as
 transformers' NoBadWords, MinLength and ForcedEOSToken logits processors do.
+With `renormalize_logits` the result is turned into log-probabilities again,
+last (transformers' LogitNormalization): beam search, which adds the scores of
+the steps, then ranks with the probability mass of banned tokens spread over
+the others; greedy choices and sampling distributions do not change.
 `warp` then shapes logits for sampling: temperature, top-k, top-p (nucleus).
 """
 import numpy as np
 
 
 def log_softmax(x):
-    """log softmax over the last axis, in x's dtype, stable (max subtracted first)."""
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    """log softmax over the last axis, in x's dtype, stable (max subtracted first).
+    A row that is -inf everywhere (every token banned) stays -inf, not NaN."""
+    top = x.max(axis=-1, keepdims=True)
+    z = x - np.where(np.isfinite(top), top, 0).astype(x.dtype, copy=False)
+    with np.errstate(divide="ignore"):
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 class Processors:
     """Constraints on the next token, given the prefixes so far and the length limit."""
 
     def __init__(self, ends, bad_words_ids=(), min_length=0, forced_eos_token_id=(),
-                 max_len=None):
+                 max_len=None, renormalize_logits=False):
         self.ends = np.asarray(ends or (), dtype=np.int64)
         self.single = np.asarray([w[0] for w in bad_words_ids if len(w) == 1], dtype=np.int64)
         self.longer = [np.asarray(w, dtype=np.int64) for w in bad_words_ids if len(w) > 1]
         self.min_length = min_length
         self.forced = list(forced_eos_token_id or ())
         self.max_len = max_len
+        self.renormalize = bool(renormalize_logits)
 
     def __call__(self, ys, scores):
         """ys (n, t) prefixes, scores (n, V) for the token after them; changed in place."""
@@ -44,6 +52,8 @@ class Processors:
         if self.forced and t == self.max_len - 1:
             scores[:] = -np.inf
             scores[:, self.forced] = 0
+        if self.renormalize:                        # LogitNormalization: always the last step
+            scores[:] = log_softmax(scores)
         return scores
 
 

@@ -7,7 +7,7 @@ encoder-decoder (Seq2SeqTransformer, Marian) runs its encoder in
 The decoders never look inside the model or its state.
 """
 from dataclasses import dataclass
-from typing import Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -63,6 +63,28 @@ class DecodingState:
     max_positions: Optional[int] = None
     pad_symbol: Optional[int] = None
     device: str = "cpu"
+
+
+@dataclass
+class EncoderDecoderState(DecodingState):
+    """The decoding protocol's state of an encoder-decoder (Seq2SeqTransformer, MarianMT):
+    the encoder's memory (B, S, d_model), its padding mask (B, S), True at padding, or
+    None, and the decoder's per-layer key/value caches (models.transformer.DecoderCache)."""
+    memory: Any = None
+    memory_mask: Any = None
+    cache: Any = None
+
+    def reorder(self, rows):
+        """Keep, repeat or reorder the batch rows `rows` (B',) int64 of the memory, its
+        mask and the caches (beam expansion and reordering); returns the state."""
+        rows = rows.numpy() if isinstance(rows, Tensor) else np.asarray(rows, dtype=np.int64)
+        index = Tensor(rows, device=self.device)             # index arrays live with the data
+        self.memory = self.memory[index]
+        if self.memory_mask is not None:
+            self.memory_mask = self.memory_mask[index]
+        self.cache.reorder(index)
+        self.batch_size = len(rows)
+        return self
 
 
 class Stepper:
@@ -121,7 +143,7 @@ class eval_mode:
 
 def start(op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max_len,
           max_new_tokens, end_symbol, pad_symbol, bad_words_ids, min_length,
-          forced_eos_token_id):
+          forced_eos_token_id, renormalize_logits=False):
     """Check the arguments, start decoding; -> (stepper, first ids, max_len, ends, pad,
     processors). Shared by every decoder."""
     prompt_len = 1 if prompt is None else np.shape(prompt)[-1]
@@ -131,6 +153,9 @@ def start(op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max
     forced = check.symbols(op, "forced_eos_token_id", forced_eos_token_id)
     min_length = check.integer(op, "min_length", min_length, minimum=0)
     bad = check.bad_words(op, bad_words_ids, ends)
+    if not isinstance(renormalize_logits, (bool, np.bool_)):
+        raise check.DecodingError(f"{op}: renormalize_logits must be True or False, got "
+                                  f"{renormalize_logits!r}")
     if pad is not None and len(pad) != 1:
         raise check.DecodingError(f"{op}: pad_symbol must be one token id, got {pad_symbol!r}")
     if prompt is None and start_symbol is not None:
@@ -144,5 +169,5 @@ def start(op, model, src, src_padding_mask, use_cache, prompt, start_symbol, max
     if pad is None:
         pad = (getattr(stepper.state, "pad_symbol", None),)
     fill = pad[0] if pad[0] is not None else (ends[0] if ends else None)
-    processors = Processors(ends, bad, min_length, forced, max_len)
+    processors = Processors(ends, bad, min_length, forced, max_len, renormalize_logits)
     return stepper, ids, max_len, ends, fill, processors

@@ -275,11 +275,11 @@ def test_wrapper_exposes_the_module():
 
 def test_remove_hooks_detaches_from_autograd():
     comm = LoopbackCommunicator()
-    before = autograd._hooked_leaves
+    before = autograd.hooked_leaves()
     ddp = dist.DistributedDataParallel(mlp(), communicator=comm)
-    assert autograd._hooked_leaves == before + 6
+    assert autograd.hooked_leaves() == before + 6
     ddp.remove_hooks()
-    assert autograd._hooked_leaves == before
+    assert autograd.hooked_leaves() == before
     comm.log.clear()
     loss_of(ddp, *batch()).backward()
     assert comm.log == []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.autograd import _check_same_device
+from minigrad.autograd.engine import _check_same_device
 from minigrad.errors import (AutogradError, DeviceError, DTypeError, IndexOutOfRangeError,
                              MinigradError, ShapeError)
 

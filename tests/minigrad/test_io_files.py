@@ -192,7 +192,8 @@ def test_malformed_optimizer_hyper_parameter_is_refused(tmp_path):
     optim_meta = json.loads(sf.read_header(path).metadata["optim"])
     optim_meta["param_groups"][0]["lr"] = "fast"
     rewrite(path, meta={"optim": json.dumps(optim_meta)})
-    with pytest.raises(CheckpointError, match=r"param_groups\[0\].lr is 'fast'"):
+    # The optimizer's own argument checks (shared with its constructor) report it first.
+    with pytest.raises(CheckpointError, match=r"run\.safetensors.*group 0: Adam: lr .*'fast'"):
         Checkpoint(model, opt, sched).load(path)
 
 
@@ -314,8 +315,14 @@ def test_a_signal_between_creating_and_writing_leaves_no_temporary_file(tmp_path
         os.kill(os.getpid(), signal.SIGINT)       # ...and Ctrl-C lands before the write
         return fd
     monkeypatch.setattr(os, "open", open_then_signal)
-    with pytest.raises(KeyboardInterrupt):
-        mg.save({"w": mg.zeros(3)}, path)
+    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C's
+    # KeyboardInterrupt is what this test is about, so make sure it is delivered.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            mg.save({"w": mg.zeros(3)}, path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     monkeypatch.undo()
     assert path.read_bytes() == before and temps(tmp_path) == []
 

@@ -127,25 +127,31 @@ def test_the_cases_really_differ():
     assert not np.array_equal(greedy[:, :beam.shape[1]], beam[:, :greedy.shape[1]])
 
 
-def test_min_length_and_longer_bad_words_as_transformers():
+@pytest.mark.parametrize("renormalize", [False, True])
+def test_min_length_and_longer_bad_words_as_transformers(renormalize):
     """min_length keeps the end symbol out; a two-token bad word bans its second token after
-    its first (transformers' MinLength and NoBadWords processors)."""
+    its first (transformers' MinLength and NoBadWords processors); renormalize_logits takes
+    the log-softmax again after them (LogitNormalization)."""
     hf = _marian(0, 0.5, 3.0)                                # ends early without min_length
     src = _src(0)
     bad = [[PAD], [9, 9], [16, 16]]
-    settings = dict(max_length=10, bad_words_ids=bad, min_length=5)
+    settings = dict(max_length=10, bad_words_ids=bad, min_length=5,
+                    renormalize_logits=renormalize)
     with torch.no_grad():
         mask = torch.from_numpy(src != PAD).long()
         ref_greedy = hf.generate(torch.from_numpy(src), attention_mask=mask, num_beams=1,
                                  do_sample=False, **settings)
         ref_beam = hf.generate(torch.from_numpy(src), attention_mask=mask, num_beams=3,
-                               do_sample=False, **settings)
+                               do_sample=False, return_dict_in_generate=True,
+                               output_scores=True, **settings)
     model = HFProtocol(hf)
-    options = dict(bad_words_ids=bad, min_length=5, forced_eos_token_id=EOS)
+    options = dict(bad_words_ids=bad, min_length=5, forced_eos_token_id=EOS,
+                   renormalize_logits=renormalize)
     greedy = greedy_decode(model, src, 10, PAD, EOS, **options)
-    beam, _ = beam_search(model, src, 3, 10, PAD, EOS, 1.0, style="hf", **options)
+    beam, scores = beam_search(model, src, 3, 10, PAD, EOS, 1.0, style="hf", **options)
     np.testing.assert_array_equal(greedy, ref_greedy.numpy())
-    np.testing.assert_array_equal(beam, ref_beam.numpy())
+    np.testing.assert_array_equal(beam, ref_beam.sequences.numpy())
+    np.testing.assert_allclose(scores, ref_beam.sequences_scores.numpy(), rtol=1e-5, atol=1e-6)
     assert np.all(greedy[:, 1:5] != EOS)
     for row in greedy:                                       # no 9 after 9, no 16 after 16
         assert not np.any((row[1:] == row[:-1]) & np.isin(row[1:], [9, 16]))

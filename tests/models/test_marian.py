@@ -10,6 +10,8 @@ from minigrad.io import CheckpointError
 from minigrad.models import MarianMT
 from minigrad.models.marian import marian_sinusoids
 
+from marian_fixtures import TINY, make_marian_folder, source_batch
+
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
@@ -20,45 +22,6 @@ def _torch_single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-TINY = dict(vocab_size=40, d_model=16, encoder_layers=2, decoder_layers=2,
-            encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=32,
-            decoder_ffn_dim=24, max_position_embeddings=64, pad_token_id=39,
-            decoder_start_token_id=39, eos_token_id=0, forced_eos_token_id=0)
-
-
-def make_marian_folder(folder, seed=0, generation=None, scale=0.5, **overrides):
-    """Save a MarianMTModel with every weight random (layer norms and final_logits_bias
-    included, so that none of them can be silently skipped) as safetensors; returns
-    the transformers model, in eval mode."""
-    from transformers import MarianConfig, MarianMTModel
-
-    torch.manual_seed(seed)
-    config = MarianConfig(**{**TINY, **overrides})
-    model = MarianMTModel(config)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "embed_positions" in name:             # fixed sinusoids, not saved
-                continue
-            p.copy_(torch.randn_like(p) * (0.1 if "norm" in name else scale)
-                    + (1.0 if "norm" in name and name.endswith("weight") else 0.0))
-        model.final_logits_bias.copy_(torch.randn_like(model.final_logits_bias) * 0.5)
-    if generation:
-        for key, value in generation.items():
-            setattr(model.generation_config, key, value)
-    model.save_pretrained(folder, safe_serialization=True)
-    return model.eval()
-
-
-def source_batch(vocab_size, pad, rng, batch=3, length=7):
-    """Token ids (B, S) with eos (0) at each sentence's end and padding after it."""
-    ids = rng.integers(1, pad, size=(batch, length)).astype(np.int64)
-    lengths = [length] + [int(x) for x in rng.integers(2, length, size=batch - 1)]
-    for i, n in enumerate(lengths):
-        ids[i, n - 1] = 0
-        ids[i, n:] = pad
-    return ids, (ids != pad).astype(np.int64)
 
 
 VARIANTS = {
@@ -301,5 +264,21 @@ def test_generate_settings_are_checked(tmp_path):
     with pytest.raises(mg.errors.MinigradError, match="do_sample"):
         model.generate(src, mask, do_sample=True)
     with pytest.raises(mg.errors.MinigradError, match="renormalize_logits"):
-        model.generate(src, mask, num_beams=2, renormalize_logits=True, min_length=3,
-                       bad_words_ids=[[39]])
+        model.generate(src, mask, renormalize_logits="yes")
+
+
+@pytest.mark.parametrize("num_beams", [1, 4])
+def test_renormalized_multi_token_bad_words_and_min_length_match_generate(tmp_path, num_beams):
+    """renormalize_logits (opus-mt's setting) after bans of several-token words and of the
+    end symbol before min_length: the log-softmax is taken again, as transformers does."""
+    ref, model, src, mask = _generation_case(tmp_path, 2, 40, 0.0, num_beams=num_beams)
+    first = model.generate(src, mask, num_beams=1, max_length=4)[:, 1:3]
+    bad = [[39], [int(first[0, 0]), int(first[0, 1])], [int(first[1, 0]), 7, 8]]
+    settings = dict(bad_words_ids=bad, min_length=6)
+    got = model.generate(src, mask, **settings)
+    np.testing.assert_array_equal(got, _reference_generate(ref, src, mask, **settings))
+    ends = [int(np.argmax(row == 0)) for row in got if 0 in row[1:]]
+    assert ends and min(ends) >= 6
+    plain = dict(settings, renormalize_logits=False)
+    np.testing.assert_array_equal(model.generate(src, mask, **plain),
+                                  _reference_generate(ref, src, mask, **plain))

@@ -1,6 +1,5 @@
 """MarianTokenizer against transformers.MarianTokenizer on a Korean-English folder whose
 SentencePiece models are trained by the test."""
-import io
 import json
 
 import numpy as np
@@ -8,33 +7,15 @@ import pytest
 
 from minigrad.models.marian_tokenizer import MarianTokenizer, TokenizerError
 
+from marian_fixtures import ENGLISH, KOREAN, spm_pieces, write_tokenizer
+
 spm = pytest.importorskip("sentencepiece")
 
-KOREAN = ["개가 사람을 물었다.", "사람이 개를 물었다.", "나는 학교에 간다.", "고양이가 우유를 마신다.",
-          "오늘은 날씨가 좋다.", "그는 책을 읽고 있다.", "우리는 내일 서울에 간다."]
-ENGLISH = ["The dog bit the man.", "The man bit the dog.", "I go to school.",
-           "The cat drinks milk.", "The weather is nice today.", "He is reading a book.",
-           "We go to Seoul tomorrow.", "Don't worry, it's fine!"]
 SENTENCES = KOREAN + ENGLISH + [
     "개가 물었다", "The dog", "", "  spaces   around  ", "개 dog 사람 man",
     "unseen characters: ☃ 猫 é", "Mixed </s> special <unk> tokens <pad> in text",
     ">>kor<< 개가 사람을 물었다.", ">>eng<< The dog.", "punctuation , . ! ? 's n't",
 ]
-
-
-def _train(sentences, size):
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_writer=model,
-                                   vocab_size=size, character_coverage=1.0,
-                                   hard_vocab_limit=False, model_type="unigram",
-                                   minloglevel=2)
-    return model.getvalue()
-
-
-def _pieces(model_bytes):
-    sp = spm.SentencePieceProcessor(model_proto=model_bytes)
-    return [sp.IdToPiece(i) for i in range(sp.GetPieceSize())
-            if not (sp.IsControl(i) or sp.IsUnknown(i))]
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +24,7 @@ def folder(tmp_path_factory):
     converter writes it: </s> 0, <unk> 1, the pieces, a language code, <pad> last. Two
     source pieces are left out of the vocabulary, so that they must become <unk>."""
     path = tmp_path_factory.mktemp("marian_tok")
-    source, target = _train(KOREAN * 3, 60), _train(ENGLISH * 3, 60)
-    (path / "source.spm").write_bytes(source)
-    (path / "target.spm").write_bytes(target)
-    pieces = list(dict.fromkeys(_pieces(target) + _pieces(source)[:-2]))
-    pieces.reverse()                       # vocabulary ids unlike the SentencePiece ids
-    vocab = {"</s>": 0, "<unk>": 1, ">>kor<<": 2}
-    for p in pieces:
-        vocab.setdefault(p, len(vocab))
-    vocab["<pad>"] = len(vocab)
-    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (path / "tokenizer_config.json").write_text(json.dumps({"source_lang": "ko",
-                                                             "target_lang": "en"}))
+    write_tokenizer(path)
     return path
 
 
@@ -66,7 +36,7 @@ def separate_folder(folder, tmp_path_factory):
     for name in ("source.spm", "target.spm"):
         (path / name).write_bytes((folder / name).read_bytes())
     for name, model in (("vocab.json", "source.spm"), ("target_vocab.json", "target.spm")):
-        pieces = _pieces((folder / model).read_bytes())
+        pieces = spm_pieces((folder / model).read_bytes())
         vocab = {"</s>": 0, "<unk>": 1, **{p: i + 2 for i, p in enumerate(pieces)}}
         vocab["<pad>"] = len(vocab)
         (path / name).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")

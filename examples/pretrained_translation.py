@@ -1,0 +1,141 @@
+"""Translate with a pretrained Marian (opus-mt) model on minigrad, and look at its attention.
+
+    python examples/pretrained_translation.py --model opus-mt-en-de "The dog bit the man."
+    echo "The dog bit the man." | python examples/pretrained_translation.py --model opus-mt-en-de
+    python examples/pretrained_translation.py --model opus-mt-ko-en "개가 사람을 물었다." \
+        --layer 2 --head 3 --attention-png dog.png
+
+--model is a Hugging Face Marian folder (config.json, model.safetensors,
+source.spm, target.spm, vocab.json; the README says how to download one). The
+sentences come from the command line, or one per line from stdin. They are
+translated with the folder's generation settings (generation_config.json: for
+opus-mt, beam search with 4 or more beams, the pad token banned, the log-softmax
+taken again after the bans), as transformers' `model.generate` translates them,
+and the translations are printed, one per line.
+
+Then the first sentence and its translation go through the model once more, by
+teacher forcing (`forward(..., return_attention=True)`), and the cross-attention
+of one decoder layer is saved as a heat map: a row per target piece the model
+wrote (the attention of the decoder position that predicted it), a column per
+source piece (</s> included), each head's weights or their mean over the heads.
+It shows which source words the model read while writing each word.
+"""
+import argparse
+import sys
+import warnings
+
+import numpy as np
+
+from minigrad.models import MarianMT
+from minigrad.models.marian_tokenizer import MarianTokenizer
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin, "
+                                                "one per line)")
+    p.add_argument("--model", required=True, help="a Hugging Face Marian folder")
+    p.add_argument("--num-beams", type=int, default=None,
+                   help="override the folder's num_beams (1: greedy search)")
+    p.add_argument("--max-length", type=int, default=None,
+                   help="override the folder's max_length (start token included)")
+    p.add_argument("--attention-png", default="attention.png",
+                   help="where the cross-attention heat map of the first sentence goes "
+                        "('' for none)")
+    p.add_argument("--layer", type=int, default=-1,
+                   help="the decoder layer of the heat map (default: the last)")
+    p.add_argument("--head", type=int, default=None,
+                   help="one attention head (default: the mean over the heads)")
+    p.add_argument("--device", default=None, help="cpu (default) or cuda (needs CuPy)")
+    return p.parse_args(argv)
+
+
+def translate(model, tokenizer, sentences, **settings):
+    """Sentences -> (output ids (B, L), translations); settings override the folder's."""
+    batch = tokenizer(sentences)
+    ids = model.generate(batch["input_ids"], batch["attention_mask"], **settings)
+    return ids, tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
+def cross_attention(model, tokenizer, sentence, output_ids, layer=-1, head=None):
+    """The decoder's attention over the source for one translated sentence.
+
+    output_ids: the generated ids (decoder start, pieces, </s>, maybe padding).
+    Returns (weights (T, S) numpy, source labels (S,), target labels (T,)): row t is
+    the attention of the decoder position that wrote target piece t.
+    """
+    n_layers = model.config.decoder_layers
+    if not -n_layers <= layer < n_layers:
+        raise SystemExit(f"--layer must be in [-{n_layers}, {n_layers}), got {layer}")
+    nhead = model.config.decoder_attention_heads
+    if head is not None and not 0 <= head < nhead:
+        raise SystemExit(f"--head must be in [0, {nhead}), got {head}")
+    src = np.asarray([tokenizer.encode(sentence)], dtype=np.int64)
+    out = [int(t) for t in output_ids]
+    eos = tokenizer.eos_token_id
+    if eos in out[1:]:
+        out = out[:out.index(eos, 1) + 1]             # up to its end; padding dropped
+    decoder_input, written = np.asarray([out[:-1]], dtype=np.int64), out[1:]
+    _, attentions = model(src, decoder_input, return_attention=True)
+    weights = attentions[f"decoder.layers.{layer % n_layers}.multihead_attn"].numpy()[0]
+    weights = weights.mean(axis=0) if head is None else weights[head]
+    return (weights, tokenizer.tokenize(sentence) + [tokenizer.eos_token],
+            tokenizer.convert_ids_to_tokens(written))
+
+
+# fonts with Hangul, CJK, ... glyphs, used for the labels when installed (DejaVu Sans,
+# matplotlib's default, has Latin, Greek and Cyrillic only)
+FALLBACK_FONTS = ("Noto Sans CJK KR", "Noto Sans CJK JP", "NanumGothic", "Malgun Gothic",
+                  "AppleGothic", "Arial Unicode MS")
+
+
+def plot_heat_map(weights, src_labels, tgt_labels, path, title):
+    """Save a (T, S) matrix as a PNG heat map with the pieces on the axes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    fonts = ["DejaVu Sans"] + [f for f in FALLBACK_FONTS if f in installed]
+    t, s = weights.shape
+    with warnings.catch_warnings(), plt.rc_context({"font.family": fonts}):
+        warnings.filterwarnings("ignore", message="Glyph .* missing")   # no font has it
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * s + 2), max(3.0, 0.4 * t + 1.5)))
+        image = ax.imshow(weights, cmap="viridis", vmin=0.0, aspect="auto")
+        ax.set_xticks(range(s), src_labels, rotation=90)
+        ax.set_yticks(range(t), tgt_labels)
+        ax.set_xlabel("source pieces")
+        ax.set_ylabel("target pieces written")
+        ax.set_title(title)
+        fig.colorbar(image, ax=ax)
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+        plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
+    if not sentences:
+        raise SystemExit("no sentences: give them as arguments or on stdin")
+    model = MarianMT.from_pretrained(args.model, device=args.device)
+    tokenizer = MarianTokenizer.from_pretrained(args.model)
+    settings = {k: v for k, v in (("num_beams", args.num_beams),
+                                  ("max_length", args.max_length)) if v is not None}
+    ids, translations = translate(model, tokenizer, sentences, **settings)
+    for text in translations:
+        print(text)
+    if args.attention_png:
+        weights, src_labels, tgt_labels = cross_attention(model, tokenizer, sentences[0],
+                                                          ids[0], args.layer, args.head)
+        which = "mean over heads" if args.head is None else f"head {args.head}"
+        layer = args.layer % model.config.decoder_layers
+        plot_heat_map(weights, src_labels, tgt_labels, args.attention_png,
+                      f"cross-attention, decoder layer {layer}, {which}")
+        print(f"cross-attention of the first sentence: {args.attention_png}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
