@@ -2,6 +2,7 @@
 
     python benchmarks/long_context.py                          # lengths 256..4096, 3 steps each
     python benchmarks/long_context.py --lengths 256,512 --reps 1 --plot runs/long_context.png
+    python benchmarks/long_context.py --dense-attention       # minigrad without the tiled kernel
 
 The model is a 2+2-layer Transformer (d_model 128, 8 heads, d_ff 512, vocab 1000, batch 1,
 dropout 0.1), built as in benchmarks/train_step.py (same weights in both frameworks);
@@ -38,8 +39,12 @@ CONFIG = dict(d_model=128, nhead=8, layers=2, d_ff=512, batch=1, vocab=1000)
 FRAMEWORKS = ("minigrad", "pytorch")
 
 
-def probe(framework, length, reps):
-    """In this (fresh) process: peak MB over baseline of the first step, then step times."""
+def probe(framework, length, reps, dense=False):
+    """In this (fresh) process: peak MB over baseline of the first step, then step times.
+    dense: minigrad keeps its dense attention kernel at every length."""
+    if dense:
+        from minigrad.ops import dispatch
+        dispatch.FLASH_MIN_SCORES = float("inf")
     minigrad_step, torch_step, _, _ = make_steps(dict(CONFIG, length=length), "cpu")
     step = minigrad_step if framework == "minigrad" else torch_step
     before = _proc_status_kb("VmRSS")
@@ -53,10 +58,11 @@ def probe(framework, length, reps):
     return {"peak_mb": peak_mb, "seconds": float(np.median(times)) if times else float("nan")}
 
 
-def run_probe(framework, length, reps):
+def run_probe(framework, length, reps, dense=False):
     """probe() in a fresh process; None (and the error's last line) if it failed."""
-    done = subprocess.run([sys.executable, __file__, "--probe", framework, "--lengths",
-                           str(length), "--reps", str(reps)], capture_output=True, text=True)
+    command = [sys.executable, __file__, "--probe", framework, "--lengths", str(length),
+               "--reps", str(reps)] + (["--dense-attention"] if dense else [])
+    done = subprocess.run(command, capture_output=True, text=True)
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -93,24 +99,29 @@ def main(argv=None):
     parser.add_argument("--lengths", default="256,512,1024,2048,4096")
     parser.add_argument("--reps", type=int, default=3, help="timed steps after the first")
     parser.add_argument("--plot", default="runs/long_context.png", help="PNG to write")
+    parser.add_argument("--dense-attention", action="store_true",
+                        help="minigrad keeps its dense attention kernel at every length")
     parser.add_argument("--probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     lengths = [int(t) for t in args.lengths.split(",")]
     if args.probe:
-        print(json.dumps(probe(args.probe, lengths[0], args.reps)))
+        print(json.dumps(probe(args.probe, lengths[0], args.reps, args.dense_attention)))
         return
     try:
         import torch  # noqa: F401
     except ImportError:
         sys.exit("long_context: PyTorch is needed for the side-by-side benchmark: pip install torch")
+    kernel = "dense" if args.dense_attention else "tiled from T*S >= 1024*1024"
     print(f"2+2 layers, d_model {CONFIG['d_model']}, {CONFIG['nhead']} heads, batch 1; "
-          f"peak RSS over baseline of the first step; median of {args.reps} later steps")
+          f"peak RSS over baseline of the first step; median of {args.reps} later steps; "
+          f"minigrad attention: {kernel}")
     print(f"{'length':>7}{'minigrad MB':>13}{'pytorch MB':>12}{'mem ratio':>11}"
           f"{'minigrad s':>12}{'pytorch s':>11}{'time ratio':>12}")
     results = {f: {} for f in FRAMEWORKS}
     for length in lengths:
         for framework in FRAMEWORKS:
-            results[framework][length] = run_probe(framework, length, args.reps)
+            results[framework][length] = run_probe(framework, length, args.reps,
+                                                   args.dense_attention)
         m, t = results["minigrad"][length], results["pytorch"][length]
         nan = {"peak_mb": float("nan"), "seconds": float("nan")}
         m, t = m or nan, t or nan

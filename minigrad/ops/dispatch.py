@@ -43,7 +43,8 @@ FUSED_OPS = {
     "gelu": "gelu",
     "linear": "linear",
 }
-FUSED_OP_NAMES = frozenset(FUSED_OPS.values()) | {FlashAttention.name}   # + attention's tiled kernel
+# ... and attention's second kernel, the tiled one
+FUSED_OP_NAMES = frozenset(FUSED_OPS.values()) | {FlashAttention.name}
 
 _ALIASES = {"attention": "scaled_dot_product_attention"}
 REFERENCES = {}          # public name -> its reference function, filled by @reference
