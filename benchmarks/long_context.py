@@ -5,7 +5,7 @@
     python benchmarks/long_context.py --dense-attention       # minigrad without the tiled kernel
 
 The model is a 2+2-layer Transformer (d_model 128, 8 heads, d_ff 512, vocab 1000, batch 1,
-dropout 0.1), built as in benchmarks/train_step.py (same weights in both frameworks);
+dropout 0.1 or --dropout), built as in benchmarks/train_step.py (same weights in both frameworks);
 source and target both have the given length. A step is forward, cross-entropy,
 backward and Adam (Adam on 1.4M parameters is a negligible part of it).
 
@@ -19,9 +19,13 @@ memory, so a second measurement in one process would see none of it):
 - time: the median of --reps further steps in that process.
 
 The two frameworks alternate length by length so that a noisy neighbour slows both.
-PyTorch's nn.Transformer uses its own fused CPU attention kernel (flash attention
-since 2.x); minigrad picks its tiled kernel (minigrad/ops/flash_attention.py) for
-long sequences. Linux only (reads /proc).
+The data has no padding, and PyTorch gets no padding masks and the causal hint
+(tgt_is_causal), so its nn.Transformer runs its own fused CPU attention kernel (flash
+attention) where it can: with masks, or with dropout on the attention weights (PyTorch
+2.13 on the CPU), it falls back to materialising the (T, T) scores; --dropout 0 shows
+it at its best.
+minigrad picks its tiled kernel (minigrad/ops/flash_attention.py) for long sequences.
+Linux only (reads /proc).
 """
 import argparse
 import json
@@ -39,13 +43,14 @@ CONFIG = dict(d_model=128, nhead=8, layers=2, d_ff=512, batch=1, vocab=1000)
 FRAMEWORKS = ("minigrad", "pytorch")
 
 
-def probe(framework, length, reps, dense=False):
+def probe(framework, length, reps, dense=False, dropout=0.1):
     """In this (fresh) process: peak MB over baseline of the first step, then step times.
     dense: minigrad keeps its dense attention kernel at every length."""
     if dense:
         from minigrad.ops import dispatch
         dispatch.FLASH_MIN_SCORES = float("inf")
-    minigrad_step, torch_step, _, _ = make_steps(dict(CONFIG, length=length), "cpu")
+    minigrad_step, torch_step, _, _ = make_steps(dict(CONFIG, length=length, dropout=dropout), "cpu",
+                                                 torch_padding_masks=False)
     step = minigrad_step if framework == "minigrad" else torch_step
     before = _proc_status_kb("VmRSS")
     step()
@@ -58,10 +63,11 @@ def probe(framework, length, reps, dense=False):
     return {"peak_mb": peak_mb, "seconds": float(np.median(times)) if times else float("nan")}
 
 
-def run_probe(framework, length, reps, dense=False):
+def run_probe(framework, length, reps, dense=False, dropout=0.1):
     """probe() in a fresh process; None (and the error's last line) if it failed."""
     command = [sys.executable, __file__, "--probe", framework, "--lengths", str(length),
-               "--reps", str(reps)] + (["--dense-attention"] if dense else [])
+               "--reps", str(reps), "--dropout", str(dropout)] + \
+        (["--dense-attention"] if dense else [])
     done = subprocess.run(command, capture_output=True, text=True)
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -99,13 +105,17 @@ def main(argv=None):
     parser.add_argument("--lengths", default="256,512,1024,2048,4096")
     parser.add_argument("--reps", type=int, default=3, help="timed steps after the first")
     parser.add_argument("--plot", default="runs/long_context.png", help="PNG to write")
+    parser.add_argument("--dropout", type=float, default=0.1,
+                        help="dropout of the model, attention weights included (PyTorch's CPU "
+                             "flash kernel takes none: with dropout it materialises the scores)")
     parser.add_argument("--dense-attention", action="store_true",
                         help="minigrad keeps its dense attention kernel at every length")
     parser.add_argument("--probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     lengths = [int(t) for t in args.lengths.split(",")]
     if args.probe:
-        print(json.dumps(probe(args.probe, lengths[0], args.reps, args.dense_attention)))
+        print(json.dumps(probe(args.probe, lengths[0], args.reps, args.dense_attention,
+                               args.dropout)))
         return
     try:
         import torch  # noqa: F401
@@ -114,14 +124,14 @@ def main(argv=None):
     kernel = "dense" if args.dense_attention else "tiled from T*S >= 1024*1024"
     print(f"2+2 layers, d_model {CONFIG['d_model']}, {CONFIG['nhead']} heads, batch 1; "
           f"peak RSS over baseline of the first step; median of {args.reps} later steps; "
-          f"minigrad attention: {kernel}")
+          f"minigrad attention: {kernel}; dropout {args.dropout}")
     print(f"{'length':>7}{'minigrad MB':>13}{'pytorch MB':>12}{'mem ratio':>11}"
           f"{'minigrad s':>12}{'pytorch s':>11}{'time ratio':>12}")
     results = {f: {} for f in FRAMEWORKS}
     for length in lengths:
         for framework in FRAMEWORKS:
             results[framework][length] = run_probe(framework, length, args.reps,
-                                                   args.dense_attention)
+                                                   args.dense_attention, args.dropout)
         m, t = results["minigrad"][length], results["pytorch"][length]
         nan = {"peak_mb": float("nan"), "seconds": float("nan")}
         m, t = m or nan, t or nan

@@ -100,7 +100,7 @@ def build_minigrad(cfg, device):
     mg.manual_seed(0)
     model = Seq2SeqTransformer(cfg["vocab"], cfg["vocab"], d_model=cfg["d_model"], nhead=cfg["nhead"],
                                num_encoder_layers=cfg["layers"], num_decoder_layers=cfg["layers"],
-                               dim_feedforward=cfg["d_ff"], dropout=0.1, max_len=max(512, cfg["length"]))
+                               dim_feedforward=cfg["d_ff"], dropout=cfg.get("dropout", 0.1), max_len=max(512, cfg["length"]))
     model.to(device).train()
     opt = Adam(model.parameters(), lr=1e-4)
     return mg, model, opt
@@ -128,16 +128,19 @@ def build_torch(cfg, state_dict, device):
             self.tgt_tok_emb = Embed(cfg["vocab"], d)
             self.register_buffer("pe", torch.from_numpy(sinusoid_table(max(512, cfg["length"]), d)),
                                  persistent=False)
-            self.drop = torch.nn.Dropout(0.1)
+            self.drop = torch.nn.Dropout(cfg.get("dropout", 0.1))
             self.transformer = torch.nn.Transformer(d, cfg["nhead"], cfg["layers"], cfg["layers"],
-                                                    cfg["d_ff"], 0.1, batch_first=True)
+                                                    cfg["d_ff"], cfg.get("dropout", 0.1),
+                                                    batch_first=True)
             self.generator = torch.nn.Linear(d, cfg["vocab"])
 
         def forward(self, src, tgt, src_pad, tgt_pad, causal):
             s = self.drop(self.src_tok_emb(src) + self.pe[: src.shape[1]])
             t = self.drop(self.tgt_tok_emb(tgt) + self.pe[: tgt.shape[1]])
+            # without padding masks, tgt_is_causal lets PyTorch run its fused causal kernel
             out = self.transformer(s, t, tgt_mask=causal, src_key_padding_mask=src_pad,
-                                   tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
+                                   tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad,
+                                   tgt_is_causal=src_pad is None)
             return self.generator(out)
 
     torch.manual_seed(0)
@@ -156,15 +159,18 @@ def make_data(cfg):
     return src, tgt[:, :-1], tgt[:, 1:]
 
 
-def torch_step_of(torch, model, opt, cfg, device):
-    """One PyTorch training step of `model` (eager or compiled) on make_data's batch."""
+def torch_step_of(torch, model, opt, cfg, device, padding_masks=True):
+    """One PyTorch training step of `model` (eager or compiled) on make_data's batch.
+    padding_masks=False passes none (make_data has no padding: its ids start at 1), so
+    PyTorch may take its fused (flash) attention kernels."""
     tdev = "cuda" if device != "cpu" else "cpu"
     t_src, t_in, t_out = (torch.from_numpy(a).to(tdev) for a in make_data(cfg))
     t_causal = torch.nn.Transformer.generate_square_subsequent_mask(cfg["length"], device=tdev)
     t_sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
 
     def torch_step():
-        logits = model(t_src, t_in, t_src == 0, t_in == 0, t_causal)
+        pads = (t_src == 0, t_in == 0) if padding_masks else (None, None)
+        logits = model(t_src, t_in, *pads, t_causal)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg["vocab"]),
                                                  t_out.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -181,12 +187,12 @@ def make_compiled_step(cfg, state_dict, device):
     return torch_step_of(torch, torch.compile(model), opt, cfg, device)[0]
 
 
-def make_steps(cfg, device):
+def make_steps(cfg, device, torch_padding_masks=True):
     mg, m_model, m_opt = build_minigrad(cfg, device)
     torch, t_model, t_opt = build_torch(cfg, m_model.state_dict(), "cuda" if device != "cpu" else "cpu")
     vocab = cfg["vocab"]
     m_src, m_in, m_out = (mg.tensor(a, device=device) for a in make_data(cfg))
-    torch_step, t_sync = torch_step_of(torch, t_model, t_opt, cfg, device)
+    torch_step, t_sync = torch_step_of(torch, t_model, t_opt, cfg, device, torch_padding_masks)
     if device == "cpu":
         m_sync = lambda: None  # noqa: E731
     else:
