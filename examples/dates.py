@@ -22,21 +22,31 @@ The data come from the standard library (datetime, with English names written
 out here so the locale does not matter). Results: greedy and beam-search exact
 match on the held-out dates, some examples and all the kinds of errors made,
 and the cross-attention heat map of one held-out date.
+
+The training loop is `train()` below, every step in view, as in copy_task.py; the
+checkpoint is saved every --checkpoint-every steps, at the end and on Ctrl-C or
+SIGTERM, and a diverging run stops with a message (see the README, "Runs that lose
+nothing").
 """
 import argparse
 import datetime
+import math
 import os
 import string
 import sys
 import time
-
-import common  # first: it sets the BLAS thread count before NumPy loads
 
 import numpy as np
 
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad.models import Seq2SeqTransformer
+from minigrad.training import DivergenceMonitor, graceful_interrupt
+from support import checkpoints, cli, parallel, plots
+from support.data import END, PAD, START, Batch, data_rng, pad_sequences
+from support.evaluation import cross_attention
+from support.progress import Progress
+from support.report import finish_run
 
 # ------------------------------------------------------------------ the data
 FIRST_DATE = datetime.date(1969, 1, 1)
@@ -100,7 +110,7 @@ def all_dates():
 def split_dates(seed):
     """(training dates, held-out dates): a fixed random TEST_DATES dates are held out."""
     dates = all_dates()
-    order = common.data_rng(seed, stream=2).permutation(len(dates))
+    order = data_rng(seed, stream=2).permutation(len(dates))
     test = [dates[i] for i in order[:TEST_DATES]]
     train = [dates[i] for i in order[TEST_DATES:]]
     return train, test
@@ -118,14 +128,14 @@ def random_examples(rng, dates, n):
 def held_out_examples(seed):
     """Every held-out date once, each in a format and case chosen with a fixed seed."""
     _, test = split_dates(seed)
-    rng = common.data_rng(seed, stream=3)
+    rng = data_rng(seed, stream=3)
     fmts = rng.integers(0, len(FORMATS), size=len(test))
     cases = rng.choice(len(CASES), size=len(test), p=CASE_WEIGHTS)
     return [(human(d, FORMATS[f], CASES[c]), d.isoformat()) for d, f, c in zip(test, fmts, cases)]
 
 
 # ------------------------------------------------------------------ characters <-> ids
-SPECIALS = ("<pad>", "<s>", "</s>")          # ids 0, 1, 2 = common.PAD, START, END
+SPECIALS = ("<pad>", "<s>", "</s>")          # ids 0, 1, 2 = PAD, START, END
 CHARS = " ',-./" + string.digits + string.ascii_lowercase + string.ascii_uppercase
 VOCAB = SPECIALS + tuple(CHARS)
 CHAR_ID = {c: i for i, c in enumerate(VOCAB)}
@@ -136,9 +146,9 @@ def encode(text, start=False):
     try:
         ids = [CHAR_ID[c] for c in text]
     except KeyError as e:
-        raise common.ExampleError(f"the character {e.args[0]!r} in {text!r} is not in the "
-                                  f"vocabulary ({''.join(CHARS)!r})") from None
-    return ([common.START] if start else []) + ids + [common.END]
+        raise cli.ExampleError(f"the character {e.args[0]!r} in {text!r} is not in the "
+                               f"vocabulary ({''.join(CHARS)!r})") from None
+    return ([START] if start else []) + ids + [END]
 
 
 def decode(ids):
@@ -146,17 +156,17 @@ def decode(ids):
     out = []
     for i in ids:
         i = int(i)
-        if i == common.END:
+        if i == END:
             break
-        if i not in (common.START, common.PAD):
+        if i not in (START, PAD):
             out.append(VOCAB[i])
     return "".join(out)
 
 
 def to_batch(pairs, device):
-    src = common.pad_sequences([encode(h) for h, _ in pairs])
-    tgt = common.pad_sequences([encode(iso, start=True) for _, iso in pairs])
-    return common.Batch(src, tgt, device=device)
+    src = pad_sequences([encode(h) for h, _ in pairs])
+    tgt = pad_sequences([encode(iso, start=True) for _, iso in pairs])
+    return Batch(src, tgt, device=device)
 
 
 # ------------------------------------------------------------------ the model and the run
@@ -164,7 +174,13 @@ OUTPUT_LEN = 12        # start symbol, 10 characters, end symbol
 
 DEFAULTS = dict(steps=2000, batch_size=64, d_model=64, nhead=4, layers=2, d_ff=256,
                 dropout=0.0, norm="pre", warmup=200, lr_factor=0.5, label_smoothing=0.1,
-                log_every=100, seed=0, out=os.path.join("runs", "dates"))
+                log_every=100, checkpoint_every=250, seed=0, out=os.path.join("runs", "dates"))
+CLIP = 1.0          # the gradient norm is clipped to this
+# The loss of a model that guesses each digit of the answer: a learning rate far too high
+# leaves the model there (measured at 100x: 2.4-2.5 for 500 steps), while a healthy run is
+# below 2.0 by step 40 (see minigrad.training.DivergenceMonitor).
+CHANCE_LOSS = math.log(10)
+DIVERGENCE_HINT = "try a smaller --lr-factor or a longer --warmup"
 
 
 def build_model(config):
@@ -172,14 +188,14 @@ def build_model(config):
                               nhead=config["nhead"], num_encoder_layers=config["layers"],
                               num_decoder_layers=config["layers"],
                               dim_feedforward=config["d_ff"], dropout=config["dropout"],
-                              norm_first=config["norm"] == "pre", pad_idx=common.PAD)
+                              norm_first=config["norm"] == "pre", pad_idx=PAD)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Train a character-level Transformer to turn human-written dates into "
                     "ISO dates; evaluate on 1,000 dates never seen in training.")
-    common.add_common_arguments(parser, DEFAULTS)
+    cli.add_common_arguments(parser, DEFAULTS)
     parser.add_argument("--beam-size", type=int, default=4, help="beam width (default 4)")
     parser.add_argument("--show", default=None, metavar="TEXT",
                         help="date to draw the cross-attention of (default: a held-out date "
@@ -187,20 +203,63 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def train(model, optimizer, scheduler, next_batch, start, history, config, args, run):
+    """Train from step `start` to --steps, saving the checkpoint along the way and at the end.
+
+    Returns None, or the exit status of the signal (130 for Ctrl-C, 143 for
+    SIGTERM) that stopped the run after it saved the checkpoint. A diverging run
+    raises minigrad.training.DivergenceError and keeps its last checkpoint.
+    """
+    monitor = DivergenceMonitor(chance_loss=CHANCE_LOSS, hint=DIVERGENCE_HINT)
+    model.train()
+    with Progress(args.steps, start, args.log_every, not args.no_progress) as progress, \
+            graceful_interrupt() as interrupt:
+        for step in range(start + 1, args.steps + 1):
+            t0 = time.perf_counter()
+            batch = next_batch(step)                  # a function of (seed, step) alone
+            if dist.get_world_size() > 1:
+                batch = batch.shard()                 # this process's share of the batch
+            lr = optimizer.param_groups[0]["lr"]
+            logits = model(batch.src, batch.tgt_in)   # (B, T, vocabulary): next-character logits
+            loss = mg.cross_entropy(logits.reshape(-1, len(VOCAB)), batch.tgt_out.reshape(-1),
+                                    ignore_index=PAD, label_smoothing=config["label_smoothing"])
+            loss.backward()
+            grad_norm = float(mg.optim.clip_grad_norm_(model.parameters(), CLIP))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            # .item() waits for the step; with --distributed: the global batch's numbers, and
+            # a stop (Ctrl-C or SIGTERM since the last step) on any rank stops every rank
+            loss_value, n_tokens, stop = parallel.reduce_step(loss.item(), batch.n_tokens,
+                                                              interrupt.requested)
+            progress.update(step, loss_value, lr, grad_norm, n_tokens, time.perf_counter() - t0)
+            history.append(loss_value, lr)
+            monitor.check(step, loss_value, grad_norm)     # diverged: raise, keep the last save
+            if stop or (args.checkpoint_every and step % args.checkpoint_every == 0):
+                checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler,
+                                            history, config)
+            if stop:
+                progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
+                return interrupt.exit_code or 143
+    history.tokens_per_second = progress.report_throughput()
+    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    return None
+
+
 def translate(model, texts, device, beam_size=None, batch_size=250):
     """Human strings -> ISO strings, greedily or with beam search, in batches."""
     out = []
     for i in range(0, len(texts), batch_size):
-        src = mg.tensor(common.pad_sequences([encode(t) for t in texts[i:i + batch_size]]),
+        src = mg.tensor(pad_sequences([encode(t) for t in texts[i:i + batch_size]]),
                         device=device)
         if beam_size:
             # length_penalty=0: rank by log-probability alone (every answer has 10 characters)
             ids, _ = model.beam_search(src, beam_size=beam_size, max_len=OUTPUT_LEN,
-                                       start_symbol=common.START, end_symbol=common.END,
+                                       start_symbol=START, end_symbol=END,
                                        length_penalty=0.0)
         else:
-            ids = model.greedy_decode(src, max_len=OUTPUT_LEN, start_symbol=common.START,
-                                      end_symbol=common.END)
+            ids = model.greedy_decode(src, max_len=OUTPUT_LEN, start_symbol=START,
+                                      end_symbol=END)
         out += [decode(row) for row in ids]
     return out
 
@@ -226,30 +285,33 @@ def report(name, pairs, predicted, show=8):
 def main(argv=None):
     started = time.perf_counter()
     args = parse_args(argv)
-    device = common.resolve_device(args.device)
-    common.check_common_arguments(args)
-    common.check_positive(args, "beam_size")
+    device = cli.resolve_device(args.device)
+    cli.check_common_arguments(args)
+    cli.check_positive(args, "beam_size")
     if args.show is not None:
         encode(args.show)                            # an unknown character fails here, early
-    device = common.init_distributed(args, device)      # --distributed: join the mpirun job
-    config = common.run_config(args, DEFAULTS)
-    run = common.Run(args.out)
+    device = parallel.init_distributed(args, device)      # --distributed: join the mpirun job
+    config = checkpoints.run_config(args, DEFAULTS)
+    run = checkpoints.open_run(args)
 
     train_dates, _ = split_dates(config["seed"])
     test = held_out_examples(config["seed"])
-    model, optimizer, scheduler, start, history = common.make_training(
+    model, optimizer, scheduler, start, history = checkpoints.make_training(
         config, build_model, device, args.resume)
     dist.print_main(f"dates: {len(train_dates):,} training dates x {len(FORMATS)} formats, "
                     f"{len(test):,} held-out dates; {model.num_parameters():,} parameters, "
                     f"vocabulary {len(VOCAB)}, device {device}"
-                    f"{common.world_description()}")
+                    f"{parallel.world_description()}")
 
     def next_batch(step):
-        rng = common.data_rng(config["seed"], stream=0, index=step)
+        rng = data_rng(config["seed"], stream=0, index=step)
         return to_batch(random_examples(rng, train_dates, config["batch_size"]), device)
 
-    train_seconds = common.train_and_checkpoint(run, model, optimizer, scheduler, config,
-                                                next_batch, args, start, history)
+    t_train = time.perf_counter()
+    stopped = train(model, optimizer, scheduler, next_batch, start, history, config, args, run)
+    train_seconds = time.perf_counter() - t_train
+    if stopped is not None:
+        return stopped
     if not dist.is_main_process():       # rank 0 alone evaluates, draws and reports
         return 0
 
@@ -261,33 +323,34 @@ def main(argv=None):
     eval_seconds = time.perf_counter() - t_eval
 
     files = [run.checkpoint,
-             common.plot_loss_curve(history, run.path("loss.png"),
+             plots.plot_loss_curve(history, run.path("loss.png"),
                                     title=f"Dates: training loss ({len(history)} steps)",
-                                    floor=common.label_smoothing_floor(
+                                    floor=plots.label_smoothing_floor(
                                         len(VOCAB), config["label_smoothing"]))]
     show = args.show
     if show is None:       # a held-out date whose day cannot be a month, in the issue's format
         day = next(d for d in split_dates(config["seed"])[1] if d.day >= 13)
         show = human(day, FORMATS[0])
     out = model.greedy_decode(mg.tensor([encode(show)], device=device), max_len=OUTPUT_LEN,
-                              start_symbol=common.START, end_symbol=common.END)[0]
-    out = out[:list(out).index(common.END) + 1] if common.END in out else out
+                              start_symbol=START, end_symbol=END)[0]
+    out = out[:list(out).index(END) + 1] if END in out else out
     src_ids = encode(show)
-    weights = common.cross_attention(model, src_ids, out)
-    label = {common.END: "</s>", common.START: "<s>", CHAR_ID[" "]: "\u2423"}
-    files.append(common.plot_attention_heads(
+    weights = cross_attention(model, src_ids, out)
+    label = {END: "</s>", START: "<s>", CHAR_ID[" "]: "\u2423"}
+    files.append(plots.plot_attention_heads(
         weights, [label.get(i, VOCAB[i]) for i in src_ids],
         [label.get(int(i), VOCAB[int(i)]) for i in out[1:]], run.path("cross_attention.png"),
         title=f"Dates: cross-attention of the last decoder layer for {show!r} -> "
               f"{decode(out)}"))
     print(f"\ncross-attention drawn for {show!r} -> {decode(out)}")
 
-    common.finish_run(run, files, {"task": "dates", "greedy_exact_match": greedy,
-                                   "beam_exact_match": beam, "beam_size": args.beam_size,
-                                   "held_out_dates": len(test), "eval_seconds": eval_seconds},
-                      started, train_seconds, start, history, device, config)
+    finish_run(run, files, {"task": "dates", "greedy_exact_match": greedy,
+                            "beam_exact_match": beam, "beam_size": args.beam_size,
+                            "held_out_dates": len(test), "eval_seconds": eval_seconds},
+               started, train_seconds, start, history, device, config)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(common.run_main(main))
+    cli.one_blas_thread_unless_chosen()
+    sys.exit(cli.run_main(main))

@@ -14,7 +14,8 @@ import argparse
 import os
 import sys
 
-import common  # first: it sets the BLAS thread count before NumPy loads
+from support import cli, pictures
+from support.checkpoints import Run
 
 from minigrad.graph import BLOCKS
 
@@ -36,19 +37,19 @@ def parse_args(argv):
 
 def render_all(folder, blocks=BLOCKS, fmt="svg", d_model=32, nhead=4, backward=False):
     """Every picture asked for; [(name, path or None, note or None)]."""
-    written = common.render_block_pictures(folder, blocks, fmt=fmt, d_model=d_model,
-                                           nhead=nhead)
+    written = pictures.render_block_pictures(folder, blocks, fmt=fmt, d_model=d_model,
+                                             nhead=nhead)
     if backward:
-        written += common.render_block_pictures(folder, blocks, fmt=fmt, d_model=d_model,
-                                                nhead=nhead, backward=True,
-                                                suffix="_backward")
+        written += pictures.render_block_pictures(folder, blocks, fmt=fmt, d_model=d_model,
+                                                  nhead=nhead, backward=True,
+                                                  suffix="_backward")
     return written
 
 
 def main(argv=None):
     args = parse_args(argv)
-    common.check_positive(args, "d_model", "nhead")
-    common.Run(args.out)
+    cli.check_positive(args, "d_model", "nhead")
+    Run(args.out)
     notes = set()
     for name, path, note in render_all(args.out, args.blocks, args.format, args.d_model,
                                        args.nhead, args.backward):
@@ -61,4 +62,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(common.run_main(main))
+    cli.one_blas_thread_unless_chosen()
+    sys.exit(cli.run_main(main))

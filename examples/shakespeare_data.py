@@ -23,6 +23,11 @@ no play is in both sets and the split never changes (at 0.1: As You Like It,
 Henry IV part 1, Romeo and Juliet and the Sonnets, 501,106 characters). A plain text file (any
 file a user passes) is split by position instead: its last val_fraction of
 characters is the validation set.
+
+Tokenizers: CharTokenizer (every character of the text, in code-point order) and
+BPETokenizer (sentencepiece BPE trained on the training text, exact round trip);
+corpus(path, "char" | "bpe", vocab_size) gives either with its ids, and both
+describe themselves as JSON (to_dict; tokenizer_from_dict) for checkpoints.
 """
 import argparse
 import hashlib
@@ -231,6 +236,98 @@ class CharTokenizer:
             raise DataError(f"CharTokenizer.from_dict: expected {{'type': 'char', 'chars': str}}, "
                             f"got keys {sorted(d)}")
         return cls(d["chars"])
+
+
+class BPETokenizer:
+    """Byte-pair-encoding ids through sentencepiece (Kudo and Richardson, 2018), trained on
+    the training text: encode(str) -> int64 array (n,), decode(ids) -> str, exactly
+    the text again (identity normalisation, no dummy prefix, "\\n" a piece of its own,
+    unseen characters as UTF-8 bytes: byte_fallback). The vocabulary holds the 256
+    byte pieces and <unk> besides the merges, so vocab_size must exceed 257 + the
+    distinct characters of the text.
+    """
+
+    def __init__(self, model_proto):
+        import sentencepiece as spm
+        self.model_proto = bytes(model_proto)
+        self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+
+    @classmethod
+    def train(cls, text, vocab_size, max_lines=200_000):
+        """Train on the non-empty lines of `text` (at most max_lines of them, sampled)."""
+        import io
+        import sentencepiece as spm
+        buf = io.BytesIO()
+        lines = [line for line in text.split("\n") if line]
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines), model_writer=buf, vocab_size=int(vocab_size),
+                model_type="bpe", normalization_rule_name="identity",
+                remove_extra_whitespaces=False, add_dummy_prefix=False,
+                user_defined_symbols=["\n"], byte_fallback=True, character_coverage=1.0,
+                unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, max_sentence_length=1 << 16,
+                allow_whitespace_only_pieces=True, input_sentence_size=max_lines,
+                shuffle_input_sentence=True, num_threads=1, minloglevel=2)
+        except RuntimeError as e:
+            raise DataError(f"BPETokenizer.train: sentencepiece cannot train a vocabulary of "
+                            f"{vocab_size} on this text: {str(e).strip().splitlines()[-1]}") \
+                from None
+        return cls(buf.getvalue())
+
+    @property
+    def vocab_size(self):
+        return self.sp.get_piece_size()
+
+    def encode(self, text):
+        return np.asarray(self.sp.encode(text), dtype=np.int64)
+
+    def decode(self, ids):
+        ids = np.asarray(ids).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise DataError(f"BPETokenizer.decode: ids must be in [0, {self.vocab_size}), got "
+                            f"{ids.min()}..{ids.max()}")
+        return self.sp.decode(ids.tolist())
+
+    def to_dict(self):
+        """A JSON-able description: the sentencepiece model, base64."""
+        import base64
+        return {"type": "bpe", "model": base64.b64encode(self.model_proto).decode("ascii")}
+
+    @classmethod
+    def from_dict(cls, d):
+        import base64
+        if d.get("type") != "bpe" or not isinstance(d.get("model"), str):
+            raise DataError(f"BPETokenizer.from_dict: expected {{'type': 'bpe', 'model': str}}, "
+                            f"got keys {sorted(d)}")
+        try:
+            return cls(base64.b64decode(d["model"], validate=True))
+        except (ValueError, RuntimeError) as e:
+            raise DataError(f"BPETokenizer.from_dict: not a sentencepiece model: {e}") from None
+
+
+def tokenizer_from_dict(d):
+    """The tokenizer a to_dict() describes (CharTokenizer or BPETokenizer)."""
+    kinds = {"char": CharTokenizer, "bpe": BPETokenizer}
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind not in kinds:
+        raise DataError(f"tokenizer_from_dict: unknown tokenizer type {kind!r} "
+                        f"(expected one of {sorted(kinds)})")
+    return kinds[kind].from_dict(d)
+
+
+def corpus(path=None, tokenizer="char", vocab_size=None, val_fraction=0.1, cache_dir=None):
+    """(tokenizer, train ids, validation ids, validation characters per token) of
+    load_corpus's split: `tokenizer` "char" (char_corpus) or "bpe" (a BPETokenizer of
+    vocab_size trained on the training text)."""
+    if tokenizer == "char":
+        tok, train_ids, val_ids = char_corpus(path, val_fraction, cache_dir)
+        return tok, train_ids, val_ids, 1.0
+    if tokenizer != "bpe":
+        raise DataError(f"corpus: tokenizer must be 'char' or 'bpe', got {tokenizer!r}")
+    train, val = load_corpus(path, val_fraction, cache_dir)
+    tok = BPETokenizer.train(train, vocab_size)
+    val_ids = tok.encode(val)
+    return tok, tok.encode(train), val_ids, len(val) / max(1, len(val_ids))
 
 
 def char_corpus(path=None, val_fraction=0.1, cache_dir=None):

@@ -3,7 +3,7 @@ table of measured numbers, the length of a recorded graph's longest path, one
 BLAS thread for small-matrix work, and an encoder layer whose parts can be
 switched off.
 
-Generic example code (data batches, training loops) lives in examples/common.py;
+Generic example code (data batches, checkpoints, plots) lives in examples/support/;
 this file holds what the insight scripts need to *measure and show* a claim.
 """
 import contextlib

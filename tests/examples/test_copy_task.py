@@ -12,12 +12,11 @@ import pytest
 import minigrad as mg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLES = os.path.join(ROOT, "examples")
-if EXAMPLES not in sys.path:
-    sys.path.insert(0, EXAMPLES)
+EXAMPLES = os.path.join(ROOT, "examples")         # on sys.path through conftest.py
 
-import common  # noqa: E402
 import copy_task  # noqa: E402
+from support import checkpoints, cli, evaluation, plots  # noqa: E402
+from support.data import START, data_rng  # noqa: E402
 
 
 def run_cli(*args, timeout=120):
@@ -29,7 +28,7 @@ def run_cli(*args, timeout=120):
 
 def run_in_process(capsys, *args):
     """main() through the same error handling as the command line; (status, out, err)."""
-    status = common.run_main(copy_task.main, list(args))
+    status = cli.run_main(copy_task.main, list(args))
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -78,20 +77,28 @@ def test_unreadable_resume_path_is_one_line_error(capsys, tmp_path, case):
 def test_non_positive_numbers_are_one_line_errors(capsys, tmp_path):
     status, _, err = run_in_process(capsys, "--steps", "0", "--out", str(tmp_path))
     assert_one_line_error(status, err, "--steps", "> 0")
+    status, _, err = run_in_process(capsys, "--checkpoint-every", "-1", "--out", str(tmp_path))
+    assert_one_line_error(status, err, "--checkpoint-every", ">= 0")
+
+
+def test_resume_and_overwrite_together_are_one_line_error(capsys, tmp_path):
+    status, _, err = run_in_process(capsys, "--resume", str(tmp_path / "c.safetensors"),
+                                    "--overwrite", "--out", str(tmp_path))
+    assert_one_line_error(status, err, "--resume", "--overwrite")
 
 
 # ------------------------------------------------------------------ pieces (fast)
 def test_sequences_follow_the_annotated_transformer():
     ids = copy_task.random_sequences(np.random.default_rng(0), 500)
     assert ids.shape == (500, copy_task.LENGTH) == (500, 10)
-    assert (ids[:, 0] == common.START).all()
+    assert (ids[:, 0] == START).all()
     assert ids[:, 1:].min() == 1 and ids[:, 1:].max() == copy_task.VOCAB - 1 == 10
 
 
 def test_training_batches_do_not_depend_on_where_a_run_started():
-    a = copy_task.random_sequences(common.data_rng(0, stream=0, index=7), 4)
-    b = copy_task.random_sequences(common.data_rng(0, stream=0, index=7), 4)
-    c = copy_task.random_sequences(common.data_rng(0, stream=1), 4)      # evaluation stream
+    a = copy_task.random_sequences(data_rng(0, stream=0, index=7), 4)
+    b = copy_task.random_sequences(data_rng(0, stream=0, index=7), 4)
+    c = copy_task.random_sequences(data_rng(0, stream=1), 4)      # evaluation stream
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -99,7 +106,7 @@ def test_training_batches_do_not_depend_on_where_a_run_started():
 def test_exact_match_counts_a_prediction_that_runs_on_as_wrong():
     target = np.array([[5, 6, 2, 0], [5, 6, 2, 0]])
     predicted = np.array([[5, 6, 2], [5, 6, 7]])          # the second never ends
-    exact, token = common.sequence_accuracy(predicted, target)
+    exact, token = evaluation.sequence_accuracy(predicted, target)
     assert exact == 0.5 and token == 5 / 6
 
 
@@ -109,7 +116,7 @@ def test_label_smoothing_floor_is_the_lowest_loss_cross_entropy_gives():
     target[3] += 1 - eps
     best = mg.tensor(np.log(target)[None].astype(np.float32))        # predicts the target
     loss = mg.cross_entropy(best, mg.tensor([3]), label_smoothing=eps).item()
-    assert math.isclose(loss, common.label_smoothing_floor(v, eps), rel_tol=1e-5)
+    assert math.isclose(loss, plots.label_smoothing_floor(v, eps), rel_tol=1e-5)
     worse = mg.tensor(np.log(np.roll(target, 1))[None].astype(np.float32))
     assert mg.cross_entropy(worse, mg.tensor([3]), label_smoothing=eps).item() > loss
 
@@ -118,35 +125,31 @@ def test_cross_attention_rows_are_distributions_over_the_source():
     mg.manual_seed(0)
     model = copy_task.build_model(copy_task.DEFAULTS)
     src = copy_task.random_sequences(np.random.default_rng(1), 1)[0]
-    weights = common.cross_attention(model, src, src)
+    weights = evaluation.cross_attention(model, src, src)
     assert weights.shape == (copy_task.DEFAULTS["nhead"], copy_task.LENGTH - 1, copy_task.LENGTH)
     np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
     assert model.training                                  # the mode is restored
-    assert "forward" not in vars(model.transformer.decoder.layers[-1].multihead_attn)
+    # the last decoder layer's by default, and another layer's when asked: they differ
+    first = evaluation.cross_attention(model, src, src, layer=0)
+    assert first.shape == weights.shape and not np.allclose(first, weights)
 
 
-def test_periodic_checkpoint_saves_every_n_steps_and_a_finished_run_trains_no_more(capsys,
-                                                                                   tmp_path):
-    config = dict(copy_task.DEFAULTS, d_model=16, d_ff=32, batch_size=4)
-    model, opt, sched, start, history = common.make_training(config, copy_task.build_model, "cpu")
-    run = common.Run(str(tmp_path))
+def test_periodic_checkpoint_saves_every_n_steps_and_a_finished_run_trains_no_more(
+        capsys, monkeypatch, tmp_path, train_copy_task):
+    saved = []                                  # the step of every checkpoint written
+    save = checkpoints.save_checkpoint
+    monkeypatch.setattr(checkpoints, "save_checkpoint",
+                        lambda path, *a: saved.append(len(a[-2])) or save(path, *a))
+    small = ["--d-model", "16", "--d-ff", "32", "--batch-size", "4", "--no-progress",
+             "--out", str(tmp_path)]
+    history = train_copy_task(small + ["--steps", "5", "--checkpoint-every", "2"])
+    checkpoint = os.path.join(str(tmp_path), "checkpoint.safetensors")
+    assert len(history) == 5 and saved == [2, 4, 5]          # every 2 steps, and at the end
+    assert json.loads(mg.io.load_metadata(checkpoint)["step"]) == 5
 
-    def next_batch(step):
-        ids = copy_task.random_sequences(common.data_rng(0, 0, step), 4)
-        return common.Batch(ids, ids)
-
-    saver = common.periodic_checkpoint(run, model, opt, sched, config, every=2)
-    common.train(model, opt, sched, next_batch, steps=3, history=history, progress=False,
-                 after_step=saver)
-    assert json.loads(mg.io.load_metadata(run.checkpoint)["step"]) == 2
-    assert common.periodic_checkpoint(run, model, opt, sched, config, every=0) is None
-
-    model, opt, sched, start, history = common.make_training(config, copy_task.build_model,
-                                                             "cpu", resume=run.checkpoint)
     capsys.readouterr()
-    common.train(model, opt, sched, next_batch, steps=2, start_step=start, history=history,
-                 progress=False)
-    assert "nothing to train" in capsys.readouterr().out and len(history) == 2
+    history = train_copy_task(small + ["--steps", "2", "--resume", checkpoint])
+    assert "nothing to train" in capsys.readouterr().out and len(history) == 5
 
 
 # ------------------------------------------------------------------ end to end (slow)
@@ -166,7 +169,7 @@ def test_reduced_copy_task_learns_writes_its_files_and_resumes(tmp_path):
     assert status == 0, err
     assert f"step {first}/{first} | loss" in log and "grad norm" in log and "tok/s" in log
     ckpt = out / "checkpoint.safetensors"
-    first_losses = common.History.from_json(
+    first_losses = checkpoints.History.from_json(
         json.loads(mg.io.load_metadata(str(ckpt))["extra"])["history"]).losses
     assert len(first_losses) == first
 
@@ -185,7 +188,7 @@ def test_reduced_copy_task_learns_writes_its_files_and_resumes(tmp_path):
     # the checkpoint carries on the step count and the loss curve
     meta = mg.io.load_metadata(str(ckpt))
     assert json.loads(meta["step"]) == total
-    history = common.History.from_json(json.loads(meta["extra"])["history"])
+    history = checkpoints.History.from_json(json.loads(meta["extra"])["history"])
     assert len(history) == total and history.resumed_at == [first]
     assert history.losses[:first] == first_losses
     assert np.mean(history.losses[-20:]) < 0.6 < np.mean(history.losses[:20])

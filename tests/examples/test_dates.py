@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLES = os.path.join(ROOT, "examples")
-if EXAMPLES not in sys.path:
-    sys.path.insert(0, EXAMPLES)
+EXAMPLES = os.path.join(ROOT, "examples")         # on sys.path through conftest.py
 
-import common  # noqa: E402
 import dates  # noqa: E402
+from support.cli import ExampleError  # noqa: E402
+from support.data import END, PAD, START, data_rng  # noqa: E402
 
 # How each template field reads with datetime.strptime (C locale: English names).
 # This parser is independent of the generator: it checks what the strings mean.
@@ -83,7 +82,7 @@ def test_held_out_dates_are_never_trained_on():
     # every training batch of a run draws from the training dates only
     test_iso = {d.isoformat() for d in test}
     for step in (1, 2, 500):
-        rng = common.data_rng(0, stream=0, index=step)
+        rng = data_rng(0, stream=0, index=step)
         pairs = dates.random_examples(rng, train, 256)
         assert not {iso for _, iso in pairs} & test_iso
     # every format occurs in the test set
@@ -106,14 +105,14 @@ def test_batches_pad_sources_and_start_targets():
     batch = dates.to_batch(pairs, "cpu")
     src, tgt_in, tgt_out = batch.src.numpy(), batch.tgt_in.numpy(), batch.tgt_out.numpy()
     assert src.shape == (2, len(pairs[1][0]) + 1)
-    assert (src[0, len(pairs[0][0]) + 1:] == common.PAD).all()
-    assert (tgt_in[:, 0] == common.START).all() and (tgt_out[:, -1] == common.END).all()
+    assert (src[0, len(pairs[0][0]) + 1:] == PAD).all()
+    assert (tgt_in[:, 0] == START).all() and (tgt_out[:, -1] == END).all()
     assert dates.decode(tgt_out[0]) == "2021-03-03"
     assert batch.n_tokens == 2 * 11
 
 
 def test_unknown_character_is_a_clear_error():
-    with pytest.raises(common.ExampleError, match="not in the vocabulary"):
+    with pytest.raises(ExampleError, match="not in the vocabulary"):
         dates.encode("3 März 2021")
 
 

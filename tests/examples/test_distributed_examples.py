@@ -24,12 +24,12 @@ import minigrad.distributed as dist
 from minigrad.distributed.communicator import Communicator
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-EXAMPLES = ROOT / "examples"
-if str(EXAMPLES) not in sys.path:
-    sys.path.insert(0, str(EXAMPLES))
+EXAMPLES = ROOT / "examples"               # on sys.path through conftest.py
 
-import common  # noqa: E402
 import copy_task  # noqa: E402
+from support import checkpoints, cli  # noqa: E402
+from support.data import Batch  # noqa: E402
+from support.progress import format_throughput  # noqa: E402
 
 TIMEOUT_S = 60
 # A reduced copy task: the default model, a short warmup so that 70 steps learn something.
@@ -71,27 +71,20 @@ def mpirun_example(*args, n=2):
 
 
 def checkpoint_history(path):
-    return common.History.from_json(
+    return checkpoints.History.from_json(
         json.loads(mg.io.load_metadata(str(path))["extra"])["history"])
 
 
-def single_process_losses(steps):
-    """The plain run's first losses, trained here with the script's batches."""
-    config = dict(copy_task.DEFAULTS, warmup=20)
-    model, opt, sched, _, history = common.make_training(config, copy_task.build_model, "cpu")
-
-    def next_batch(step):
-        ids = copy_task.random_sequences(common.data_rng(config["seed"], 0, step),
-                                         config["batch_size"])
-        return common.Batch(ids, ids)
-    common.train(model, opt, sched, next_batch, steps, history=history, progress=False,
-                 log_every=steps)
-    return history.losses
+def single_process_losses(train_copy_task, folder, steps):
+    """The plain run's first losses, trained here by the script's own loop."""
+    return train_copy_task(["--warmup", "20", "--steps", str(steps), "--log-every", str(steps),
+                            "--no-progress", "--out", str(folder)]).losses
 
 
 # ------------------------------------------------------------------ two real processes (slow)
 @pytest.mark.slow
-def test_copy_task_on_two_processes_learns_matches_one_process_and_resumes(tmp_path):
+def test_copy_task_on_two_processes_learns_matches_one_process_and_resumes(tmp_path,
+                                                                          train_copy_task):
     out = tmp_path / "run"
     status, log, err = mpirun_example("--distributed", "--steps", FIRST, "--out", out, *REDUCED)
     assert status == 0, f"{log}\n{err}"
@@ -115,7 +108,8 @@ def test_copy_task_on_two_processes_learns_matches_one_process_and_resumes(tmp_p
     # the same global batches as one process: the same loss curve, up to rounding
     losses = checkpoint_history(out / "checkpoint.safetensors").losses
     assert len(losses) == FIRST
-    np.testing.assert_allclose(losses[:20], single_process_losses(20), rtol=0, atol=1e-4)
+    one = single_process_losses(train_copy_task, tmp_path / "one", 20)
+    np.testing.assert_allclose(losses[:20], one, rtol=0, atol=1e-4)
 
     # every rank resumes from rank 0's checkpoint; the curve goes on
     ckpt = out / "checkpoint.safetensors"
@@ -168,7 +162,7 @@ def test_missing_mpi4py_is_one_line_error(tmp_path):
 
 def test_mpirun_without_distributed_is_refused(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
-    status = common.run_main(copy_task.main, ["--out", str(tmp_path / "run")])
+    status = cli.run_main(copy_task.main, ["--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert status == 1 and len(err.strip().splitlines()) == 1
     assert "mpirun with 2 processes" in err and "add --distributed" in err
@@ -203,7 +197,7 @@ def rank1_of_two():
 
 
 def test_a_user_error_on_one_rank_ends_the_whole_job(capsys, tmp_path, rank1_of_two):
-    status = common.run_main(copy_task.main, ["--distributed", "--batch-size", "63",
+    status = cli.run_main(copy_task.main, ["--distributed", "--batch-size", "63",
                                               "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert status == 1 and rank1_of_two.aborted == 1           # MPI_Abort for every rank
@@ -214,7 +208,7 @@ def test_a_user_error_on_one_rank_ends_the_whole_job(capsys, tmp_path, rank1_of_
 def test_a_global_batch_splits_into_equal_shards_that_make_it_up():
     ids = copy_task.random_sequences(np.random.default_rng(0), 6)
     tgt = np.concatenate([ids, np.zeros((6, 2), dtype=np.int64)], axis=1)   # padded targets
-    batch = common.Batch(ids, tgt)
+    batch = Batch(ids, tgt)
     shards = [batch.shard(rank=r, world_size=3) for r in range(3)]
     np.testing.assert_array_equal(np.concatenate([s.src.numpy() for s in shards]), ids)
     np.testing.assert_array_equal(np.concatenate([s.tgt_out.numpy() for s in shards]),
@@ -226,7 +220,7 @@ def test_a_global_batch_splits_into_equal_shards_that_make_it_up():
 
 
 def test_throughput_line_names_the_processes():
-    assert common.format_throughput(10, 2.0, 5000.0) == \
+    assert format_throughput(10, 2.0, 5000.0) == \
         "throughput: 5,000 tok/s over 10 steps (200.0 ms/step)"
-    assert common.format_throughput(10, 2.0, 5000.0, world_size=2).endswith(
+    assert format_throughput(10, 2.0, 5000.0, world_size=2).endswith(
         ", global over 2 processes (2,500 tok/s per process)")

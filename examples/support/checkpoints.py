@@ -1,0 +1,192 @@
+"""The run folder and its checkpoint: the loss history, building (or resuming) the
+model, optimizer and schedule, and saving and loading them.
+
+A checkpoint is one safetensors file written atomically by minigrad.io.Checkpoint:
+model, optimizer, schedule, step and random generator state, plus the run's
+settings and loss history in its metadata. A run folder's checkpoint is never
+replaced by accident (minigrad.training.check_run_folder).
+"""
+import json
+import os
+
+import minigrad as mg
+import minigrad.distributed as dist
+from minigrad.errors import MinigradError
+from minigrad.training import check_run_folder
+
+from .cli import ExampleError
+from .parallel import unwrap
+
+MODEL_KEYS = ("d_model", "nhead", "layers", "d_ff", "dropout", "norm")
+# What a resumed run takes from its checkpoint rather than from the flags.
+RESUMED_KEYS = MODEL_KEYS + ("seed", "batch_size", "warmup", "lr_factor", "label_smoothing")
+# Flags that steer this invocation only; they are not settings of the run.
+NOT_SAVED = ("steps", "out", "log_every", "checkpoint_every")
+
+
+class Run:
+    """The folder that holds one run's pictures, checkpoint and results (made by
+    rank 0 only in a distributed job: the other ranks write nothing)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        if not dist.is_main_process():
+            return
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise ExampleError(f"--out: cannot create the run folder {folder}: "
+                               f"{e.strerror}") from None
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    @property
+    def checkpoint(self):
+        return self.path("checkpoint.safetensors")
+
+    def write_results(self, results):
+        """results.json: the measured numbers of the run, for people and for tests."""
+        with open(self.path("results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+
+
+def open_run(args):
+    """The run folder of a training script, after refusing to replace its checkpoint
+    unless --resume names that checkpoint or --overwrite is given."""
+    run = os.path.join(args.out, "checkpoint.safetensors")
+    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite,
+                     choices=f"resume it with --resume {run}, choose a new --out, or pass "
+                             "--overwrite to start over")
+    return Run(args.out)
+
+
+def run_config(args, defaults):
+    """The run's settings: from the flags, and for a resumed run from its checkpoint."""
+    config = {k: getattr(args, k) for k in defaults if k not in NOT_SAVED}
+    if args.resume:
+        saved = read_checkpoint_config(args.resume)
+        config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
+    return config
+
+
+def check_resume_path(path):
+    """A --resume path that cannot be read gives one clear line, before any work."""
+    if path is None:
+        return None
+    if not os.path.exists(path):
+        raise ExampleError(f"--resume: no such file: {path}")
+    if os.path.isdir(path):
+        raise ExampleError(f"--resume: {path} is a folder; give the checkpoint file "
+                           "(e.g. runs/copy_task/checkpoint.safetensors)")
+    if not os.access(path, os.R_OK):
+        raise ExampleError(f"--resume: {path} is not readable (permission denied)")
+    return path
+
+
+class History:
+    """The loss and learning rate of every training step; saved with the checkpoint,
+    so a resumed run extends the same curve. `resumed_at` lists the steps where
+    a run started again from a checkpoint."""
+
+    def __init__(self, losses=(), lrs=(), resumed_at=()):
+        self.losses = list(losses)
+        self.lrs = list(lrs)
+        self.resumed_at = list(resumed_at)
+        # Target tokens per second of this invocation's training, all ranks together;
+        # it describes this run's machine, so it is not saved with the checkpoint.
+        self.tokens_per_second = None
+
+    def __len__(self):
+        return len(self.losses)
+
+    def append(self, loss, lr):
+        self.losses.append(float(loss))
+        self.lrs.append(float(lr))
+
+    def to_json(self):
+        return {"losses": self.losses, "lrs": self.lrs, "resumed_at": self.resumed_at}
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(d.get("losses", ()), d.get("lrs", ()), d.get("resumed_at", ()))
+
+
+def make_training(config, build_model, device, resume=None):
+    """The model, the paper's optimizer (Adam, betas 0.9 and 0.98, eps 1e-9) and its Noam
+    schedule; restored from the checkpoint `resume` when given.
+
+    In a distributed job every rank loads the same checkpoint, and the model is
+    wrapped in DistributedDataParallel, which starts every rank from rank 0's
+    weights and averages the gradients.
+
+    Returns (model, optimizer, scheduler, start step, History).
+    """
+    world = dist.get_world_size()
+    if config["batch_size"] % world:
+        raise ExampleError(f"--batch-size {config['batch_size']} (the global batch) does not "
+                           f"split evenly over {world} processes; use a multiple of {world}")
+    # seed + rank: rank 0 (or the single process) builds the weights every rank starts
+    # from, and each rank draws dropout masks of its own.
+    dist.seed_per_rank(config["seed"])
+    model = build_model(config).to(device)
+    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
+                                warmup_steps=config["warmup"], factor=config["lr_factor"])
+    history, start = History(), 0
+    if resume:
+        start, history = load_checkpoint(resume, model, optimizer, scheduler)
+        history.resumed_at.append(start)
+        if world > 1:     # the checkpoint holds rank 0's generator: one stream per rank again
+            dist.seed_per_rank(config["seed"] + world * start)
+        dist.print_main(f"resumed from {resume} at step {start}")
+    if dist.is_initialized():
+        model = dist.DistributedDataParallel(model)
+    return model, optimizer, scheduler, start, history
+
+
+def save_checkpoint(path, model, optimizer, scheduler, history, config):
+    """Model, optimizer, schedule, step, loss history and settings in one
+    safetensors file, written atomically (minigrad.io.Checkpoint).
+
+    In a distributed job rank 0 writes it (the replicas are identical) and every
+    rank waits until it is complete."""
+    checkpoint = mg.io.Checkpoint(unwrap(model), optimizer, scheduler)
+    dist.save_on_main(checkpoint.save, path, step=len(history),
+                      extra={"config": config, "history": history.to_json()})
+
+
+def read_checkpoint_config(path):
+    """The settings a checkpoint was trained with (to rebuild its model before loading)."""
+    check_resume_path(path)
+    try:
+        meta = mg.io.load_metadata(path)
+        extra = json.loads(meta["extra"])
+        return extra["config"]
+    except MinigradError as e:
+        raise ExampleError(f"--resume {path}: {e}") from None
+    except (KeyError, TypeError, ValueError):
+        raise ExampleError(f"--resume {path}: not a checkpoint written by these examples "
+                           "(no settings in its metadata)") from None
+
+
+def load_checkpoint(path, model, optimizer, scheduler):
+    """Restore a run; returns (step, History). Mismatches are one-line errors."""
+    try:
+        info = mg.io.Checkpoint(model, optimizer, scheduler).load(path)
+    except MinigradError as e:
+        raise ExampleError(f"--resume {path}: {e}") from None
+    history = History.from_json(info["extra"]["history"])
+    step = int(info["step"])
+    if len(history) != step:
+        raise ExampleError(f"--resume {path}: the checkpoint is at step {step} but holds "
+                           f"{len(history)} loss values")
+    return step, history
+
+
+def stopped_message(interrupt, step, path):
+    """The line a run prints when a signal stopped it after saving its checkpoint."""
+    cause = interrupt.signal_name or "a signal to another process of the job"
+    return (f"stopped by {cause} after step {step}: checkpoint saved to {path} "
+            f"(go on with --resume {path})")

@@ -1,0 +1,151 @@
+"""The command line every training example shares: flags, their checks, the device,
+and turning a user's mistake into one line on stderr (run_main)."""
+import os
+import sys
+
+import minigrad as mg
+import minigrad.distributed as dist
+from minigrad.errors import DeviceError, MinigradError
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class ExampleError(Exception):
+    """A problem the user can fix (a bad flag, a missing file): one line, no traceback."""
+
+
+def run_main(main, argv=None):
+    """Call main(argv) and turn user errors into one line on stderr and exit status 1.
+
+    Library errors (MinigradError, e.g. minigrad.training.DivergenceError) are
+    user errors too; anything else is a bug and keeps its traceback. In a
+    distributed job of several processes the error also ends the other ranks
+    (MPI_Abort), which would otherwise wait for this one in their next collective.
+    """
+    prog = os.path.basename(sys.argv[0]) or "example"
+    try:
+        return main(argv) or 0
+    except (ExampleError, MinigradError) as e:
+        if not (dist.is_initialized() and dist.get_world_size() > 1):
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 1
+        print(f"{prog}: error (rank {dist.get_rank()} of {dist.get_world_size()}): {e}",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        dist.get_communicator().abort(1)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def one_blas_thread_unless_chosen():
+    """One BLAS thread for the examples' small matrices, unless the environment chose.
+
+    A few hundred rows by 64-256 columns gain nothing from a second thread, and on a
+    machine shared with other jobs a waiting BLAS thread can slow every matmul
+    several times over. Set at run time (minigrad.set_num_threads), not through
+    environment variables at import, so the order of imports does not matter.
+    """
+    if not any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
+        mg.set_num_threads(1)
+
+
+def add_common_arguments(parser, defaults):
+    """The flags every training example has; `defaults` gives each script's values
+    (keys: steps, batch_size, d_model, nhead, layers, d_ff, dropout, norm, warmup,
+    lr_factor, label_smoothing, log_every, checkpoint_every, seed, out)."""
+    d = defaults
+    add = parser.add_argument
+    add("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs CuPy and a GPU)")
+    add("--steps", type=int, default=d["steps"],
+        help=f"total training steps, counted from the start of the run (default {d['steps']})")
+    add("--batch-size", type=int, default=d["batch_size"],
+        help=f"sequences per step (default {d['batch_size']})")
+    add("--d-model", type=int, default=d["d_model"], help=f"model width (default {d['d_model']})")
+    add("--nhead", type=int, default=d["nhead"], help=f"attention heads (default {d['nhead']})")
+    add("--layers", type=int, default=d["layers"],
+        help=f"encoder and decoder layers each (default {d['layers']})")
+    add("--d-ff", type=int, default=d["d_ff"],
+        help=f"feed-forward width (default {d['d_ff']})")
+    add("--dropout", type=float, default=d["dropout"], help=f"dropout (default {d['dropout']})")
+    add("--norm", choices=("pre", "post"), default=d["norm"],
+        help="layer norm before each sublayer (pre, norm_first=True) or after the residual "
+             f"add as in the paper (post) (default {d['norm']})")
+    add("--warmup", type=int, default=d["warmup"],
+        help=f"Noam schedule warmup steps (default {d['warmup']})")
+    add("--lr-factor", type=float, default=d["lr_factor"],
+        help="Noam schedule factor: lr = factor * d_model^-0.5 * min(step^-0.5, "
+             f"step * warmup^-1.5) (default {d['lr_factor']})")
+    add("--label-smoothing", type=float, default=d["label_smoothing"],
+        help=f"label smoothing of the loss (default {d['label_smoothing']})")
+    add("--log-every", type=int, default=d["log_every"],
+        help=f"print a log line every N steps (default {d['log_every']})")
+    add("--seed", type=int, default=d["seed"], help=f"random seed (default {d['seed']})")
+    add("--out", default=d["out"], help=f"run folder (default {d['out']})")
+    add("--resume", metavar="CHECKPOINT",
+        help="continue training from this checkpoint (its model settings are used)")
+    add("--overwrite", action="store_true",
+        help="start a new run even though the run folder holds a checkpoint, replacing it "
+             "(without it such a run is refused)")
+    add("--checkpoint-every", type=int, default=d["checkpoint_every"], metavar="N",
+        help="save the checkpoint every N steps as well as at the end, on Ctrl-C and on "
+             f"SIGTERM (default {d['checkpoint_every']}; 0: only at the end and on a signal)")
+    add("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    add("--distributed", action="store_true",
+        help="data-parallel training in a job started with mpirun -n N (MPI between CPU "
+             "processes; NCCL with --device cuda, one GPU per process); --batch-size is the "
+             "global batch, split evenly over the processes")
+
+
+def check_common_arguments(args):
+    check_positive(args, "steps", "batch_size", "d_model", "nhead", "layers", "d_ff", "warmup",
+                   "lr_factor", "log_every")
+    if not 0.0 <= args.dropout < 1.0 or not 0.0 <= args.label_smoothing < 1.0:
+        raise ExampleError(f"--dropout and --label-smoothing must be in [0, 1), got "
+                           f"{args.dropout} and {args.label_smoothing}")
+    if args.checkpoint_every < 0:
+        raise ExampleError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    if args.resume and args.overwrite:
+        raise ExampleError("--resume and --overwrite contradict each other: --resume goes on "
+                           "from the checkpoint, --overwrite starts over")
+
+
+def check_positive(args, *names):
+    """One clear error for a flag that must be a positive number."""
+    for name in names:
+        value = getattr(args, name)
+        if value is None or value <= 0:
+            raise ExampleError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+
+def resolve_device(name):
+    """'cpu', 'cuda' or 'cuda:N' -> the device string, after checking that it is usable.
+
+    Errors are ExampleError with one line that says what to do.
+    """
+    try:
+        device = mg.parse_device(name)
+    except DeviceError:
+        raise ExampleError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from None
+    if device == "cpu":
+        return device
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        raise ExampleError(f"--device {name} needs CuPy, which is not installed: "
+                           "pip install -e \".[gpu]\" (or the cupy-cudaXXx wheel that matches "
+                           "your CUDA), or use --device cpu") from None
+    except Exception as e:           # a broken CUDA install fails at import
+        raise ExampleError(f"--device {name}: CuPy failed to load ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}); use --device cpu") \
+            from None
+    if not mg.cuda_is_available():
+        raise ExampleError(f"--device {name}: CuPy is installed but sees no GPU "
+                           "(no NVIDIA driver or device); use --device cpu")
+    index = int(device.split(":")[1])
+    count = cupy.cuda.runtime.getDeviceCount()
+    if index >= count:
+        raise ExampleError(f"--device {name}: there are only {count} GPU(s) (cuda:0 to "
+                           f"cuda:{count - 1})")
+    return device
