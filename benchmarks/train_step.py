@@ -5,12 +5,17 @@
     python benchmarks/train_step.py --config d_model=256,nhead=4,layers=2,d_ff=1024,batch=16,length=32,vocab=4000
     python benchmarks/train_step.py --profile       # where minigrad's time goes, per op
     python benchmarks/train_step.py --device cuda --amp   # mixed precision in both
+    python benchmarks/train_step.py --torch-compile # a third column: PyTorch under torch.compile
 
 The same model (minigrad's weights copied into PyTorch with the converter), the
 same data and dropout 0.1 in both. A step is: embeddings, Transformer, generator,
 cross-entropy, backward, Adam. With --amp both run the forward under autocast
 (float16; each framework's own autocast lists) and step through a GradScaler. The two frameworks alternate step by step after a
 warm-up, and the table reports medians, so a noisy neighbour slows both alike.
+With --torch-compile a third model (same weights) runs under torch.compile (Inductor);
+its first steps compile, are excluded from the timing and are reported as compile
+time. Where compiling fails (no C++ compiler, ...), the output says so and the
+comparison goes on with the other two.
 """
 import argparse
 import math
@@ -97,7 +102,7 @@ def build_minigrad(cfg, device):
     mg.manual_seed(0)
     model = Seq2SeqTransformer(cfg["vocab"], cfg["vocab"], d_model=cfg["d_model"], nhead=cfg["nhead"],
                                num_encoder_layers=cfg["layers"], num_decoder_layers=cfg["layers"],
-                               dim_feedforward=cfg["d_ff"], dropout=0.1, max_len=max(512, cfg["length"]))
+                               dim_feedforward=cfg["d_ff"], dropout=cfg.get("dropout", 0.1), max_len=max(512, cfg["length"]))
     model.to(device).train()
     opt = Adam(model.parameters(), lr=1e-4)
     return mg, model, opt
@@ -125,16 +130,19 @@ def build_torch(cfg, state_dict, device):
             self.tgt_tok_emb = Embed(cfg["vocab"], d)
             self.register_buffer("pe", torch.from_numpy(sinusoid_table(max(512, cfg["length"]), d)),
                                  persistent=False)
-            self.drop = torch.nn.Dropout(0.1)
+            self.drop = torch.nn.Dropout(cfg.get("dropout", 0.1))
             self.transformer = torch.nn.Transformer(d, cfg["nhead"], cfg["layers"], cfg["layers"],
-                                                    cfg["d_ff"], 0.1, batch_first=True)
+                                                    cfg["d_ff"], cfg.get("dropout", 0.1),
+                                                    batch_first=True)
             self.generator = torch.nn.Linear(d, cfg["vocab"])
 
         def forward(self, src, tgt, src_pad, tgt_pad, causal):
             s = self.drop(self.src_tok_emb(src) + self.pe[: src.shape[1]])
             t = self.drop(self.tgt_tok_emb(tgt) + self.pe[: tgt.shape[1]])
+            # without padding masks, tgt_is_causal lets PyTorch run its fused causal kernel
             out = self.transformer(s, t, tgt_mask=causal, src_key_padding_mask=src_pad,
-                                   tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
+                                   tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad,
+                                   tgt_is_causal=src_pad is None)
             return self.generator(out)
 
     torch.manual_seed(0)
@@ -145,32 +153,63 @@ def build_torch(cfg, state_dict, device):
     return torch, model, opt
 
 
-def make_steps(cfg, device, amp=False):
+def make_data(cfg):
+    """The step's (source, target input, target output) ids, the same on every call."""
+    rng = np.random.default_rng(0)
+    src = rng.integers(1, cfg["vocab"], (cfg["batch"], cfg["length"]))
+    tgt = rng.integers(1, cfg["vocab"], (cfg["batch"], cfg["length"] + 1))
+    return src, tgt[:, :-1], tgt[:, 1:]
+
+
+def torch_step_of(torch, model, opt, cfg, device, padding_masks=True, amp=False):
+    """One PyTorch training step of `model` (eager or compiled) on make_data's batch.
+    padding_masks=False passes none (make_data has no padding: its ids start at 1), so
+    PyTorch may take its fused (flash) attention kernels. `amp`: forward under autocast
+    (float16) and the step through a GradScaler."""
+    tdev = "cuda" if device != "cpu" else "cpu"
+    t_src, t_in, t_out = (torch.from_numpy(a).to(tdev) for a in make_data(cfg))
+    t_causal = torch.nn.Transformer.generate_square_subsequent_mask(cfg["length"], device=tdev)
+    t_sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+    scaler = torch.amp.GradScaler(tdev, enabled=amp)        # disabled: a pass-through
+
+    def torch_step():
+        pads = (t_src == 0, t_in == 0) if padding_masks else (None, None)
+        with torch.autocast(tdev, dtype=torch.float16, enabled=amp):
+            logits = model(t_src, t_in, *pads, t_causal)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg["vocab"]),
+                                                     t_out.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        t_sync()
+        return loss
+    return torch_step, t_sync
+
+
+def make_compiled_step(cfg, state_dict, device):
+    """A PyTorch step under torch.compile, from `state_dict` (minigrad's initial weights)."""
+    torch, model, opt = build_torch(cfg, state_dict, "cuda" if device != "cpu" else "cpu")
+    return torch_step_of(torch, torch.compile(model), opt, cfg, device)[0]
+
+
+def make_steps(cfg, device, amp=False, torch_padding_masks=True):
     """The two training steps (closures); `amp`: forward under autocast in float16 and
     the step through a GradScaler, in both frameworks."""
     mg, m_model, m_opt = build_minigrad(cfg, device)
     torch, t_model, t_opt = build_torch(cfg, m_model.state_dict(), "cuda" if device != "cpu" else "cpu")
-    rng = np.random.default_rng(0)
-    b, length, vocab = cfg["batch"], cfg["length"], cfg["vocab"]
-    src = rng.integers(1, vocab, (b, length))
-    tgt = rng.integers(1, vocab, (b, length + 1))
-    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
-
-    m_src, m_in, m_out = (mg.tensor(a, device=device) for a in (src, tgt_in, tgt_out))
-    tdev = "cuda" if device != "cpu" else "cpu"
-    t_src, t_in, t_out = (torch.from_numpy(a).to(tdev) for a in (src, tgt_in, tgt_out))
-    t_causal = torch.nn.Transformer.generate_square_subsequent_mask(length, device=tdev)
-
+    vocab = cfg["vocab"]
+    m_src, m_in, m_out = (mg.tensor(a, device=device) for a in make_data(cfg))
+    torch_step, t_sync = torch_step_of(torch, t_model, t_opt, cfg, device, torch_padding_masks,
+                                       amp)
     if device == "cpu":
-        m_sync = t_sync = lambda: None
+        m_sync = lambda: None  # noqa: E731
     else:
         import cupy
         m_sync = cupy.cuda.Device().synchronize
-        t_sync = torch.cuda.synchronize
 
     kind = "cpu" if device == "cpu" else "cuda"
     m_scaler = mg.amp.GradScaler(kind, enabled=amp)       # disabled: a pass-through
-    t_scaler = torch.amp.GradScaler(kind, enabled=amp)
 
     def minigrad_step():
         with mg.autocast(kind, dtype=mg.float16, enabled=amp):
@@ -181,17 +220,6 @@ def make_steps(cfg, device, amp=False):
         m_scaler.step(m_opt)
         m_scaler.update()
         m_sync()
-        return loss
-
-    def torch_step():
-        with torch.autocast(kind, dtype=torch.float16, enabled=amp):
-            logits = t_model(t_src, t_in, t_src == 0, t_in == 0, t_causal)
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), t_out.reshape(-1))
-        t_opt.zero_grad(set_to_none=True)
-        t_scaler.scale(loss).backward()
-        t_scaler.step(t_opt)
-        t_scaler.update()
-        t_sync()
         return loss
 
     return minigrad_step, torch_step, m_model, (m_sync, t_sync)
@@ -222,10 +250,33 @@ def time_alternating(steps, warmup, reps):
     return [float(np.median(t)) for t in times]
 
 
+def compile_step(cfg, state_dict, args):
+    """(step, compile seconds, first loss) under torch.compile, or (None, why, None).
+
+    Compile time: the first two steps (Inductor compiles the forward on the first call
+    and the backward at its first backward; the second shows any recompilation) minus
+    two ordinary steps afterwards."""
+    try:
+        step = make_compiled_step(cfg, state_dict, args.device)
+        start = time.perf_counter()
+        loss = float(step().item())
+        step()
+        first_two = time.perf_counter() - start
+        start = time.perf_counter()
+        step()
+        step()
+        return step, first_two - (time.perf_counter() - start), loss
+    except Exception as e:          # noqa: BLE001  (any compiler failure: report, go on)
+        lines = str(e).strip().splitlines() or [""]
+        return None, f"{type(e).__name__}: {lines[0][:200]}", None
+
+
 def run_config(name, cfg, args, peak):
     minigrad_step, torch_step, model, _ = make_steps(cfg, args.device, args.amp)
+    compiled = compile_step(cfg, model.state_dict(), args) if args.torch_compile else None
     m_loss, t_loss = float(minigrad_step().item()), float(torch_step().item())
-    m_time, t_time = time_alternating([minigrad_step, torch_step], args.warmup, args.reps)
+    steps = [minigrad_step, torch_step] + ([compiled[0]] if compiled and compiled[0] else [])
+    m_time, t_time, *c_time = time_alternating(steps, args.warmup, args.reps)
     m_mem = peak_memory_mb("minigrad", cfg, args.device, args.amp) if args.device == "cpu" \
         else float("nan")
     t_mem = peak_memory_mb("pytorch", cfg, args.device, args.amp) if args.device == "cpu" \
@@ -237,12 +288,21 @@ def run_config(name, cfg, args, peak):
           f"vocab={cfg['vocab']}  params={model.num_parameters():,}  first loss "
           f"minigrad {m_loss:.4f} / torch {t_loss:.4f}")
     print(f"{'':<10}{'ms/step':>10}{'tokens/s':>11}{'GFLOP/s':>10}{'% peak':>8}{'peak MB':>9}")
-    for label, sec, mem in (("minigrad", m_time, m_mem), ("pytorch", t_time, t_mem)):
+    rows = [("minigrad", m_time, m_mem), ("pytorch", t_time, t_mem)]
+    rows += [("compiled", c_time[0], float("nan"))] if c_time else []
+    for label, sec, mem in rows:
         gflops = flops / sec / 1e9
         print(f"{label:<10}{sec * 1e3:>10.1f}{tokens / sec:>11.0f}{gflops:>10.1f}"
               f"{100 * gflops / peak:>7.1f}%{mem:>9.1f}")
     print(f"ratio minigrad/pytorch: time {m_time / t_time:.2f}x   peak memory "
           f"{m_mem / t_mem if t_mem == t_mem and t_mem > 0 else float('nan'):.2f}x")
+    if compiled and compiled[0]:
+        print(f"torch.compile: compile time {compiled[1]:.1f} s (first two steps less two "
+              f"ordinary ones; excluded above), first loss {compiled[2]:.4f}; ratio "
+              f"minigrad/compiled {m_time / c_time[0]:.2f}x, minigrad/faster PyTorch "
+              f"{m_time / min(t_time, c_time[0]):.2f}x")
+    elif compiled:
+        print(f"torch.compile: failed on this machine, no compiled column ({compiled[1]})")
     if args.profile:
         from minigrad import profiler
         with profiler.profile() as prof:
@@ -267,6 +327,8 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="print minigrad's per-op profile")
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision: forward under autocast (float16), GradScaler")
+    parser.add_argument("--torch-compile", action="store_true",
+                        help="add PyTorch under torch.compile as a third column")
     parser.add_argument("--memory-probe", choices=["minigrad", "pytorch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:

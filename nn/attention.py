@@ -154,7 +154,7 @@ class MultiheadAttention(Module):
                                          query.dtype, query.xp)
         out, weights = scaled_dot_product_attention_with_weights(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
-            is_causal=causal, packed=packed)                      # (B, h, T, d_k)
+            is_causal=causal, packed=packed, need_weights=need_weights)  # (B, h, T, d_k)
         # 4. merge heads: (B, h, T, d_k) -> (B, T, E), and 5. output projection W^O
         out = self.out_proj(self._merge_heads(out, batch_first))
 

@@ -23,9 +23,10 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, constant
-from .dispatch import reference, why_not_fused
+from .dispatch import reference, why_not_flash, why_not_fused
 from .dropout import Dropout, dropout, dropout_mask
 from .elementwise import Add, Div, MaskedFill, Mul, masked_fill
+from .flash_attention import flash_attention
 from .linalg import MatMul
 from .softmax import Softmax, softmax_
 
@@ -154,15 +155,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scale:     the factor on Q K^T; default 1 / sqrt(d_k).
     Raises ShapeError (shapes that do not fit), DTypeError (mixed or non-float inputs, a
     mask neither bool nor float). For the weights, see
-    scaled_dot_product_attention_with_weights.
+    scaled_dot_product_attention_with_weights. Long sequences run the tiled kernel of
+    ops/flash_attention.py (memory linear in T and S; dispatch.why_not_flash says when).
     """
     return scaled_dot_product_attention_with_weights(query, key, value, attn_mask, dropout_p,
-                                                     is_causal, scale)[0]
+                                                     is_causal, scale, need_weights=False)[0]
 
 
 @autocast_op("lower_precision")
 def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None, dropout_p=0.0,
-                                              is_causal=False, scale=None, *, packed=None):
+                                              is_causal=False, scale=None, *, packed=None,
+                                              need_weights=True):
     """scaled_dot_product_attention, returning (output, weights): weights (..., T, S) are
     the attention probabilities after dropout (zero rows where no key may be attended).
     The fused kernel's weights come detached (for inspection); the reference's are on
@@ -173,6 +176,9 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
     (self-attention), or key and value as packed[0], packed[1] of one (2, ..., S, d_k)
     tensor. The fused backward then writes one gradient for the packed tensor instead
     of three scattered into zeros. Raises ShapeError if the views do not match it.
+
+    need_weights=False: the weights come back as None, which lets long sequences run
+    the tiled kernel (ops/flash_attention.py), which never holds them.
     """
     op = "scaled_dot_product_attention"
     q, k, v = query, key, value
@@ -182,8 +188,11 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
     score_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
     _check_mask(attn_mask, score_shape, op)
     if why_not_fused(op, q, k, v, attn_mask=attn_mask) is not None:
-        return scaled_dot_product_attention_reference(q, k, v, attn_mask, dropout_p, is_causal,
-                                                      scale)
+        out, weights = scaled_dot_product_attention_reference(q, k, v, attn_mask, dropout_p,
+                                                              is_causal, scale)
+        return out, (weights if need_weights else None)
+    if why_not_flash(q, k, need_weights) is None:
+        return flash_attention(q, k, v, attn_mask, dropout_p, is_causal, scale), None
     layout, inputs = _layout(q, k, v, packed)
     blocked, added = _split_mask(attn_mask, is_causal, q, k)
     settings = dict(

@@ -18,6 +18,10 @@ yourself to see which path a call would take (as PyTorch's `why_not_fast_path`):
     >>> with minigrad.use_fused(False):
     ...     minigrad.ops.dispatch.why_not_fused("softmax", x)
     'minigrad.use_fused(False) is in effect'
+
+Attention has two fused kernels: the dense one (ops/attention.py, keeps the (T, S)
+weights) and the tiled, memory-efficient one (ops/flash_attention.py, keeps none);
+`why_not_flash` says when a fused attention call takes the dense one.
 """
 import functools
 
@@ -26,6 +30,7 @@ import numpy as np
 from ..autograd import fused_enabled, is_grad_enabled
 from ..errors import MinigradError
 from ..tensor import Tensor
+from .flash_attention import FLASH_MIN_SCORES, FlashAttention
 
 # public name -> the op name its fused kernel records (what graph pictures and
 # profiles show); graph/style.py and graph/roles.py read the names from here
@@ -38,7 +43,8 @@ FUSED_OPS = {
     "gelu": "gelu",
     "linear": "linear",
 }
-FUSED_OP_NAMES = frozenset(FUSED_OPS.values())
+# ... and attention's second kernel, the tiled one
+FUSED_OP_NAMES = frozenset(FUSED_OPS.values()) | {FlashAttention.name}
 
 _ALIASES = {"attention": "scaled_dot_product_attention"}
 REFERENCES = {}          # public name -> its reference function, filled by @reference
@@ -85,4 +91,22 @@ def why_not_fused(op, *tensors, attn_mask=None):
     if op == "scaled_dot_product_attention" and isinstance(attn_mask, Tensor) \
             and attn_mask.requires_grad and is_grad_enabled():
         return "attn_mask requires grad: the fused kernel treats the mask as a constant"
+    return None
+
+
+def why_not_flash(query, key, need_weights=False):
+    """Why a fused attention call would take the dense kernel instead of the tiled one
+    (ops/flash_attention.py); None if it would take the tiled one. Ask why_not_fused first.
+
+    query (..., T, d_k), key (..., S, d_k): Tensors. need_weights: whether the caller
+    wants the (T, S) weights, which only the dense kernel holds. The tiled kernel is
+    chosen from T * S >= FLASH_MIN_SCORES on (long sequences, where it pays in memory
+    and time; its comment gives the measurement).
+    """
+    if need_weights:
+        return "the attention weights are asked for: the tiled kernel never holds them"
+    t, s = query.shape[-2], key.shape[-2]
+    if t * s < FLASH_MIN_SCORES:
+        return (f"T * S = {t} * {s} is below FLASH_MIN_SCORES = {FLASH_MIN_SCORES}: "
+                "the dense kernel is as fast there")
     return None
