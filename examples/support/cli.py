@@ -51,17 +51,18 @@ def one_blas_thread_unless_chosen():
         mg.set_num_threads(1)
 
 
-def add_common_arguments(parser, defaults):
+def add_common_arguments(parser, defaults, batch_size_help="sequences per step"):
     """The flags every training example has; `defaults` gives each script's values
     (keys: steps, batch_size, d_model, nhead, layers, d_ff, dropout, norm, warmup,
-    lr_factor, label_smoothing, log_every, checkpoint_every, seed, out)."""
+    lr_factor, label_smoothing, log_every, checkpoint_every, seed, out), and
+    `batch_size_help` says what --batch-size counts (e.g. "tokens per batch")."""
     d = defaults
     add = parser.add_argument
     add("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs CuPy and a GPU)")
     add("--steps", type=int, default=d["steps"],
         help=f"total training steps, counted from the start of the run (default {d['steps']})")
     add("--batch-size", type=int, default=d["batch_size"],
-        help=f"sequences per step (default {d['batch_size']})")
+        help=f"{batch_size_help} (default {d['batch_size']})")
     add("--d-model", type=int, default=d["d_model"], help=f"model width (default {d['d_model']})")
     add("--nhead", type=int, default=d["nhead"], help=f"attention heads (default {d['nhead']})")
     add("--layers", type=int, default=d["layers"],
