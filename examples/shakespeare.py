@@ -279,18 +279,10 @@ def parse_args(argv):
     add("--eval-every", type=int, default=500, help="validate every N steps (default 500)")
     add("--eval-minutes", type=float, default=5.0,
         help="and every M minutes of training time (default 5)")
-    add("--log-every", type=int, default=10, help="a log line every N steps (default 10)")
-    add("--checkpoint-every", type=int, default=250, metavar="N",
-        help="save every N steps as well as at the end and on a signal (default 250; 0: not)")
+    cli.add_run_arguments(parser, dict(log_every=10, checkpoint_every=250, seed=d["seed"],
+                                       out=os.path.join("runs", "shakespeare")))
     add("--sample-length", type=int, default=200,
         help="tokens of each sample printed at validation (default 200; 0: none)")
-    add("--seed", type=int, default=d["seed"], help="random seed (default 0)")
-    add("--out", default=os.path.join("runs", "shakespeare"), help="run folder")
-    add("--resume", metavar="CHECKPOINT", help="continue training from this checkpoint")
-    add("--overwrite", action="store_true",
-        help="start a new run in a folder that holds a checkpoint, replacing it")
-    add("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    add("--no-progress", action="store_true", help="no progress bar (log lines only)")
     gen = parser.add_argument_group("generation")
     gen.add_argument("--generate", metavar="CHECKPOINT",
                      help="write text from this checkpoint instead of training")
@@ -305,18 +297,17 @@ def parse_args(argv):
     cli.check_positive(args, "n_layer", "n_head", "n_embd", "block_size", "batch_size", "lr",
                        "steps", "minutes", "eval_every", "eval_minutes", "log_every",
                        "eval_batches", "max_new_tokens")
-    if not 0.0 <= args.dropout < 1.0 or args.warmup < 0 or args.checkpoint_every < 0 \
-            or args.sample_length < 0 or args.temperature < 0:
-        raise ExampleError("--dropout must be in [0, 1); --warmup, --checkpoint-every, "
-                           "--sample-length and --temperature must be >= 0")
+    cli.check_run_arguments(args)
+    if not 0.0 <= args.dropout < 1.0 or args.warmup < 0 or args.sample_length < 0 \
+            or args.temperature < 0:
+        raise ExampleError("--dropout must be in [0, 1); --warmup, --sample-length and "
+                           "--temperature must be >= 0")
     if args.block_size < 2:
         raise ExampleError(f"--block-size must be >= 2 (a token and its successor), got "
                            f"{args.block_size}")
     if args.warmup > args.steps and not (args.resume or args.generate):   # (theirs: saved)
         raise ExampleError(f"--warmup {args.warmup} is longer than --steps {args.steps}: the "
                            "cosine schedule needs warmup <= steps")
-    if args.resume and args.overwrite:
-        raise ExampleError("--resume and --overwrite contradict each other")
     return args
 
 
