@@ -71,16 +71,16 @@ def run_config(args, defaults):
     return config
 
 
-def check_resume_path(path, flag="--resume", example="runs/copy_task/checkpoint.safetensors"):
-    """A checkpoint path given with `flag` that cannot be read gives one clear line, before
-    any work; `example` is the kind of path the flag wants (shown for a folder)."""
+def check_resume_path(path, flag="--resume"):
+    """A checkpoint path given with `flag` (--resume, --generate, --checkpoint, ...) that
+    cannot be read gives one clear line, before any work."""
     if path is None:
         return None
     if not os.path.exists(path):
         raise ExampleError(f"{flag}: no such file: {path}")
     if os.path.isdir(path):
         raise ExampleError(f"{flag}: {path} is a folder; give the checkpoint file "
-                           f"(e.g. {example})")
+                           f"(e.g. {os.path.join(path, 'checkpoint.safetensors')})")
     if not os.access(path, os.R_OK):
         raise ExampleError(f"{flag}: {path} is not readable (permission denied)")
     return path
