@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
 
 import shakespeare  # noqa: E402  (the example: its flags, data, pictures and formats)
 from support import cli, plots, report  # noqa: E402
-from support.checkpoints import Run  # noqa: E402
+from support.checkpoints import History, Run  # noqa: E402
 from support.cli import ExampleError  # noqa: E402
 from support.progress import Progress  # noqa: E402
 
@@ -204,11 +204,12 @@ def main(argv=None):
           f"{data.tokenizer.vocab_size}): {len(data.train_ids):,} training, "
           f"{len(data.val_ids):,} validation")
 
-    state = shakespeare.RunState()
-    budget, mark = args.minutes * 60.0, args.eval_minutes * 60.0
+    history = History()
+    mark = args.eval_minutes * 60.0
     next_mark = mark
     t_train = time.perf_counter()
-    with Progress(args.steps, 0, args.log_every, not args.no_progress) as progress:
+    with Progress(args.steps, 0, args.log_every, not args.no_progress,
+                  budget_seconds=args.minutes * 60.0) as progress:
         for step in range(1, args.steps + 1):
             t0 = time.perf_counter()
             x, y = (torch.from_numpy(a) for a in data.batch(step, config))   # the same windows
@@ -222,25 +223,25 @@ def main(argv=None):
             optimizer.zero_grad(set_to_none=True)
             loss_value = loss.item()
             seconds = time.perf_counter() - t0
-            state.train_seconds += seconds
+            history.train_seconds += seconds
             progress.update(step, loss_value, lr, grad_norm, x.numel(), seconds)
-            state.history.append(loss_value, lr)
-            out_of_time = state.train_seconds >= budget
-            if step % args.eval_every == 0 or state.train_seconds >= next_mark \
+            history.append(loss_value, lr)
+            out_of_time = progress.out_of_time
+            if step % args.eval_every == 0 or history.train_seconds >= next_mark \
                     or out_of_time or step == args.steps:
-                while state.train_seconds >= next_mark:
+                while history.train_seconds >= next_mark:
                     next_mark += mark
                 loss_v = validation_loss(model, data)
                 bpc = shakespeare.bits_per_character(loss_v, data.chars_per_token)
-                minutes = state.train_seconds / 60
-                state.validation.append({"step": step, "minutes": minutes, "loss": loss_v,
+                minutes = history.train_seconds / 60
+                history.evaluations.append({"step": step, "minutes": minutes, "loss": loss_v,
                                          "bpc": bpc})
                 progress.print(f"step {step}: validation loss {loss_v:.4f} nats/token, "
                                f"{bpc:.3f} bits/char after {minutes:.2f} min of training")
             if out_of_time:
                 progress.print(f"--minutes {args.minutes:g}: time is up after step {step}")
                 break
-    state.history.tokens_per_second = progress.report_throughput()
+    history.tokens_per_second = progress.report_throughput()
     train_seconds = time.perf_counter() - t_train
 
     prompt = data.tokenizer.encode(args.prompt)
@@ -249,16 +250,17 @@ def main(argv=None):
                          args.temperature, args.top_k,
                          torch.Generator().manual_seed(args.seed))
     text = data.tokenizer.decode(out[0, len(prompt):].numpy())
-    print(f"\nsample after {len(state.history)} steps:\n{args.prompt + text}")
-    files = [shakespeare.plot_learning_curves(
-        state, run.path("loss.png"), f"Shakespeare GPT in PyTorch ({config['tokenizer']}): "
-                                     f"{len(state.history)} steps")]
-    last = state.validation[-1]
+    print(f"\nsample after {len(history)} steps:\n{args.prompt + text}")
+    files = [plots.plot_loss_curve(
+        history, run.path("loss.png"), f"Shakespeare GPT in PyTorch ({config['tokenizer']}): "
+                                       f"{len(history)} steps",
+        validation_key="loss", ylabel="cross-entropy (nats per token)")]
+    last = history.evaluations[-1]
     report.finish_run(run, files, {"task": "shakespeare", "framework": f"torch {torch.__version__}",
                                    "threads": threads, "val_loss": last["loss"],
-                                   "val_bpc": last["bpc"], "validation": state.validation,
-                                   "total_train_seconds": state.train_seconds, "sample": text},
-                      started, train_seconds, 0, state.history, "cpu", config)
+                                   "val_bpc": last["bpc"], "validation": history.evaluations,
+                                   "total_train_seconds": history.train_seconds, "sample": text},
+                      started, train_seconds, 0, history, "cpu", config)
     return 0
 
 

@@ -117,13 +117,14 @@ def main(argv=None):
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=config["label_smoothing"])
     run = Run(args.out)
     test_sources, test_refs = translate.load_test(args, args.pair)
-    valid = Validation(run, tokenizer, *load_split(args.data, args.pair, "valid"),
-                                 config, args, "cpu", 0)
+    history = History()
+    valid = Validation(tokenizer, *load_split(args.data, args.pair, "valid"), config, args,
+                       "cpu", history)
     print(f"PyTorch reference {args.pair}: {sum(p.numel() for p in model.parameters()):,} "
           f"parameters, {len(batches):,} batches, {args.minutes:g} minutes")
-    history, trained = History(), 0.0
     model.train()
-    with Progress(args.steps, 0, args.log_every, not args.no_progress) as progress:
+    with Progress(args.steps, 0, args.log_every, not args.no_progress,
+                  budget_seconds=60 * args.minutes) as progress:
         for step in range(1, args.steps + 1):
             t0 = time.perf_counter()
             batch = batches.batch(step)
@@ -137,12 +138,11 @@ def main(argv=None):
             scheduler.step()
             optimizer.zero_grad()
             seconds = time.perf_counter() - t0
-            trained += seconds
             progress.update(step, loss.item(), lr, grad_norm, batch.n_tokens, seconds)
             history.append(loss.item(), lr)
-            done = trained >= 60 * args.minutes
+            done = progress.out_of_time
             if step % args.valid_every == 0 or done:
-                progress.print(valid(to_minigrad(model, config), step, trained))
+                progress.print(valid(to_minigrad(model, config), step, progress.run_time))
                 model.train()
             if done:
                 break
@@ -154,7 +154,7 @@ def main(argv=None):
     torch.save(model.state_dict(), run.path("model.pt"))
     run.write_results({"framework": "torch " + torch.__version__, "pair": args.pair,
                        "test": scores, "validation": valid.records, "steps": len(history),
-                       "train_seconds": trained, "tokens_per_second": tokens_per_second,
+                       "train_seconds": progress.run_time, "tokens_per_second": tokens_per_second,
                        "config": config})
     return 0
 

@@ -22,12 +22,12 @@ It shows which source words the model read while writing each word.
 """
 import argparse
 import sys
-import warnings
 
 import numpy as np
 
 from minigrad.models import MarianMT
 from minigrad.models.marian_tokenizer import MarianTokenizer
+from support.plots import plot_attention_heads
 
 
 def parse_args(argv=None):
@@ -49,6 +49,12 @@ def parse_args(argv=None):
                    help="one attention head (default: the mean over the heads)")
     p.add_argument("--device", default=None, help="cpu (default) or cuda (needs CuPy)")
     return p.parse_args(argv)
+
+
+def load(folder, device=None):
+    """(MarianMT, MarianTokenizer) of a Hugging Face Marian folder."""
+    return (MarianMT.from_pretrained(folder, device=device),
+            MarianTokenizer.from_pretrained(folder))
 
 
 def translate(model, tokenizer, sentences, **settings):
@@ -84,44 +90,12 @@ def cross_attention(model, tokenizer, sentence, output_ids, layer=-1, head=None)
             tokenizer.convert_ids_to_tokens(written))
 
 
-# fonts with Hangul, CJK, ... glyphs, used for the labels when installed (DejaVu Sans,
-# matplotlib's default, has Latin, Greek and Cyrillic only)
-FALLBACK_FONTS = ("Noto Sans CJK KR", "Noto Sans CJK JP", "NanumGothic", "Malgun Gothic",
-                  "AppleGothic", "Arial Unicode MS")
-
-
-def plot_heat_map(weights, src_labels, tgt_labels, path, title):
-    """Save a (T, S) matrix as a PNG heat map with the pieces on the axes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    fonts = ["DejaVu Sans"] + [f for f in FALLBACK_FONTS if f in installed]
-    t, s = weights.shape
-    with warnings.catch_warnings(), plt.rc_context({"font.family": fonts}):
-        warnings.filterwarnings("ignore", message="Glyph .* missing")   # no font has it
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * s + 2), max(3.0, 0.4 * t + 1.5)))
-        image = ax.imshow(weights, cmap="viridis", vmin=0.0, aspect="auto")
-        ax.set_xticks(range(s), src_labels, rotation=90)
-        ax.set_yticks(range(t), tgt_labels)
-        ax.set_xlabel("source pieces")
-        ax.set_ylabel("target pieces written")
-        ax.set_title(title)
-        fig.colorbar(image, ax=ax)
-        fig.tight_layout()
-        fig.savefig(path, format="png")
-        plt.close(fig)
-
-
 def main(argv=None):
     args = parse_args(argv)
     sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
     if not sentences:
         raise SystemExit("no sentences: give them as arguments or on stdin")
-    model = MarianMT.from_pretrained(args.model, device=args.device)
-    tokenizer = MarianTokenizer.from_pretrained(args.model)
+    model, tokenizer = load(args.model, args.device)
     settings = {k: v for k, v in (("num_beams", args.num_beams),
                                   ("max_length", args.max_length)) if v is not None}
     ids, translations = translate(model, tokenizer, sentences, **settings)
@@ -132,8 +106,9 @@ def main(argv=None):
                                                           ids[0], args.layer, args.head)
         which = "mean over heads" if args.head is None else f"head {args.head}"
         layer = args.layer % model.config.decoder_layers
-        plot_heat_map(weights, src_labels, tgt_labels, args.attention_png,
-                      f"cross-attention, decoder layer {layer}, {which}")
+        plot_attention_heads(weights[None], src_labels, tgt_labels, args.attention_png,
+                             f"cross-attention, decoder layer {layer}", heads=[which],
+                             xlabel="source pieces", ylabel="target pieces written")
         print(f"cross-attention of the first sentence: {args.attention_png}", file=sys.stderr)
 
 

@@ -31,7 +31,6 @@ and results.json. A resumed run continues bitwise as the uninterrupted one: batc
 The training loop is `train()` below, every step in view.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -43,8 +42,8 @@ import minigrad as mg
 from minigrad.models import GPT, GPTConfig
 from minigrad.training import DivergenceMonitor, graceful_interrupt
 from shakespeare_data import corpus, load_corpus, random_windows, tokenizer_from_dict
-from shakespeare_pictures import check_attention_choice, draw_attention, plot_learning_curves
-from support import checkpoints, cli, report
+from shakespeare_pictures import check_attention_choice, draw_attention
+from support import checkpoints, cli, plots, report
 from support.cli import ExampleError
 from support.data import data_rng
 from support.progress import Progress
@@ -119,21 +118,6 @@ def build_optimizer(model, config):
     return optimizer, scheduler
 
 
-class RunState:
-    """What a run carries besides model and optimizer: the loss history, the validation
-    measurements and the training time so far (saved with the checkpoint)."""
-
-    def __init__(self, history=None, validation=(), train_seconds=0.0):
-        self.history = history or checkpoints.History()
-        self.validation = [dict(v) for v in validation]
-        self.train_seconds = float(train_seconds)
-
-    def extra(self, config, tokenizer):
-        return {"config": config, "history": self.history.to_json(),
-                "validation": self.validation, "train_seconds": self.train_seconds,
-                "tokenizer": tokenizer.to_dict()}
-
-
 def new_config(args):
     """The settings of a new run from the flags; the cosine ends at its --steps
     (schedule_steps, which a resumed run keeps)."""
@@ -141,22 +125,19 @@ def new_config(args):
 
 
 def read_run(path, flag):
-    """(config, tokenizer, extra) of a checkpoint this script wrote, checked before use."""
-    checkpoints.check_resume_path(path)
+    """(config, tokenizer) of a checkpoint this script wrote, checked before use."""
+    extra = checkpoints.read_checkpoint_extra(path, flag, needs=("config", "tokenizer"),
+                                              writer="examples/shakespeare.py")
     try:
-        extra = mg.io.load_metadata(path).get("extra")
-        extra = None if extra is None else json.loads(extra)
-        return extra["config"], tokenizer_from_dict(extra["tokenizer"]), extra
-    except mg.errors.MinigradError as e:
-        raise ExampleError(f"{flag} {path}: {e}") from None
+        return extra["config"], tokenizer_from_dict(extra["tokenizer"])
     except (KeyError, TypeError, ValueError):
-        raise ExampleError(f"{flag} {path}: not a checkpoint of examples/shakespeare.py "
-                           "(no settings or tokenizer in its metadata)") from None
+        raise ExampleError(f"{flag} {path}: its tokenizer cannot be read back") from None
 
 
-def save(run, model, optimizer, scheduler, state, config, tokenizer):
-    mg.io.Checkpoint(model, optimizer, scheduler).save(
-        run.checkpoint, step=len(state.history), extra=state.extra(config, tokenizer))
+def save(run, model, optimizer, scheduler, history, config, tokenizer):
+    """The checkpoint, with the run's own tokenizer in its metadata."""
+    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
+                                extra={"tokenizer": tokenizer.to_dict()})
 
 
 # ------------------------------------------------------------------ evaluation and samples
@@ -195,21 +176,22 @@ def generate(model, tokenizer, prompt, max_new_tokens, temperature=0.8, top_k=No
 
 
 # ------------------------------------------------------------------ training
-def train(model, optimizer, scheduler, data, start, state, config, args, run, device):
+def train(model, optimizer, scheduler, data, start, history, config, args, run, device):
     """Train from step `start` to --steps or until --minutes of training time have passed,
     evaluating and sampling along the way and saving the checkpoint.
 
     The clock counts training steps only (not evaluation, samples or saving), for this
-    script and benchmarks/shakespeare_torch.py alike. Returns None, or the exit status
-    of the signal (130 Ctrl-C, 143 SIGTERM) that stopped the run after it saved.
+    script and benchmarks/shakespeare_torch.py alike; history.train_seconds holds it
+    over the whole run (resumed ones included). Returns None, or the exit status of the
+    signal (130 Ctrl-C, 143 SIGTERM) that stopped the run after it saved.
     """
     vocab = data.tokenizer.vocab_size
     monitor = DivergenceMonitor(chance_loss=math.log(vocab), hint=DIVERGENCE_HINT)
-    budget, spent = args.minutes * 60.0, 0.0
     mark = args.eval_minutes * 60.0
-    next_mark = (math.floor(state.train_seconds / mark) + 1) * mark
+    next_mark = (math.floor(history.train_seconds / mark) + 1) * mark
     model.train()
-    with Progress(args.steps, start, args.log_every, not args.no_progress) as progress, \
+    with Progress(args.steps, start, args.log_every, not args.no_progress,
+                  budget_seconds=args.minutes * 60.0) as progress, \
             graceful_interrupt() as interrupt:
         for step in range(start + 1, args.steps + 1):
             t0 = time.perf_counter()
@@ -224,20 +206,19 @@ def train(model, optimizer, scheduler, data, start, state, config, args, run, de
             optimizer.zero_grad()
             loss_value = loss.item()                       # waits for the step
             seconds = time.perf_counter() - t0
-            state.train_seconds += seconds
-            spent += seconds
+            history.train_seconds += seconds
             progress.update(step, loss_value, lr, grad_norm, x.numel(), seconds)
-            state.history.append(loss_value, lr)
+            history.append(loss_value, lr)
             monitor.check(step, loss_value, grad_norm)     # diverged: raise, keep the last save
-            out_of_time = spent >= budget
-            if step % args.eval_every == 0 or state.train_seconds >= next_mark \
+            out_of_time = progress.out_of_time
+            if step % args.eval_every == 0 or history.train_seconds >= next_mark \
                     or out_of_time or step == args.steps:
-                while state.train_seconds >= next_mark:
+                while history.train_seconds >= next_mark:
                     next_mark += mark
-                evaluate(model, data, state, step, args, device, progress.print)
+                evaluate(model, data, history, step, args, device, progress.print)
             if interrupt.requested or out_of_time \
                     or (args.checkpoint_every and step % args.checkpoint_every == 0):
-                save(run, model, optimizer, scheduler, state, config, data.tokenizer)
+                save(run, model, optimizer, scheduler, history, config, data.tokenizer)
             if interrupt.requested:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
                 return interrupt.exit_code or 143
@@ -245,17 +226,18 @@ def train(model, optimizer, scheduler, data, start, state, config, args, run, de
                 progress.print(f"--minutes {args.minutes:g}: time is up after step {step} "
                                f"(go on with --resume {run.checkpoint})")
                 break
-    state.history.tokens_per_second = progress.report_throughput()
-    save(run, model, optimizer, scheduler, state, config, data.tokenizer)
+    history.tokens_per_second = progress.report_throughput()
+    save(run, model, optimizer, scheduler, history, config, data.tokenizer)
     return None
 
 
-def evaluate(model, data, state, step, args, device, print_line):
-    """Validation loss (nats per token, bits per character) and a sample, printed and kept."""
+def evaluate(model, data, history, step, args, device, print_line):
+    """Validation loss (nats per token, bits per character) and a sample, printed and kept
+    in history.evaluations."""
     loss = validation_loss(model, data, device)
     bpc = bits_per_character(loss, data.chars_per_token)
-    minutes = state.train_seconds / 60
-    state.validation.append({"step": step, "minutes": minutes, "loss": loss, "bpc": bpc})
+    minutes = history.train_seconds / 60
+    history.evaluations.append({"step": step, "minutes": minutes, "loss": loss, "bpc": bpc})
     print_line(f"step {step}: validation loss {loss:.4f} nats/token, {bpc:.3f} bits/char "
                f"after {minutes:.2f} min of training")
     if args.sample_length:
@@ -297,18 +279,10 @@ def parse_args(argv):
     add("--eval-every", type=int, default=500, help="validate every N steps (default 500)")
     add("--eval-minutes", type=float, default=5.0,
         help="and every M minutes of training time (default 5)")
-    add("--log-every", type=int, default=10, help="a log line every N steps (default 10)")
-    add("--checkpoint-every", type=int, default=250, metavar="N",
-        help="save every N steps as well as at the end and on a signal (default 250; 0: not)")
+    cli.add_run_arguments(parser, dict(log_every=10, checkpoint_every=250, seed=d["seed"],
+                                       out=os.path.join("runs", "shakespeare")))
     add("--sample-length", type=int, default=200,
         help="tokens of each sample printed at validation (default 200; 0: none)")
-    add("--seed", type=int, default=d["seed"], help="random seed (default 0)")
-    add("--out", default=os.path.join("runs", "shakespeare"), help="run folder")
-    add("--resume", metavar="CHECKPOINT", help="continue training from this checkpoint")
-    add("--overwrite", action="store_true",
-        help="start a new run in a folder that holds a checkpoint, replacing it")
-    add("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    add("--no-progress", action="store_true", help="no progress bar (log lines only)")
     gen = parser.add_argument_group("generation")
     gen.add_argument("--generate", metavar="CHECKPOINT",
                      help="write text from this checkpoint instead of training")
@@ -323,23 +297,22 @@ def parse_args(argv):
     cli.check_positive(args, "n_layer", "n_head", "n_embd", "block_size", "batch_size", "lr",
                        "steps", "minutes", "eval_every", "eval_minutes", "log_every",
                        "eval_batches", "max_new_tokens")
-    if not 0.0 <= args.dropout < 1.0 or args.warmup < 0 or args.checkpoint_every < 0 \
-            or args.sample_length < 0 or args.temperature < 0:
-        raise ExampleError("--dropout must be in [0, 1); --warmup, --checkpoint-every, "
-                           "--sample-length and --temperature must be >= 0")
+    cli.check_run_arguments(args)
+    if not 0.0 <= args.dropout < 1.0 or args.warmup < 0 or args.sample_length < 0 \
+            or args.temperature < 0:
+        raise ExampleError("--dropout must be in [0, 1); --warmup, --sample-length and "
+                           "--temperature must be >= 0")
     if args.block_size < 2:
         raise ExampleError(f"--block-size must be >= 2 (a token and its successor), got "
                            f"{args.block_size}")
     if args.warmup > args.steps and not (args.resume or args.generate):   # (theirs: saved)
         raise ExampleError(f"--warmup {args.warmup} is longer than --steps {args.steps}: the "
                            "cosine schedule needs warmup <= steps")
-    if args.resume and args.overwrite:
-        raise ExampleError("--resume and --overwrite contradict each other")
     return args
 
 
 def run_generation(args, device):
-    config, tokenizer, _ = read_run(args.generate, "--generate")
+    config, tokenizer = read_run(args.generate, "--generate")
     check_attention_choice(config["n_layer"], config["n_head"], args.attention_layer,
                            args.attention_head)
     model = build_model(config, tokenizer.vocab_size).to(device)
@@ -364,9 +337,9 @@ def main(argv=None):
     if args.generate:
         return run_generation(args, device)
     config = new_config(args)
-    tokenizer, extra = None, {}
+    tokenizer = None
     if args.resume:
-        saved, tokenizer, extra = read_run(args.resume, "--resume")
+        saved, tokenizer = read_run(args.resume, "--resume")
         config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
     check_attention_choice(config["n_layer"], config["n_head"], args.attention_layer,
                            args.attention_head)
@@ -375,45 +348,36 @@ def main(argv=None):
         print(f"training a sentencepiece BPE vocabulary of {config['vocab_size']} on the "
               "training text ...", flush=True)
     data = Data(config, tokenizer)
-    mg.manual_seed(config["seed"])
-    model = build_model(config, data.tokenizer.vocab_size).to(device)
-    optimizer, scheduler = build_optimizer(model, config)
-    state, start = RunState(), 0
-    if args.resume:
-        try:
-            start = int(mg.io.Checkpoint(model, optimizer, scheduler).load(args.resume)["step"])
-        except mg.errors.MinigradError as e:
-            raise ExampleError(f"--resume {args.resume}: {e}") from None
-        state = RunState(checkpoints.History.from_json(extra["history"]),
-                         extra.get("validation", ()), extra.get("train_seconds", 0.0))
-        state.history.resumed_at.append(start)
-        print(f"resumed from {args.resume} at step {start}")
+    model, optimizer, scheduler, start, history = checkpoints.make_training(
+        config, lambda c: build_model(c, data.tokenizer.vocab_size), device, args.resume,
+        build_optimizer)
     print(f"shakespeare: {model.num_parameters():,} parameters, {config['n_layer']} layers, "
           f"{config['n_head']} heads, width {config['n_embd']}, context {config['block_size']}; "
           f"{config['tokenizer']} tokens (vocabulary {data.tokenizer.vocab_size}): "
           f"{len(data.train_ids):,} training, {len(data.val_ids):,} validation; device {device}")
 
     t_train = time.perf_counter()
-    stopped = train(model, optimizer, scheduler, data, start, state, config, args, run, device)
+    stopped = train(model, optimizer, scheduler, data, start, history, config, args, run, device)
     train_seconds = time.perf_counter() - t_train
     if stopped is not None:
         return stopped
 
-    files = [run.checkpoint, plot_learning_curves(
-        state, run.path("loss.png"), f"Shakespeare GPT ({config['tokenizer']}): "
-                                     f"{len(state.history)} steps")]
+    files = [run.checkpoint, plots.plot_loss_curve(
+        history, run.path("loss.png"), f"Shakespeare GPT ({config['tokenizer']}): "
+                                       f"{len(history)} steps",
+        validation_key="loss", ylabel="cross-entropy (nats per token)")]
     text = generate(model, data.tokenizer, args.prompt, max(args.sample_length, 100),
                     args.temperature, args.top_k, args.top_p, args.seed)
-    print(f"\nsample after {len(state.history)} steps:\n{args.prompt + text}")
+    print(f"\nsample after {len(history)} steps:\n{args.prompt + text}")
     picture = draw_attention(model, data.tokenizer, args.prompt + text,
                              run.path("attention.png"), args.attention_layer,
                              args.attention_head)
     files += [picture] if picture else []
-    last = state.validation[-1] if state.validation else {}
+    last = history.evaluations[-1] if history.evaluations else {}
     report.finish_run(run, files, {"task": "shakespeare", "val_loss": last.get("loss"),
-                                   "val_bpc": last.get("bpc"), "validation": state.validation,
-                                   "total_train_seconds": state.train_seconds, "sample": text},
-                      started, train_seconds, start, state.history, device, config)
+                                   "val_bpc": last.get("bpc"), "validation": history.evaluations,
+                                   "total_train_seconds": history.train_seconds, "sample": text},
+                      started, train_seconds, start, history, device, config)
     return 0
 
 

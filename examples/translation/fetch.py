@@ -9,12 +9,12 @@ compared with the ones measured for Debian 12 (bookworm) main: a mirror that has
 moved on gives other files, and other numbers, which is said clearly.
 """
 import glob
-import hashlib
 import os
 import shutil
 import subprocess
 
 from support.cli import ExampleError
+from support.data import sha256_of
 
 LANGUAGES = ("en", "de", "ko")
 EXPECTED_SHA256 = {      # Debian 12 (bookworm) main, decompressed, as measured in issue 16
@@ -29,14 +29,6 @@ NO_APT = ("apt-get was not found: the DDTP indexes are fetched with Debian/Ubunt
           "Translation-en/-de/-ko files from a Debian machine into {folder} and run the "
           "data step again, or give your own pairs with --tsv PAIRS.tsv "
           "(one 'english<TAB>translation' per line)")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def translation_path(folder, lang):
@@ -96,7 +88,7 @@ def check_hashes(folder, languages=LANGUAGES, log=print):
         if not os.path.exists(path):
             raise ExampleError(f"{path} is missing: run the data step without --no-fetch, or "
                                "put the decompressed Translation file there")
-        hashes[lang] = sha256(path)
+        hashes[lang] = sha256_of(path)
         expected = EXPECTED_SHA256.get(lang)
         if expected and hashes[lang] != expected:
             log(f"WARNING: Translation-{lang} has sha256 {hashes[lang]}, not the measured "

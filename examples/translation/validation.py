@@ -1,10 +1,6 @@
 """Validation during training: the loss over the validation split and greedy
-BLEU/chrF of its first sentences, recorded in evaluations.json beside the checkpoint
-(the checkpoint's History holds the training loss only), so a resumed run extends
-its curve."""
-import json
-import os
-
+BLEU/chrF of its first sentences, recorded in the run's History (history.evaluations,
+saved with the checkpoint), so a resumed run extends its curve."""
 import minigrad as mg
 from support.data import PAD
 
@@ -28,20 +24,17 @@ def validation_loss(model, batches, config):
 
 class Validation:
     """valid(model, step, seconds) -> log line: validation loss and greedy BLEU/chrF on
-    the first --valid-sentences sentences, recorded in evaluations.json (atomically)."""
+    the first --valid-sentences sentences, appended to history.evaluations (a resumed
+    run's History brings the records up to its checkpoint's step)."""
 
-    def __init__(self, run, tokenizer, sources, references, config, args, device, start):
-        self.path = run.path("evaluations.json")
+    def __init__(self, tokenizer, sources, references, config, args, device, history):
         self.tokenizer, self.config, self.device = tokenizer, config, device
         n = args.valid_sentences
         self.sources, self.references = sources[:n], references[:n]
         ids_s, ids_t = tokenizer.encode(sources), tokenizer.encode(references)
         self.batches = TokenBatches([source_ids(s) for s in ids_s], [target_ids(t) for t in ids_t],
                                     config["batch_size"], config["seed"], device)
-        self.records = []
-        if start and os.path.exists(self.path):     # a resumed run extends its curve
-            with open(self.path) as f:
-                self.records = [r for r in json.load(f) if r["step"] <= start]
+        self.records = history.evaluations
         self.offset = self.records[-1]["train_seconds"] if self.records else 0.0
 
     def __call__(self, model, step, seconds):
@@ -53,8 +46,5 @@ class Validation:
         scores = scoring.score(hyps, self.references)
         self.records.append({"step": step, "train_seconds": self.offset + seconds,
                              "valid_loss": loss, "bleu": scores["bleu"], "chrf": scores["chrf"]})
-        with open(self.path + ".tmp", "w") as f:
-            json.dump(self.records, f, indent=1)
-        os.replace(self.path + ".tmp", self.path)
         return (f"validation at step {step}: loss {loss:.4f} | greedy BLEU {scores['bleu']:.2f} "
                 f"| chrF {scores['chrf']:.2f} ({len(self.sources)} sentences)")

@@ -94,3 +94,22 @@ def test_heat_map_weights_are_the_models_cross_attention(folder):
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
     with pytest.raises(SystemExit, match="--head"):
         example.cross_attention(model, tokenizer, SENTENCES[0], ids[0], head=4)
+
+
+def test_translate_command_runs_a_marian_folder(folder, tmp_path):
+    """examples/translate.py translate --model FOLDER (issue 18): the folder's model,
+    tokenizer and generation settings, the same translations as transformers'."""
+    translate = os.path.join(ROOT, "examples", "translate.py")
+    result = subprocess.run([sys.executable, translate, "translate", "--model", str(folder),
+                             *SENTENCES], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == _reference(folder, SENTENCES)
+    greedy = subprocess.run([sys.executable, translate, "translate", "--model", str(folder),
+                             "--beam", "1"], input=SENTENCES[0] + "\n", capture_output=True,
+                            text=True, timeout=300, cwd=ROOT)
+    assert greedy.stdout.splitlines() == _reference(folder, SENTENCES[:1], num_beams=1)
+    missing = subprocess.run([sys.executable, translate, "translate", "--model",
+                              str(tmp_path / "none"), "hello"], capture_output=True, text=True,
+                             timeout=120, cwd=ROOT)
+    assert missing.returncode == 1 and "--model" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1

@@ -128,7 +128,7 @@ def test_prepare_writes_splits_tokenizer_and_hashes(tmp_path, capsys):
                            vocab_size=200)["en-de"]
     out = capsys.readouterr().out
     assert "WARNING: Translation-de has sha256" in out           # not bookworm's file
-    assert info["sha256"]["de"] == fetch.sha256(ddtp / "Translation-de")
+    assert info["sha256"]["de"] == fetch.sha256_of(ddtp / "Translation-de")
     sources, targets = prepare.load_split(str(tmp_path / "data"), "en-de", "test")
     assert len(sources) == info["test"] == len(targets)
     folder = tmp_path / "data" / "en-de"
