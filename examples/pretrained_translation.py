@@ -27,6 +27,7 @@ import numpy as np
 
 from minigrad.models import MarianMT
 from minigrad.models.marian_tokenizer import MarianTokenizer
+from support.cli import ExampleError, run_main
 from support.plots import plot_attention_heads
 
 
@@ -73,10 +74,10 @@ def cross_attention(model, tokenizer, sentence, output_ids, layer=-1, head=None)
     """
     n_layers = model.config.decoder_layers
     if not -n_layers <= layer < n_layers:
-        raise SystemExit(f"--layer must be in [-{n_layers}, {n_layers}), got {layer}")
+        raise ExampleError(f"--layer must be in [-{n_layers}, {n_layers}), got {layer}")
     nhead = model.config.decoder_attention_heads
     if head is not None and not 0 <= head < nhead:
-        raise SystemExit(f"--head must be in [0, {nhead}), got {head}")
+        raise ExampleError(f"--head must be in [0, {nhead}), got {head}")
     src = np.asarray([tokenizer.encode(sentence)], dtype=np.int64)
     out = [int(t) for t in output_ids]
     eos = tokenizer.eos_token_id
@@ -94,7 +95,7 @@ def main(argv=None):
     args = parse_args(argv)
     sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
     if not sentences:
-        raise SystemExit("no sentences: give them as arguments or on stdin")
+        raise ExampleError("no sentences: give them as arguments or on stdin")
     model, tokenizer = load(args.model, args.device)
     settings = {k: v for k, v in (("num_beams", args.num_beams),
                                   ("max_length", args.max_length)) if v is not None}
@@ -113,4 +114,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))      # a bad folder or flag: one line on stderr, exit status 1

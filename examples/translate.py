@@ -379,6 +379,9 @@ COMMANDS = {"data": main_data, "train": main_train, "translate": main_translate}
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in COMMANDS:
         raise ExampleError(f"give a command: {', '.join(COMMANDS)} (e.g. translate.py train "
                            "--help)")

@@ -113,3 +113,23 @@ def test_translate_command_runs_a_marian_folder(folder, tmp_path):
                              timeout=120, cwd=ROOT)
     assert missing.returncode == 1 and "--model" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_bad_folder_or_head_is_one_line_error(folder, tmp_path):
+    cases = [([ "--model", str(tmp_path / "none"), "hello"], "no such folder"),
+             (["--model", str(folder), "--head", "99", "hello"], "--head must be in")]
+    for args, message in cases:
+        result = subprocess.run([sys.executable, EXAMPLE, *args], capture_output=True,
+                                text=True, timeout=300, cwd=ROOT)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_translate_help_lists_the_commands():
+    translate = os.path.join(ROOT, "examples", "translate.py")
+    for flag in ("--help", "-h"):
+        result = subprocess.run([sys.executable, translate, flag], capture_output=True,
+                                text=True, timeout=120, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        assert "translate.py data" in result.stdout and "translate.py train" in result.stdout
