@@ -92,7 +92,7 @@ def test_heat_map_weights_are_the_models_cross_attention(folder):
     assert src_labels[-1] == "</s>" and len(src_labels) == weights.shape[1]
     assert tgt_labels == tokenizer.convert_ids_to_tokens(written)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
-    with pytest.raises(SystemExit, match="--head"):
+    with pytest.raises(example.ExampleError, match="--head"):
         example.cross_attention(model, tokenizer, SENTENCES[0], ids[0], head=4)
 
 
