@@ -66,9 +66,41 @@ def run_config(args, defaults):
     """The run's settings: from the flags, and for a resumed run from its checkpoint."""
     config = {k: getattr(args, k) for k in defaults if k not in NOT_SAVED}
     if args.resume:
-        saved = read_checkpoint_config(args.resume)
+        saved = check_saved_config(args.resume, read_checkpoint_config(args.resume))
         config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
     return config
+
+
+# What a saved setting may be: (kind, low, high). A file can say anything, and a model
+# is built from these before any weight is read: d_ff = 2**40 would try to allocate
+# terabytes, d_model = -64 would fail deep inside a layer.
+SAVED_SETTINGS = {"d_model": (int, 1, 1 << 16), "nhead": (int, 1, 1 << 12),
+                  "layers": (int, 1, 1 << 10), "d_ff": (int, 1, 1 << 20),
+                  "dropout": (float, 0.0, 0.999), "norm": (str, None, None),
+                  "seed": (int, 0, None), "batch_size": (int, 1, 1 << 24),
+                  "warmup": (int, 1, None), "lr_factor": (float, 1e-12, None),
+                  "label_smoothing": (float, 0.0, 0.999)}
+MAX_SAVED_PARAMETERS = 1 << 31       # 8 GiB of float32 weights: far above any example's
+
+
+def check_saved_config(path, saved):
+    """The settings read from checkpoint `path`, checked (kinds, ranges and the size of the
+    model they build) before a model is built from them; an ExampleError otherwise."""
+    where = f"--resume {path}: its saved settings"
+    try:
+        mg.io.check_fields(where, saved, {k: v for k, v in SAVED_SETTINGS.items() if k in saved})
+    except MinigradError as e:
+        raise ExampleError(str(e)) from None
+    if all(k in saved for k in ("d_model", "d_ff", "layers")):
+        d, layers = saved["d_model"], saved["layers"]
+        estimate = 2 * layers * (4 * d * d + 2 * d * saved["d_ff"])   # attention + FFN
+        if estimate > MAX_SAVED_PARAMETERS:
+            raise ExampleError(f"{where}: d_model={d}, d_ff={saved['d_ff']}, layers={layers} "
+                               f"would build about {estimate:,} parameters (at most "
+                               f"{MAX_SAVED_PARAMETERS:,}); the file is damaged or not ours")
+    if "norm" in saved and saved["norm"] not in ("pre", "post"):
+        raise ExampleError(f"{where}: norm must be 'pre' or 'post', got {saved['norm']!r}")
+    return saved
 
 
 def check_resume_path(path, flag="--resume"):
