@@ -152,9 +152,21 @@ class History:
         return d
 
     @classmethod
-    def from_json(cls, d):
-        return cls(d.get("losses", ()), d.get("lrs", ()), d.get("resumed_at", ()),
-                   d.get("evaluations", ()), d.get("train_seconds", 0.0))
+    def from_json(cls, d, where="history"):
+        """The History saved by to_json, checked first (it is read from a file): a
+        CheckpointError naming `where` for anything that is not what to_json writes."""
+        if not isinstance(d, dict):
+            raise mg.io.CheckpointError(f"{where}: no loss history (got {type(d).__name__})")
+        check = mg.io.check_numbers
+        losses = check(where, "losses", d.get("losses", []))
+        lrs = check(where, "lrs", d.get("lrs", []), length=len(losses))
+        resumed_at = check(where, "resumed_at", d.get("resumed_at", []), int, 0, len(losses))
+        evaluations = d.get("evaluations", [])
+        if not isinstance(evaluations, list) or not all(isinstance(e, dict) for e in evaluations):
+            raise mg.io.CheckpointError(f"{where}: evaluations must be a list of records")
+        seconds = mg.io.check_value(where, "train_seconds", d.get("train_seconds", 0.0), float,
+                                    0.0)
+        return cls(losses, lrs, resumed_at, evaluations, seconds)
 
 
 def paper_optimizer(model, config):
@@ -237,9 +249,10 @@ def load_checkpoint(path, model, optimizer, scheduler):
     """Restore a run; returns (step, History). Mismatches are one-line errors."""
     try:
         info = mg.io.Checkpoint(model, optimizer, scheduler).load(path)
+        extra = info["extra"] if isinstance(info["extra"], dict) else {}
+        history = History.from_json(extra.get("history"), where="its history")
     except MinigradError as e:
         raise ExampleError(f"--resume {path}: {e}") from None
-    history = History.from_json(info["extra"]["history"])
     step = int(info["step"])
     if len(history) != step:
         raise ExampleError(f"--resume {path}: the checkpoint is at step {step} but holds "

@@ -40,3 +40,21 @@ def test_good_saved_settings_pass_and_resume_uses_them(tmp_path, train_copy_task
     assert checkpoints.check_saved_config(str(path), saved) is saved
     args = copy_task.parse_args(["--resume", str(path), "--d-model", "32"])
     assert checkpoints.run_config(args, copy_task.DEFAULTS)["d_model"] == 16
+
+
+@pytest.mark.parametrize("history, message", [
+    (None, "no loss history"),
+    ({"losses": [1.0, "x"], "lrs": [0.1, 0.1]}, r"losses\[1\] must be a finite number"),
+    ({"losses": [1.0, 2.0], "lrs": [0.1]}, "lrs must be a list of 2"),
+    ({"losses": [1.0, 2.0], "lrs": [0.1, 0.1], "resumed_at": [7]}, r"resumed_at\[0\] must be"),
+])
+def test_a_broken_history_is_one_error(tmp_path, train_copy_task, history, message):
+    import minigrad as mg
+    path, config = _checkpoint_with(tmp_path, train_copy_task)
+    model, optimizer, scheduler, _, _ = checkpoints.make_training(config, copy_task.build_model,
+                                                                  "cpu")
+    extra = {"config": config} if history is None else {"config": config, "history": history}
+    mg.io.Checkpoint(model, optimizer, scheduler).save(str(path), step=2, extra=extra)
+    with pytest.raises(ExampleError, match=message) as info:
+        checkpoints.load_checkpoint(str(path), model, optimizer, scheduler)
+    assert str(path) in str(info.value)
