@@ -34,7 +34,7 @@ from .ops import (abs, cat, chunk, clamp, clip, concat, cross_entropy, dropout, 
                   exp, gelu, layer_norm, log, log_softmax, masked_fill, matmul, maximum, mean,
                   minimum, relu, scaled_dot_product_attention, sigmoid, softmax, split, sqrt,
                   stack, sum, tanh, where)
-from .tensor import Tensor  # noqa: E402
+from .tensor import Size, Tensor  # noqa: E402
 from . import io, optim, serialization, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402  (torch.save / torch.load, never pickle)
 
@@ -46,5 +46,16 @@ def grad(outputs, inputs, *args, **kwargs):
     single Tensor as `inputs` gives its gradient alone."""
     result = autograd.grad(outputs, inputs, *args, **kwargs)
     return result[0] if isinstance(inputs, Tensor) else result
+
+
+
+def __getattr__(name):
+    """`minigrad.nn` and `minigrad.models` on first use (PEP 562), as `torch.nn` is there after
+    `import torch`; the core never imports them at import time (they sit above it)."""
+    if name in ("nn", "models"):
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 manual_seed(int.from_bytes(_os.urandom(4), "little"))

@@ -42,6 +42,29 @@ def _to_array(data, dtype, device):
     return array
 
 
+class Size(tuple):
+    """A tensor's shape, as `x.size()` returns it: a tuple that prints as torch.Size does."""
+
+    def __repr__(self):
+        return f"minigrad.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+def _dim_index(dim, ndim, op):
+    """`dim` as a non-negative index into a shape of `ndim` dimensions (torch wraps negatives)."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise ShapeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ShapeError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions "
+                         f"(expected [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+    return dim % max(ndim, 1)
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
@@ -88,12 +111,19 @@ class Tensor:
     def ndim(self):
         return self.data.ndim
 
-    @property
-    def size(self):
-        """Number of elements (NumPy's meaning; `numel()` is the PyTorch spelling)."""
-        return self.data.size
+    def size(self, dim=None):
+        """The shape as a `Size` (a tuple), or the length of dimension `dim` (negative counts
+        from the end). torch.Tensor.size; the element count is `numel()`."""
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[_dim_index(dim, self.data.ndim, "size")]
+
+    def dim(self):
+        """The number of dimensions (torch.Tensor.dim; also `.ndim`)."""
+        return self.data.ndim
 
     def numel(self):
+        """The number of elements (torch.Tensor.numel)."""
         return self.data.size
 
     @property

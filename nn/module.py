@@ -225,7 +225,7 @@ class Module:
             yield b
 
     def num_parameters(self, trainable_only=False):
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn):
         for m in self.children():

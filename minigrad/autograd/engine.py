@@ -333,7 +333,7 @@ def _root_grads(outputs, grad_outputs, op):
     grads = []
     for o, g in zip(outputs, grad_outputs):
         if g is None:
-            if o.size != 1:
+            if o.numel() != 1:
                 raise AutogradError(
                     f"{op}: grad can be implicitly created only for a scalar output, got shape "
                     f"{tuple(o.shape)}; pass a gradient of that shape")

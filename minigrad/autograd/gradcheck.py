@@ -50,9 +50,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
             numeric[idx] = (plus - minus) / (2 * eps)
         if not np.allclose(g, numeric, atol=atol, rtol=rtol, equal_nan=False):
             worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(g - numeric)), t.shape)) \
-                if t.size else ()
+                if t.numel() else ()
             msg = (f"gradcheck: gradient mismatch for input of shape {tuple(t.shape)} at {worst}: "
-                   f"analytic {g[worst] if t.size else g}, numeric {numeric[worst] if t.size else numeric}")
+                   f"analytic {g[worst] if t.numel() else g}, numeric {numeric[worst] if t.numel() else numeric}")
             if raise_exception:
                 raise MinigradError(msg)
             return False

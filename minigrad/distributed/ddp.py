@@ -60,7 +60,7 @@ class _Bucket:
         that received none, so every rank reduces buffers of the same layout)."""
         xp = xp_for(self.device)
         parts = [p.grad.data.reshape(-1) if p.grad is not None
-                 else xp.zeros(p.size, dtype=self.dtype) for p in self.params]
+                 else xp.zeros(p.numel(), dtype=self.dtype) for p in self.params]
         return xp.concatenate(parts).astype(self.dtype, copy=False)
 
     def write_grads(self):
@@ -74,7 +74,7 @@ def _group(tensors, cap_bytes):
     (a tensor larger than the cap gets a run of its own)."""
     groups, current, size = [], [], 0
     for t in tensors:
-        nbytes = t.size * t.dtype.itemsize
+        nbytes = t.numel() * t.dtype.itemsize
         if current and (t.dtype != current[0].dtype or t.device != current[0].device
                         or size + nbytes > cap_bytes):
             groups.append(current)
@@ -157,15 +157,15 @@ class DistributedDataParallel:
 
     def _broadcast_from_rank0(self):
         """Rank 0's parameters and buffers, copied in place into every rank's."""
-        tensors = [t for t in self.module.state_dict().values() if t.size]
+        tensors = [t for t in self.module.state_dict().values() if t.numel()]
         for group in _group(tensors, int(self.bucket_size_mb * 2 ** 20)):
             xp = xp_for(group[0].device)
             flat = xp.concatenate([t.data.reshape(-1) for t in group])
             self.comm.broadcast(flat, root=0)
             lo = 0
             for t in group:
-                t.data[...] = flat[lo:lo + t.size].reshape(t.shape)
-                lo += t.size
+                t.data[...] = flat[lo:lo + t.numel()].reshape(t.shape)
+                lo += t.numel()
 
     # ---------------------------------------------------------------- running the module
     def __call__(self, *args, **kwargs):

@@ -145,7 +145,7 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
             return leaf_ids[key], note
         if key in param_names or _is_param(t):
             kind, name = "param", param_names.get(key, "parameter")
-        elif t.name is not None and t.size == 1 and not t.requires_grad:
+        elif t.name is not None and t.numel() == 1 and not t.requires_grad:
             kind, name = "constant", t.name
         else:
             kind = "input"

@@ -155,7 +155,7 @@ def _arg(a, axis, keepdims, op):
     if isinstance(axis, bool) or (axis is not None and not isinstance(axis, (int, np.integer))):
         raise ShapeError(f"{op}: axis must be one int (or None), got {axis!r}")
     axes = _reduced_axes(axis, a, op)
-    if builtins.any(a.shape[i] == 0 for i in axes) or axis is None and a.size == 0:
+    if builtins.any(a.shape[i] == 0 for i in axes) or axis is None and a.numel() == 0:
         raise ShapeError(f"{op}: cannot reduce over an empty axis of a tensor of shape "
                          f"{tuple(a.shape)} (axis {axis!r})")
     if axis is None:

@@ -121,10 +121,10 @@ def reshape(a, *shape):
     if shape == a.shape:
         return a
     known = int(np.prod([s for s in shape if s != -1]))
-    if shape.count(-1) > 1 or (-1 not in shape and known != a.size) or \
-            (-1 in shape and (known == 0 or a.size % known)):
+    if shape.count(-1) > 1 or (-1 not in shape and known != a.numel()) or \
+            (-1 in shape and (known == 0 or a.numel() % known)):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} "
-                         f"({a.size} elements) into shape {shape}")
+                         f"({a.numel()} elements) into shape {shape}")
     return Reshape.apply(a, shape=shape)
 
 
