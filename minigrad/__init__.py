@@ -25,15 +25,16 @@ from .backend import (cuda_is_available, get_num_threads, get_rng_state, manual_
                       parse_device, set_num_threads, set_rng_state)
 from .creation import (arange, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
                        rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
-from .dtype import (bool_, float16, float32, float64, get_default_dtype, int32, int64,  # noqa: E402
-                    set_default_dtype)
+from .dtype import (TORCH_NAMES, bool_, float16, float32, float64, get_default_dtype,  # noqa: E402
+                    int32, int64, set_default_dtype, uint8)
 from .errors import (AnomalyError, AutogradError, DeviceError, DTypeError,  # noqa: E402
                      IndexOutOfRangeError, MinigradError, ShapeError)
 from .gradcheck import gradcheck  # noqa: E402
-from .ops import (abs, cat, chunk, clamp, clip, concat, cross_entropy, dropout, embedding,  # noqa: E402
-                  exp, gelu, layer_norm, log, log_softmax, masked_fill, matmul, maximum, mean,
-                  minimum, relu, scaled_dot_product_attention, sigmoid, softmax, split, sqrt,
-                  stack, sum, tanh, where)
+from .ops import (abs, all, amax, amin, any, argmax, argmin, cat, chunk, clamp, clip,  # noqa: E402
+                  concat, cos, cross_entropy, dropout, embedding, exp, gather, gelu, layer_norm, log,
+                  log_softmax, masked_fill, matmul, max, maximum, mean, min, minimum, nonzero, relu, rsqrt,
+                  scaled_dot_product_attention, sigmoid, sin, softmax, split, sqrt, stack, std, sum,
+                  tanh, tril, triu, var, where)
 from .tensor import Size, Tensor  # noqa: E402
 from . import io, optim, serialization, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402  (torch.save / torch.load, never pickle)
@@ -59,3 +60,6 @@ def __getattr__(name):
 
 
 manual_seed(int.from_bytes(_os.urandom(4), "little"))
+# torch's dtype names (minigrad.long, minigrad.double, minigrad.bool, ...): set last, as some
+# of them (int, float, bool) would hide Python's builtins in this module's code above.
+globals().update(TORCH_NAMES)

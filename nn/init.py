@@ -1,6 +1,6 @@
 """Parameter initialisation, in place, as PyTorch's `torch.nn.init`.
 
-Every helper fills `tensor.data` in place from minigrad's own random generator
+Every helper fills `tensor.array` in place from minigrad's own random generator
 (the one for the tensor's device), so `minigrad.manual_seed(n)` reproduces a
 model's initial weights exactly. The draws are made in the tensor's dtype:
 nothing is computed in float64 unless the tensor is float64.
@@ -24,7 +24,7 @@ def _draw_dtype(tensor):
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 

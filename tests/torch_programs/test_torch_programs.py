@@ -22,7 +22,6 @@ MISSING = {   # program -> the missing API it needs (the later tensor-API work o
     "gpt_train.py": "torch.long, Tensor.size() as a method, Tensor.dim(), the dim=/keepdim= "
                     "keywords (split, argmax, cat), and F.scaled_dot_product_attention returning "
                     "the output alone (branch fused)",
-    "transformer_padding.py": "Tensor.clone()",
     "tensor_manipulation.py": "Tensor.size(d), dim(), max(dim) as (values, indices), std, norm, "
                               "topk, sort, cumsum, gather, einsum, trace, tril, mul_ and in-place "
                               "operators, torch dtype names (torch.int64 printing as such), // and %",
