@@ -164,3 +164,14 @@ def test_nonzero_type_and_dtype_names_as_torch():
     assert (mg.long, mg.int, mg.double, mg.half, mg.float, mg.bool) == \
         (np.int64, np.int32, np.float64, np.float16, np.float32, np.bool_)
     assert isinstance(True, bool)                                # builtins untouched inside minigrad
+
+
+def test_tensor_copies_while_from_numpy_and_as_tensor_share():
+    a = np.zeros(3, np.float32)
+    copied, shared, alias = mg.tensor(a), mg.from_numpy(a), mg.as_tensor(a)
+    a[0] = 5.0
+    assert copied.numpy()[0] == torch.tensor(np.zeros(3)).numpy()[0] == 0.0
+    assert shared.numpy()[0] == alias.numpy()[0] == 5.0
+    base = mg.ones(2)
+    assert not np.shares_memory(mg.tensor(base).array, base.array)
+    assert mg.tensor(a, requires_grad=True).requires_grad
