@@ -88,7 +88,7 @@ def worker(args, cfg):
     allreduce_ms = None
     if not args.plain:
         grads = np.ones(n_params, dtype=np.float32)
-        buf = grads if device == "cpu" else mg.tensor(grads, device=device).data
+        buf = grads if device == "cpu" else mg.tensor(grads, device=device).array
         comm = dist.get_communicator()
         reps = []
         for _ in range(5):

@@ -228,8 +228,8 @@ def make_steps(cfg, device, amp=False, torch_padding_masks=True):
 def flops_per_step(model, cfg):
     """6 x parameters x tokens for the matmuls each token meets, plus attention's scores."""
     b, t, d = cfg["batch"], cfg["length"], cfg["d_model"]
-    enc = sum(p.size for p in model.transformer.encoder.parameters())
-    dec = sum(p.size for p in model.transformer.decoder.parameters())
+    enc = sum(p.numel() for p in model.transformer.encoder.parameters())
+    dec = sum(p.numel() for p in model.transformer.decoder.parameters())
     gen = model.generator.weight.size
     dense = 6 * (enc * b * t + (dec + gen) * b * t)
     # per attention: Q K^T and P V, 2*b*t*s*d each, x3 for forward + backward

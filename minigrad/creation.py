@@ -27,8 +27,18 @@ def _float_dtype(dtype, op):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor from data (a Python number or list, or an array)."""
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    """A new tensor from data (a Python number or list, an array or a Tensor), always with
+    its own memory, as torch.tensor (`from_numpy` and `as_tensor` share instead)."""
+    source = data.array if isinstance(data, Tensor) else data
+    out = Tensor(data, dtype=dtype, device=device)
+    if out.array is source:
+        out.array = source.copy()
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def as_tensor(data, dtype=None, device=None):
+    """`data` as a tensor, sharing its memory when dtype and device allow (torch.as_tensor)."""
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(array):

@@ -9,6 +9,7 @@ from .errors import DTypeError
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
+uint8 = np.dtype("uint8")
 int32 = np.dtype("int32")
 int64 = np.dtype("int64")
 bool_ = np.dtype("bool")
@@ -16,8 +17,12 @@ bool_ = np.dtype("bool")
 _ALIASES = {
     "float": float32, "float16": float16, "half": float16, "float32": float32,
     "float64": float64, "double": float64, "int32": int32, "int": int32,   # torch.int, Tensor.int()
-    "int64": int64, "long": int64, "bool": bool_,
+    "int64": int64, "long": int64, "bool": bool_, "uint8": uint8,
 }
+# torch's dtype names, as minigrad attributes (minigrad.long, minigrad.double, ...)
+TORCH_NAMES = {"float": float32, "float32": float32, "float64": float64, "double": float64,
+               "half": float16, "float16": float16, "long": int64, "int64": int64,
+               "int": int32, "int32": int32, "uint8": uint8, "bool": bool_}
 
 
 _default = float32      # one for the whole process, as torch's (not per thread)

@@ -52,7 +52,7 @@ def _safetensors():
 # ------------------------------------------------------------------ plain tensors
 def _host_array(name, value):
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if not hasattr(value, "dtype"):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):            # CuPy: copy to the host

@@ -12,7 +12,9 @@ from .backend import parse_device
 from .dtype import as_dtype
 from .errors import DTypeError, ShapeError
 from .ops import elementwise as ew
-from .ops import index, linalg, reduce, shape
+from .ops import gather_scatter as gs
+from .ops import index, linalg, reduce, shape, triangular, unary
+from .ops.softmax import log_softmax, softmax
 from .tensor import Tensor
 
 
@@ -20,7 +22,8 @@ from .tensor import Tensor
 def to(self, *args, dtype=None, device=None):
     """`.to("cuda")`, `.to(minigrad.float64)`, `.to("cpu", minigrad.float32)`."""
     for a in args:
-        if isinstance(a, str) and not a.startswith(("float", "int", "bool", "half", "double", "long")):
+        if isinstance(a, str) and not a.startswith(("float", "int", "uint", "bool", "half",
+                                                     "double", "long")):
             device = a
         else:
             dtype = a
@@ -39,8 +42,14 @@ def astype(self, dtype):
     if dtype == self.dtype:
         return self
     if dtype.kind != "f":        # integers and bools carry no gradient (as in PyTorch)
-        return Tensor._make(self.data.astype(dtype), False, None)
+        return Tensor._make(self.array.astype(dtype), False, None)
     return ew.Cast.apply(self, dtype=dtype)
+
+
+def type_(self, dtype=None):
+    """`x.type(minigrad.uint8)`: `x` in that dtype (torch.Tensor.type); with no argument
+    the dtype's name."""
+    return str(self.dtype) if dtype is None else self.to(dtype)
 
 
 def backward(self, gradient=None, retain_graph=None, create_graph=False):
@@ -51,8 +60,8 @@ def backward(self, gradient=None, retain_graph=None, create_graph=False):
 
 def setitem(self, index_, value):
     self._check_inplace("setitem")
-    value = value.data if isinstance(value, Tensor) else value
-    self.data[index.as_index(index_)] = value
+    value = value.array if isinstance(value, Tensor) else value
+    self.array[index.as_index(index_)] = value
 
 
 def clone(self):
@@ -79,7 +88,7 @@ def _in_place(name, op):
         if out.dtype.kind == "f" and self.dtype.kind != "f":
             raise DTypeError(f"{name}: result type {out.dtype} can't be cast to the tensor's "
                              f"dtype {self.dtype}")
-        self.data[...] = out.data
+        self.array[...] = out.array
         return self
 
     def operator(self, other):
@@ -109,7 +118,8 @@ METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
     "masked_fill_": masked_fill_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": idiv,
-    "to": to, "astype": astype, "backward": backward, "__setitem__": setitem, "clone": clone,
+    "to": to, "astype": astype, "type": type_,
+    "type_as": lambda self, other: self.to(other.dtype), "backward": backward, "__setitem__": setitem, "clone": clone,
     "cpu": lambda self: self.to("cpu"),
     "cuda": lambda self, index=0: self.to(f"cuda:{index}"),
     "float": lambda self: self.astype(np.float32),
@@ -141,11 +151,18 @@ METHODS = {
     # reductions
     "sum": reduce.sum, "mean": reduce.mean, "var": reduce.var, "max": reduce.max,
     "min": reduce.min, "argmax": reduce.argmax, "argmin": reduce.argmin,
-    "any": reduce.any, "all": reduce.all,
+    "any": reduce.any, "all": reduce.all, "std": reduce.std, "amax": reduce.amax,
+    "amin": reduce.amin,
+    # gather / scatter
+    "gather": gs.gather, "index_fill_": gs.index_fill_, "nonzero": gs.nonzero,
+    "softmax": softmax, "log_softmax": log_softmax,
+    "sin": unary.sin, "cos": unary.cos, "rsqrt": unary.rsqrt,
+    "tril": triangular.tril, "triu": triangular.triu,
+    "scatter_": gs.scatter_, "scatter_add_": gs.scatter_add_,
     # shape
     "reshape": shape.reshape, "view": shape.reshape, "flatten": shape.flatten,
     "permute": shape.permute,
-    "transpose": lambda self, axis0=-2, axis1=-1: shape.swapaxes(self, axis0, axis1),
+    "transpose": shape.transpose,
     "swapaxes": shape.swapaxes, "expand": shape.expand, "broadcast_to": shape.broadcast_to,
     "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "split": shape.split,
     "chunk": shape.chunk, "contiguous": lambda self: self,

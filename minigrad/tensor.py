@@ -18,7 +18,7 @@ from .modes import is_grad_enabled
 def _to_array(data, dtype, device):
     """Turn Python numbers, lists, NumPy/CuPy arrays into an array on `device`."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if is_array(data):
         array = data
     elif isinstance(data, np.generic):                   # a NumPy scalar keeps its dtype
@@ -42,21 +42,45 @@ def _to_array(data, dtype, device):
     return array
 
 
+class Size(tuple):
+    """A tensor's shape, as `x.size()` returns it: a tuple that prints as torch.Size does."""
+
+    def __repr__(self):
+        return f"minigrad.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+def _dim_index(dim, ndim, op):
+    """`dim` as a non-negative index into a shape of `ndim` dimensions (torch wraps negatives)."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise ShapeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ShapeError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions "
+                         f"(expected [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+    return dim % max(ndim, 1)
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
-    `data` is the NumPy (CPU) or CuPy (GPU) array. When `requires_grad` is set,
+    `array` is the NumPy (CPU) or CuPy (GPU) array that holds the values (`.data`
+    is torch's: a Tensor sharing it, outside autograd). When `requires_grad` is set,
     ops on the tensor are recorded, and `backward()` fills `.grad`. `_ctx` is the
     Function that made it (None for a leaf); `_version` counts in-place changes, so
     backward can tell that a tensor it saved was changed since.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_version", "name", "__weakref__",
+    __slots__ = ("array", "requires_grad", "grad", "_ctx", "_version", "name", "__weakref__",
                  "__dict__")
     __array_priority__ = 1000     # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        self.data = _to_array(data, as_dtype(dtype), device)
+        self.array = _to_array(data, as_dtype(dtype), device)
         self.grad = None
         self._ctx = None
         self._version = 0
@@ -71,7 +95,7 @@ class Tensor:
         t = object.__new__(Tensor)
         if type(data) is not np.ndarray:
             data = wrap_result(data)         # NumPy returns scalars from 0-d ops
-        t.data = data
+        t.array = data
         t.requires_grad = requires_grad
         t.grad = None
         t._ctx = ctx
@@ -81,33 +105,62 @@ class Tensor:
 
     # ------------------------------------------------------------ properties
     @property
+    def data(self):
+        """torch.Tensor.data: a tensor sharing this one's memory, outside autograd
+        (requires_grad False, no history, its own version counter, so changes made
+        through it are not seen by autograd: `p.data -= lr * p.grad` updates p in place).
+        Assigning a Tensor to `.data` makes this tensor use that tensor's memory."""
+        return Tensor._make(self.array, False, None)
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value.array
+        elif not is_array(value):
+            raise DTypeError(f"data: expected a Tensor to assign to .data, got "
+                             f"{type(value).__name__}")
+        self.array = value
+
+    def __array__(self, dtype=None, copy=None):
+        """NumPy interop: `np.asarray(tensor)` (copied from the GPU when needed)."""
+        a = to_numpy(self.array)
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
-    @property
-    def size(self):
-        """Number of elements (NumPy's meaning; `numel()` is the PyTorch spelling)."""
-        return self.data.size
+    def size(self, dim=None):
+        """The shape as a `Size` (a tuple), or the length of dimension `dim` (negative counts
+        from the end). torch.Tensor.size; the element count is `numel()`."""
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[_dim_index(dim, self.array.ndim, "size")]
+
+    def dim(self):
+        """The number of dimensions (torch.Tensor.dim; also `.ndim`)."""
+        return self.array.ndim
 
     def numel(self):
-        return self.data.size
+        """The number of elements (torch.Tensor.numel)."""
+        return self.array.size
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def xp(self):
         """The array module (numpy or cupy) of this tensor."""
-        return xp_of(self.data)
+        return xp_of(self.array)
 
     @property
     def is_leaf(self):
@@ -118,30 +171,30 @@ class Tensor:
         return self._ctx
 
     def requires_grad_(self, flag=True):
-        if flag and not is_floating(self.data.dtype):
+        if flag and not is_floating(self.array.dtype):
             raise DTypeError(
                 f"requires_grad: only floating point tensors can require gradients, "
-                f"got dtype {self.data.dtype}")
+                f"got dtype {self.array.dtype}")
         self.requires_grad = bool(flag)
         return self
 
     # ------------------------------------------------------------ conversion
     def numpy(self):
         """The data as a NumPy array (copied from the GPU when needed)."""
-        return to_numpy(self.data)
+        return to_numpy(self.array)
 
     def tolist(self):
         return self.numpy().tolist()
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise MinigradError(f"item: only one-element tensors convert to a Python number, "
                                 f"got shape {tuple(self.shape)}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def detach(self):
         """The same data, cut from the graph."""
-        return Tensor._make(self.data, False, None)
+        return Tensor._make(self.array, False, None)
 
     def zero_grad(self):
         self.grad = None
@@ -189,21 +242,21 @@ class Tensor:
 
     def zero_(self):
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, other):
         self._check_inplace("copy_")
-        src = other.data if isinstance(other, Tensor) else other
+        src = other.array if isinstance(other, Tensor) else other
         if tuple(np.shape(src)) != tuple(self.shape):
             raise MinigradError(f"copy_: source shape {tuple(np.shape(src))} does not match "
                                 f"destination shape {tuple(self.shape)}")
-        self.data[...] = to_device(src, self.device) if hasattr(src, "dtype") else src
+        self.array[...] = to_device(src, self.device) if hasattr(src, "dtype") else src
         return self
 
     # ------------------------------------------------------------ Python protocol
@@ -217,10 +270,10 @@ class Tensor:
             yield self[i]
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise MinigradError(f"bool: the truth value of a tensor with {self.data.size} "
+        if self.array.size != 1:
+            raise MinigradError(f"bool: the truth value of a tensor with {self.array.size} "
                                 "elements is ambiguous; use .any() or .all()")
-        return bool(self.data.reshape(()).item())
+        return bool(self.array.reshape(()).item())
 
     def __float__(self):
         return float(self.item())

@@ -24,7 +24,7 @@ def token_ids(ids, who, arg, vocab_size, vocab_name="vocab_size", ignore_index=N
     if ids.ndim != 2:
         raise ShapeError(f"{who}: {arg} must be (batch, length) token ids, got shape "
                          f"{tuple(ids.shape)}")
-    data = ids.data if ignore_index is None else ids.data[ids.data != ignore_index]
+    data = ids.array if ignore_index is None else ids.array[ids.array != ignore_index]
     if data.size:
         lo, hi = int(data.min()), int(data.max())
         if lo < 0 or hi >= vocab_size:

@@ -245,7 +245,7 @@ class GPT(Module):
         """
         b = prompt_or_batch_size
         if not isinstance(b, (int, np.integer)):
-            b = np.shape(b.data if isinstance(b, Tensor) else b)[0]
+            b = np.shape(b.array if isinstance(b, Tensor) else b)[0]
         if int(b) < 0:
             raise ShapeError(f"GPT.start_decoding: batch size must be >= 0, got {b}")
         c = self.config

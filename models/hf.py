@@ -62,7 +62,7 @@ def read_hf_folder(folder, who="read_hf_folder"):
         raise CheckpointError(f"{who}: {folder!r} has no {CONFIG_NAME} (found: "
                               f"{sorted(os.listdir(folder))})")
     config = read_json(config_path, who)
-    return config, {name: t.data for name, t in _read_weights(folder, who).items()}
+    return config, {name: t.array for name, t in _read_weights(folder, who).items()}
 
 
 def _read_weights(folder, who):

@@ -207,7 +207,7 @@ class MarianMT(Module):
         x = embedding(ids)
         if self.embed_scale != 1.0:
             x = x * self.embed_scale
-        pe = self.positions.data[start:start + t].astype(x.dtype, copy=False)
+        pe = self.positions.array[start:start + t].astype(x.dtype, copy=False)
         return self.dropout(x + Tensor._make(pe, False, None))
 
     def encode(self, input_ids, attention_mask=None, attentions=None):
@@ -275,7 +275,7 @@ class MarianMT(Module):
                 raise MinigradError("MarianMT.start_decoding: give attention_mask or "
                                     "src_padding_mask, not both")
             m = src_padding_mask
-            attention_mask = ~(m.data if isinstance(m, Tensor) else np.asarray(m)).astype(bool)
+            attention_mask = ~(m.array if isinstance(m, Tensor) else np.asarray(m)).astype(bool)
         memory, padding = self.encode(input_ids, attention_mask)
         c = self.config
         return MarianDecodingState(
@@ -308,8 +308,8 @@ class MarianMT(Module):
         """(B, L) bool, True at padding: from Hugging Face's attention_mask (1 = real token),
         or from the pad token."""
         if attention_mask is None:
-            return Tensor._make(ids.data == self.config.pad_token_id, False, None)
-        m = attention_mask.data if isinstance(attention_mask, Tensor) else np.asarray(attention_mask)
+            return Tensor._make(ids.array == self.config.pad_token_id, False, None)
+        m = attention_mask.array if isinstance(attention_mask, Tensor) else np.asarray(attention_mask)
         if tuple(m.shape) != tuple(ids.shape):
             raise ShapeError(f"MarianMT: {arg} has shape {tuple(m.shape)}, expected the ids' "
                              f"shape {tuple(ids.shape)}")

@@ -66,8 +66,8 @@ class Seq2SeqTransformer(Module):
             if p.ndim > 1:
                 init.xavier_uniform_(p)
         if self.pad_idx is not None:
-            self.src_tok_emb.embedding.weight.data[self.pad_idx] = 0
-            self.tgt_tok_emb.embedding.weight.data[self.pad_idx] = 0
+            self.src_tok_emb.embedding.weight.array[self.pad_idx] = 0
+            self.tgt_tok_emb.embedding.weight.array[self.pad_idx] = 0
 
     # ------------------------------------------------------------ the three stages
     def encode(self, src, src_padding_mask=None, attentions=None):
@@ -173,7 +173,7 @@ class Seq2SeqTransformer(Module):
         """(B, L) bool, True at padding (None when the model has no pad_idx)."""
         if self.pad_idx is None:
             return None
-        return Tensor._make(ids.data == self.pad_idx, False, None)
+        return Tensor._make(ids.array == self.pad_idx, False, None)
 
     def _check_ids(self, ids, arg, vocab):
         return token_ids(ids, "Seq2SeqTransformer", arg, vocab, vocab_name=f"{arg}_vocab_size")

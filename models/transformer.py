@@ -297,7 +297,7 @@ class Transformer(Module):
         for name, mask in masks.items():
             if mask is None:
                 continue
-            m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+            m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
             if m.dtype != np.bool_ and m.dtype.kind != "f":
                 raise DTypeError(f"Transformer: {name} must be bool (True = blocked) or float "
                                  f"(added to the scores), got dtype {m.dtype}")

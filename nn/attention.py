@@ -66,10 +66,10 @@ class KeyValueCache:
         else:
             n, t = len(self), k.shape[2]
             if self._buffers is None or n + t > self._buffers[0].shape[2]:
-                self._buffers = tuple(self._grow(old.data, 2 * (n + t)) for old in (self.k, self.v))
+                self._buffers = tuple(self._grow(old.array, 2 * (n + t)) for old in (self.k, self.v))
             views = []
             for buffer, new in zip(self._buffers, (k, v)):
-                buffer[:, :, n:n + t] = new.data
+                buffer[:, :, n:n + t] = new.array
                 views.append(Tensor._make(buffer[:, :, :n + t], False, None))
             self.k, self.v = views
         return self.k, self.v
@@ -84,13 +84,13 @@ class KeyValueCache:
     def reorder(self, index):
         """Keep the rows named by `index` (beam search: each survivor's parent beam)."""
         if self.k is not None:
-            index = self.k.xp.asarray(index.data if isinstance(index, Tensor) else index)
+            index = self.k.xp.asarray(index.array if isinstance(index, Tensor) else index)
             self.k, self.v = self.k[index], self.v[index]
             self._buffers = None
 
 
 def _as_array(mask):
-    return mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    return mask.array if isinstance(mask, Tensor) else np.asarray(mask)
 
 
 class MultiheadAttention(Module):

@@ -130,7 +130,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 def one_hot(tensor, num_classes=-1):
     """int64 (..., num_classes) with a 1 at each id (torch.nn.functional.one_hot); no gradient."""
-    ids = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    ids = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if ids.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: expected an integer tensor, got dtype {ids.dtype}")
     if num_classes == -1:
@@ -193,7 +193,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     as torch.nn.functional.nll_loss. The pick is a product with a one-hot mask.
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"nll_loss: target must be integer class ids, got dtype {t.dtype}")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
@@ -208,7 +208,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
                                    f"got {int(valid.min())}..{int(valid.max())}")
     xp = input.xp
     w = xp.ones(c, dtype=input.dtype) if weight is None else \
-        (weight.data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(input.dtype)
+        (weight.array if isinstance(weight, Tensor) else xp.asarray(weight)).astype(input.dtype)
     safe = xp.where(keep, t, 0)
     row_w = w[safe] * keep                                  # each target's weight (0 if ignored)
     class_axis = 1 if input.ndim > 1 else 0
@@ -230,7 +230,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     -sum(target * log_softmax(input), class axis). As torch.nn.functional.cross_entropy.
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     class_axis = 1 if input.ndim > 1 else 0
     if t.dtype.kind == "f":                                  # class probabilities
         _same_shape(input, target, "cross_entropy")
@@ -249,7 +249,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 def _xlogy(x, y):
     """x * log(y), 0 where x == 0 (so a zero target adds nothing and no NaN gradient)."""
-    positive = x.data > 0
+    positive = x.array > 0
     safe_y = _ops.where(constant(positive), y, 1.0)
     return _ops.where(constant(positive), x * _ops.log(safe_y), 0.0)
 

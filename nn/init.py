@@ -1,6 +1,6 @@
 """Parameter initialisation, in place, as PyTorch's `torch.nn.init`.
 
-Every helper fills `tensor.data` in place from minigrad's own random generator
+Every helper fills `tensor.array` in place from minigrad's own random generator
 (the one for the tensor's device), so `minigrad.manual_seed(n)` reproduces a
 model's initial weights exactly. The draws are made in the tensor's dtype:
 nothing is computed in float64 unless the tensor is float64.
@@ -24,7 +24,7 @@ def _draw_dtype(tensor):
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -86,7 +86,7 @@ def ones_(tensor):
 
 def xavier_uniform_(tensor, gain=1.0):
     """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
-    if tensor.size == 0:             # nothing to draw, and a fan of 0 would divide by zero
+    if tensor.numel() == 0:             # nothing to draw, and a fan of 0 would divide by zero
         return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
@@ -95,7 +95,7 @@ def xavier_uniform_(tensor, gain=1.0):
 
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
@@ -160,10 +160,10 @@ def orthogonal_(tensor, gain=1.0):
     if tensor.ndim < 2:
         raise MinigradError(f"orthogonal_: expected at least 2 dimensions, got shape "
                             f"{tuple(tensor.shape)}")
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = generator(tensor.device).standard_normal((rows, cols), dtype=_draw_dtype(tensor))
     xp = tensor.xp
     if rows < cols:

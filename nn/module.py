@@ -41,7 +41,7 @@ class Parameter(Tensor):
     """A tensor that is a module's learnable state: requires grad by default."""
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data.array if isinstance(data, Tensor) else data)
         if self.dtype.kind == "f":
             self.requires_grad_(requires_grad)
 
@@ -225,7 +225,7 @@ class Module:
             yield b
 
     def num_parameters(self, trainable_only=False):
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn):
         for m in self.children():
@@ -274,8 +274,8 @@ class Module:
         for k, target in own.items():
             if k in state_dict:
                 value = state_dict[k]
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
-                target.data[...] = to_device(array, target.device).astype(target.dtype, copy=False)
+                array = value.array if isinstance(value, Tensor) else np.asarray(value)
+                target.array[...] = to_device(array, target.device).astype(target.dtype, copy=False)
         return missing, unexpected
 
     # ------------------------------------------------------------ modes and devices
@@ -298,12 +298,12 @@ class Module:
         device = parse_device(device) if device is not None else None
         dtype = as_dtype(dtype)
         for t in list(self.parameters()) + list(self.buffers()):
-            data = t.data
+            data = t.array
             if device is not None:
                 data = to_device(data, device)
             if dtype is not None and data.dtype.kind == "f":
                 data = data.astype(dtype)
-            t.data = data
+            t.array = data
             if t.grad is not None:
                 t.grad = None
         return self
@@ -329,7 +329,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def requires_grad_(self, flag=True):
         for p in self.parameters():

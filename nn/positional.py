@@ -63,7 +63,7 @@ class PositionalEncoding(Module):
         if start + t > self.max_len:
             raise ShapeError(f"PositionalEncoding: positions {start}..{start + t - 1} exceed "
                              f"max_len={self.max_len} (input shape {tuple(x.shape)})")
-        pe = self.pe.data[start:start + t]
+        pe = self.pe.array[start:start + t]
         if not self.batch_first:
             pe = pe[:, None, :]
         pe = pe.astype(x.dtype, copy=False)

@@ -57,8 +57,8 @@ class BatchNorm(nn.Module):
                 mean = x.mean(axis=(0, 1))
                 var = ((x - mean) ** 2).mean(axis=(0, 1))
             m = self.momentum
-            self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean.data
-            self.running_var.data[...] = (1 - m) * self.running_var.data + m * var.data
+            self.running_mean.array[...] = (1 - m) * self.running_mean.array + m * mean.array
+            self.running_var.array[...] = (1 - m) * self.running_var.array + m * var.array
         else:
             mean, var = self.running_mean, self.running_var
         return (x - mean) / (var + self.eps).sqrt() * self.weight + self.bias

@@ -32,7 +32,7 @@ class AnomalyCheck(hooks.EngineHook):
     def after_backward_op(self, fn, grad, input_grads):
         _mode.paused -= 1
         if _mode.enabled:
-            check_finite(fn, fn.scope, [g.data for g in input_grads if g is not None],
+            check_finite(fn, fn.scope, [g.array for g in input_grads if g is not None],
                          fn.inputs, "backward")
 
     def on_backward_end(self, finished):
@@ -78,7 +78,7 @@ def check_finite(fn, scope, arrays, inputs, phase):
             continue
         nan, inf = int(xp.isnan(a).sum()), int(xp.isinf(a).sum())
         came_in = [i for i, t in enumerate(inputs) if t.dtype.kind in "fc"
-                   and not bool(xp_of(t.data).isfinite(t.data).all())] if phase == "forward" else []
+                   and not bool(xp_of(t.array).isfinite(t.array).all())] if phase == "forward" else []
         if not nan and phase == "forward" and (came_in or not _finite(getattr(fn, "value", 0.0))):
             continue
         what = " and ".join(f"{n} {k}" for n, k in ((nan, "NaN"), (inf, "inf")) if n)

@@ -67,7 +67,7 @@ class Function:
         if settings.keys() != cls.settings:
             cls._check_settings(settings)
         fn.__dict__.update(settings)           # the settings become attributes of this op
-        arrays = [t.data for t in inputs]
+        arrays = [t.array for t in inputs]
         if len(arrays) > 1:
             kind = type(arrays[0])
             for a in arrays:
@@ -236,13 +236,13 @@ class _Walk:
             t.grad = (g if self.create_graph else self.own(g)) if t.grad is None else t.grad + g
             if not self.create_graph and t.grad._ctx is not None:
                 t.grad = t.grad.detach()
-        self.handed_out.add(id(g.data))
+        self.handed_out.add(id(g.array))
 
     def own(self, g):
         """A leaf's .grad gets memory of its own: optimizers and clipping change it in
         place, so it must not be a view, or an array another gradient also uses
         (add's backward passes one gradient to both inputs)."""
-        a = g.data
+        a = g.array
         if id(a) in self.handed_out or a.base is not None or not getattr(a.flags, "writeable", True):
             return Tensor._make(a.copy(), False, None)
         return g
@@ -257,7 +257,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     quietly (as in PyTorch); `detect_anomaly()` is the way to catch it.
     """
     walk = _Walk(inputs, create_graph)
-    walk.handed_out.update(id(g.data) for g in root_grads)
+    walk.handed_out.update(id(g.array) for g in root_grads)
     root_fns = []
     for r, g in zip(roots, root_grads):
         if not r.requires_grad:
@@ -333,7 +333,7 @@ def _root_grads(outputs, grad_outputs, op):
     grads = []
     for o, g in zip(outputs, grad_outputs):
         if g is None:
-            if o.size != 1:
+            if o.numel() != 1:
                 raise AutogradError(
                     f"{op}: grad can be implicitly created only for a scalar output, got shape "
                     f"{tuple(o.shape)}; pass a gradient of that shape")

@@ -71,10 +71,10 @@ def apply_with_ctx(cls, *args):
         raise AutogradError(f"{cls.name}: forward must return a Tensor, got {type(out).__name__}")
     if not record or id(out) in ctx.__dict__.get("non_differentiable", ()) \
             or out.dtype.kind != "f":               # integer results carry no gradient (torch)
-        return Tensor._make(out.data, False, None)
+        return Tensor._make(out.array, False, None)
     ctx.inputs = tuple(a if isinstance(a, Tensor) else _NOT_A_TENSOR for a in args)
     ctx.scope = state.scope
-    return Tensor._make(out.data, True, ctx)
+    return Tensor._make(out.array, True, ctx)
 
 
 def _adapt(cls):

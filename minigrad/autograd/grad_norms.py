@@ -11,7 +11,7 @@ from . import hooks
 
 class GradNormRecorder(hooks.EngineHook):
     def before_backward_op(self, fn, grad):
-        fn.grad_norm = float((grad.data.astype("float64") ** 2).sum() ** 0.5)
+        fn.grad_norm = float((grad.array.astype("float64") ** 2).sum() ** 0.5)
 
 
 @contextlib.contextmanager

@@ -41,18 +41,18 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
         g = np.zeros(t.shape) if g is None else g.numpy()
         numeric = np.zeros(t.shape)
         for idx in np.ndindex(*t.shape):      # works on non-contiguous inputs too
-            orig = t.data[idx]
-            t.data[idx] = orig + eps
+            orig = t.array[idx]
+            t.array[idx] = orig + eps
             plus = _project(outputs(), weights).item()
-            t.data[idx] = orig - eps
+            t.array[idx] = orig - eps
             minus = _project(outputs(), weights).item()
-            t.data[idx] = orig
+            t.array[idx] = orig
             numeric[idx] = (plus - minus) / (2 * eps)
         if not np.allclose(g, numeric, atol=atol, rtol=rtol, equal_nan=False):
             worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(g - numeric)), t.shape)) \
-                if t.size else ()
+                if t.numel() else ()
             msg = (f"gradcheck: gradient mismatch for input of shape {tuple(t.shape)} at {worst}: "
-                   f"analytic {g[worst] if t.size else g}, numeric {numeric[worst] if t.size else numeric}")
+                   f"analytic {g[worst] if t.numel() else g}, numeric {numeric[worst] if t.numel() else numeric}")
             if raise_exception:
                 raise MinigradError(msg)
             return False

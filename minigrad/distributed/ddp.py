@@ -49,7 +49,7 @@ class _Bucket:
         self.params = params
         self.dtype = params[0].dtype
         self.device = params[0].device
-        self.offsets = np.cumsum([0] + [p.size for p in params]).tolist()
+        self.offsets = np.cumsum([0] + [p.numel() for p in params]).tolist()
         self.numel = self.offsets[-1]
         self.ready = set()         # ids of the parameters whose gradient is final
         self.work = None           # the running all-reduce
@@ -59,8 +59,8 @@ class _Bucket:
         """One buffer holding every gradient of the bucket (zeros for a parameter
         that received none, so every rank reduces buffers of the same layout)."""
         xp = xp_for(self.device)
-        parts = [p.grad.data.reshape(-1) if p.grad is not None
-                 else xp.zeros(p.size, dtype=self.dtype) for p in self.params]
+        parts = [p.grad.array.reshape(-1) if p.grad is not None
+                 else xp.zeros(p.numel(), dtype=self.dtype) for p in self.params]
         return xp.concatenate(parts).astype(self.dtype, copy=False)
 
     def write_grads(self):
@@ -74,7 +74,7 @@ def _group(tensors, cap_bytes):
     (a tensor larger than the cap gets a run of its own)."""
     groups, current, size = [], [], 0
     for t in tensors:
-        nbytes = t.size * t.dtype.itemsize
+        nbytes = t.numel() * t.dtype.itemsize
         if current and (t.dtype != current[0].dtype or t.device != current[0].device
                         or size + nbytes > cap_bytes):
             groups.append(current)
@@ -145,7 +145,7 @@ class DistributedDataParallel:
         """Every rank must hold the same parameter names, shapes and dtypes, or the
         bucket all-reduces would mix unrelated numbers (or wait forever)."""
         signature = ";".join(f"{n}:{tuple(p.shape)}:{p.dtype}" for n, p in named)
-        mine = np.array([len(named), sum(p.size for _, p in named),
+        mine = np.array([len(named), sum(p.numel() for _, p in named),
                          zlib.crc32(signature.encode())], dtype=np.int64)
         everyone = self.comm.all_gather(to_device(mine, self.comm.device))
         everyone = to_numpy(everyone)
@@ -157,15 +157,15 @@ class DistributedDataParallel:
 
     def _broadcast_from_rank0(self):
         """Rank 0's parameters and buffers, copied in place into every rank's."""
-        tensors = [t for t in self.module.state_dict().values() if t.size]
+        tensors = [t for t in self.module.state_dict().values() if t.numel()]
         for group in _group(tensors, int(self.bucket_size_mb * 2 ** 20)):
             xp = xp_for(group[0].device)
-            flat = xp.concatenate([t.data.reshape(-1) for t in group])
+            flat = xp.concatenate([t.array.reshape(-1) for t in group])
             self.comm.broadcast(flat, root=0)
             lo = 0
             for t in group:
-                t.data[...] = flat[lo:lo + t.size].reshape(t.shape)
-                lo += t.size
+                t.array[...] = flat[lo:lo + t.numel()].reshape(t.shape)
+                lo += t.numel()
 
     # ---------------------------------------------------------------- running the module
     def __call__(self, *args, **kwargs):

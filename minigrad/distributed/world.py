@@ -102,7 +102,7 @@ def is_main_process():
 
 # -------------------------------------------------------------------- collectives
 def _array(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def all_reduce(x, op="sum"):

@@ -117,7 +117,7 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
     for name, t in (names or {}).items():
         named_tensors[name] = t
         input_names.setdefault(id(t), name)
-        base_names.setdefault(id(_base_array(t.data)), name)   # its views, by memory
+        base_names.setdefault(id(_base_array(t.array)), name)   # its views, by memory
 
     nodes, out_info = {}, {}
     fn_ids, leaf_ids = {}, {}
@@ -134,8 +134,8 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
         key = id(t)
         note = None
         if key not in leaf_ids and key not in param_names and not _is_param(t) \
-                and key not in input_names and id(_base_array(t.data)) in base_names:
-            name = base_names[id(_base_array(t.data))]
+                and key not in input_names and id(_base_array(t.array)) in base_names:
+            name = base_names[id(_base_array(t.array))]
             named = named_tensors[name]
             if tuple(t.shape) != tuple(named.shape):
                 flat = t.ndim == 2 and named.ndim > 2 and t.shape[-1] == named.shape[-1]
@@ -145,14 +145,14 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
             return leaf_ids[key], note
         if key in param_names or _is_param(t):
             kind, name = "param", param_names.get(key, "parameter")
-        elif t.name is not None and t.size == 1 and not t.requires_grad:
+        elif t.name is not None and t.numel() == 1 and not t.requires_grad:
             kind, name = "constant", t.name
         else:
             kind = "input"
             name = input_names.get(key) or ("mask" if t.dtype == np.bool_ else "input")
         node = Node(new_id(kind), kind, name, tuple(t.shape), str(t.dtype))
         if grad_norms and t.grad is not None:
-            node.grad_norm = _norm(t.grad.data)
+            node.grad_norm = _norm(t.grad.array)
         nodes[node.id] = node
         leaf_ids[key] = node.id
         return node.id, note

@@ -5,7 +5,8 @@ Each fused op `<op>` has a readable reference `<op>_reference` from primitive op
 with the same arguments, exported here beside it; `dispatch.why_not_fused` says
 which of the two a call runs."""
 from . import (activation, attention, cross_entropy, dispatch, dropout, elementwise, embedding,
-               index, layer_norm, linalg, reduce, shape, softmax, special)
+               gather_scatter, index, layer_norm, linalg, reduce, shape, softmax, special,
+               triangular, unary)
 from .activation import gelu, gelu_reference
 from .attention import (scaled_dot_product_attention, scaled_dot_product_attention_reference,
                         scaled_dot_product_attention_with_weights)
@@ -19,7 +20,10 @@ from .index import getitem, take
 from .layer_norm import layer_norm, layer_norm_reference
 from .linalg import matmul
 from .linear import linear, linear_reference
-from .reduce import all, any, argmax, argmin, max, mean, min, sum, var
+from .gather_scatter import gather, nonzero
+from .triangular import tril, triu
+from .unary import cos, rsqrt, sin
+from .reduce import all, amax, amin, any, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, concat, expand, flatten, permute, reshape, split,
                     squeeze, stack, swapaxes, transpose, unsqueeze)
 from .softmax import log_softmax, log_softmax_reference, softmax, softmax_reference

@@ -56,8 +56,8 @@ class GELU(Function):
         return x * self.cdf
 
     def backward(self, grad):
-        x = self.inputs[0].data
-        g = grad.data
+        x = self.inputs[0].array
+        g = grad.array
         if xp_of(x) is not np:
             return constant(cuda_kernels.gelu_backward(x, g, self.approximate))
         with np.errstate(all="ignore"):        # inf * 0 at x = +-inf: NaN, as PyTorch

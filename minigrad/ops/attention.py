@@ -99,9 +99,9 @@ class ScaledDotProductAttention(Function):
         return self.out
 
     def backward(self, grad):
-        q, k, v = self._qkv([t.data for t in self.inputs])
+        q, k, v = self._qkv([t.array for t in self.inputs])
         xp = xp_of(q)
-        g, p, pd = grad.data, self.p, self.pd
+        g, p, pd = grad.array, self.p, self.pd
         ds = g @ v.swapaxes(-1, -2)
         ds *= pd
         rowsum = ds.sum(axis=-1, keepdims=True)
@@ -197,12 +197,12 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
     blocked, added = _split_mask(attn_mask, is_causal, q, k)
     settings = dict(
         scale=1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale),
-        blocked=None if blocked is None else blocked.data,
-        additive=None if added is None else added.data,
+        blocked=None if blocked is None else blocked.array,
+        additive=None if added is None else added.array,
         drop_mask=dropout_mask(score_shape, dropout_p, q.dtype, q.device) if dropout_p > 0 else None)
     if not (is_grad_enabled() and any(t.requires_grad for t in inputs)):
         # nothing to record: the kernel's forward alone, which also gives the weights
-        out, _, weights = attend_arrays(q.data, k.data, v.data, **settings)
+        out, _, weights = attend_arrays(q.array, k.array, v.array, **settings)
         return constant(out), constant(weights)
     out = ScaledDotProductAttention.apply(*inputs, layout=layout, **settings)
     return out, constant(out.grad_fn.pd)
@@ -252,7 +252,7 @@ def _split_mask(attn_mask, is_causal, query, key):
     if attn_mask is not None and not isinstance(attn_mask, Tensor):
         attn_mask = constant(xp.asarray(attn_mask))
     if attn_mask is not None and attn_mask.dtype == np.bool_:
-        blocked = ~attn_mask.data
+        blocked = ~attn_mask.array
     elif attn_mask is not None:
         added = attn_mask if attn_mask.dtype == query.dtype else attn_mask.astype(query.dtype)
     if is_causal:                  # query i sees keys 0..i
@@ -277,7 +277,7 @@ def _layout(q, k, v, packed):
 
 def _is_view(part, packed, i):
     """Whether `part` holds exactly packed[i] (same memory, shape and strides)."""
-    a, b = part.data, packed.data[i]
+    a, b = part.array, packed.array[i]
     if a.shape != b.shape or a.strides != b.strides:
         return False
     pointer = (lambda x: x.data.ptr) if xp_of(a) is not np else \

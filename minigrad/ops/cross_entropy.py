@@ -29,7 +29,7 @@ def cross_entropy_reference(logits, targets, ignore_index=-100, label_smoothing=
     if no_classes is not None:
         return no_classes
     eps, (n, c) = label_smoothing, logits.shape
-    xp = xp_of(logits.data)
+    xp = xp_of(logits.array)
     keep = t != ignore_index                          # rows that count
     logp = log_softmax_reference(logits, -1)                                    # (N, C)
     picked = getitem(logp, (xp.arange(n), xp.where(keep, t, 0)))         # (N,) log p[t]
@@ -87,7 +87,7 @@ class CrossEntropy(Function):
     def backward(self, grad):
         """d loss / d logits = softmax - target distribution, row-weighted."""
         xp = xp_of(self.p)
-        g = grad.data
+        g = grad.array
         n, c = self.p.shape
         d = self.p if not getattr(self, "retained", True) else self.p.copy()
         eps = self.label_smoothing
@@ -144,7 +144,7 @@ def _rows(logits, targets, ignore_index, label_smoothing, reduction):
     """Check the arguments; return logits as (rows, C), targets as (rows,) ids, the shape
     of the per-target losses, and the result itself when there are no classes (else None)."""
     _check_settings(logits, label_smoothing, reduction)
-    t = targets.data if isinstance(targets, Tensor) else xp_of(logits.data).asarray(targets)
+    t = targets.array if isinstance(targets, Tensor) else xp_of(logits.array).asarray(targets)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"cross_entropy: targets must be integer class ids, got dtype {t.dtype}")
     if logits.ndim < 1 or logits.ndim == 1 and t.ndim != 0 or \

@@ -459,7 +459,7 @@ def where(cond, a, b):
     if like is None:
         like = Tensor(np.asarray(a, dtype=get_default_dtype()))
     a, b = operands(lift(a, like), lift(b, like))
-    c = cond.data if isinstance(cond, Tensor) else like.xp.asarray(cond)
+    c = cond.array if isinstance(cond, Tensor) else like.xp.asarray(cond)
     if c.dtype != np.bool_:
         raise DTypeError(f"where: condition must be a bool tensor, got dtype {c.dtype}")
     return Where.apply(a, b, cond=c)
@@ -467,7 +467,7 @@ def where(cond, a, b):
 
 def masked_fill(a, mask, value):
     """`a` with `value` wherever `mask` (bool, broadcastable to `a`) is True."""
-    m = mask.data if isinstance(mask, Tensor) else a.xp.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else a.xp.asarray(mask)
     if m.dtype != np.bool_:
         raise DTypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
     try:
@@ -509,7 +509,7 @@ def _compare(fn, name, kinds="biuf"):
                    for x in given]
             raise DTypeError(f"{name}: expected bool or integer tensors, got {got[0]} and {got[1]}")
         try:
-            out = fn(a.data, b.data)
+            out = fn(a.array, b.array)
         except ValueError:
             raise ShapeError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
                              "broadcast") from None
@@ -532,14 +532,14 @@ bitwise_or = _compare(np.bitwise_or, "bitwise_or", kinds="biu")
 
 
 def logical_not(a):
-    return Tensor._make(~a.data if a.dtype == np.bool_ else a.data == 0, False, None)
+    return Tensor._make(~a.array if a.dtype == np.bool_ else a.array == 0, False, None)
 
 
 def bitwise_not(a):
     if a.dtype.kind not in "biu":
         raise DTypeError(f"bitwise_not: expected a bool or integer tensor, got {a.dtype}")
-    return Tensor._make(~a.data, False, None)
+    return Tensor._make(~a.array, False, None)
 
 
 def isfinite(a):
-    return Tensor._make(a.xp.isfinite(a.data), False, None)
+    return Tensor._make(a.xp.isfinite(a.array), False, None)

@@ -20,7 +20,7 @@ class Embedding(Function):
         return weight[self.ids]
 
     def backward(self, grad):
-        g = grad.data.reshape(self.ids.size, grad.shape[-1])   # not -1: the dim may be 0
+        g = grad.array.reshape(self.ids.size, grad.shape[-1])   # not -1: the dim may be 0
         ids = self.ids.reshape(-1)
         xp = xp_of(g)
         dw = xp.zeros(self.inputs[0].shape, dtype=g.dtype)
@@ -40,7 +40,7 @@ class Embedding(Function):
 
 def embedding(ids, weight, padding_idx=None):
     """weight[ids]; rows at `padding_idx` get no gradient."""
-    idx = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    idx = ids.array if isinstance(ids, Tensor) else np.asarray(ids)
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"embedding: token ids must be integers, got dtype {idx.dtype}")
     if weight.ndim != 2:

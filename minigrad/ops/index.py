@@ -16,7 +16,7 @@ def as_index(index):
     if isinstance(index, tuple):
         return tuple(as_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray(index)
     return index

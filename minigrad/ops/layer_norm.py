@@ -64,7 +64,7 @@ class LayerNorm(Function):
 
     def backward(self, grad):
         """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in place where possible."""
-        g, xhat, axes = grad.data, self.xhat, self.axes
+        g, xhat, axes = grad.array, self.xhat, self.axes
         batch_axes = tuple(range(g.ndim - self.nd))
         dxhat = g * self.weight if self.weight is not None else g.copy()
         work = dxhat * xhat

@@ -66,9 +66,9 @@ class Linear(Function):
             dw = g2.swapaxes(0, 1) @ x.reshape(-1, weight.shape[1]) if self.needs_input_grad[1] else None
             db = g2.sum(0) if has_bias and self.needs_input_grad[2] else None
             return (dx, dw, db) if has_bias else (dx, dw)
-        g = grad.data
+        g = grad.array
         g2 = g.reshape(self.x2.shape[0], weight.shape[0])
-        dx = constant(_gemm(g2, weight.data).reshape(x.shape)) if self.needs_input_grad[0] else None
+        dx = constant(_gemm(g2, weight.array).reshape(x.shape)) if self.needs_input_grad[0] else None
         dw = constant(_gemm(g2.T, self.x2)) if self.needs_input_grad[1] else None
         grads = (dx, dw)
         if has_bias:

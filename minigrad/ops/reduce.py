@@ -1,11 +1,18 @@
 """Reductions over axes: sum, mean, var, max, min, argmax, argmin."""
 import builtins
+from collections import namedtuple
 
 import numpy as np
 
 from ..autograd import Function
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .dims import torch_dims
+from .gather_scatter import gather
+
+# What max(dim) / min(dim) return, as torch.return_types.max: `values, indices = x.max(1)`.
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
 
 
 def normalize_axes(axis, ndim, op):
@@ -107,6 +114,7 @@ def _reduced_axes(axis, a, op):
     return axes if a.ndim else ()
 
 
+@torch_dims
 def sum(a, axis=None, keepdims=False):
     a = _reduce_input(a, "sum")
     axes = _reduced_axes(axis, a, "sum")
@@ -115,6 +123,7 @@ def sum(a, axis=None, keepdims=False):
     return Sum.apply(a, axes=axes, keepdims=keepdims)
 
 
+@torch_dims
 def mean(a, axis=None, keepdims=False):
     a = _reduce_input(a, "mean")
     axes = _reduced_axes(axis, a, "mean")
@@ -124,6 +133,7 @@ def mean(a, axis=None, keepdims=False):
     return Mean.apply(a, axes=axes, keepdims=keepdims)
 
 
+@torch_dims
 def var(a, axis=None, keepdims=False, correction=1):
     """Variance with PyTorch's default Bessel correction (`correction=0` is NumPy's)."""
     a = _reduce_input(a, "var")
@@ -131,6 +141,15 @@ def var(a, axis=None, keepdims=False, correction=1):
     count = int(np.prod([a.shape[i] for i in axes]))
     centred = a - mean(a, axes, keepdims=True)
     return sum(centred * centred, axes, keepdims) / builtins.max(count - correction, 0)
+
+
+@torch_dims
+def std(a, axis=None, keepdims=False, correction=1, unbiased=None):
+    """Standard deviation, sqrt(var) with torch's Bessel correction (torch.std;
+    `unbiased=False` or `correction=0` divides by n)."""
+    if unbiased is not None:
+        correction = int(bool(unbiased))
+    return var(a, axis, keepdims, correction=correction) ** 0.5
 
 
 def _extreme(a, axis, keepdims, smallest, op):
@@ -142,12 +161,47 @@ def _extreme(a, axis, keepdims, smallest, op):
     return Max.apply(a, axes=axes, keepdims=keepdims, smallest=smallest)
 
 
-def max(a, axis=None, keepdims=False):
-    return _extreme(a, axis, keepdims, False, "max")
+@torch_dims
+def amax(a, axis=None, keepdims=False):
+    """The largest value over `dim` (an int, a tuple, or None: all); ties share the gradient
+    equally (torch.amax)."""
+    return _extreme(a, axis, keepdims, False, "amax")
 
 
-def min(a, axis=None, keepdims=False):
-    return _extreme(a, axis, keepdims, True, "min")
+@torch_dims
+def amin(a, axis=None, keepdims=False):
+    """The smallest value over `dim`; ties share the gradient (torch.amin)."""
+    return _extreme(a, axis, keepdims, True, "amin")
+
+
+def _max_or_min(a, axis, keepdims, other, smallest):
+    """torch.max / torch.min: with no dim the value; with `dim` (one int) the named tuple
+    (values, indices), the gradient going to the element each index names; with a
+    tensor as the second argument the elementwise maximum / minimum."""
+    op = "min" if smallest else "max"
+    if isinstance(axis, Tensor) or other is not None:
+        from .elementwise import maximum, minimum
+        return (minimum if smallest else maximum)(a, axis if other is None else other)
+    if axis is None:
+        if keepdims:
+            raise ShapeError(f"{op}: keepdim needs a dim")
+        return _extreme(a, None, False, smallest, op)
+    indices = _arg(a, axis, True, "argmin" if smallest else "argmax")
+    a = _reduce_input(a, op)
+    values = gather(a, axis, indices) if a.ndim else a
+    if not keepdims:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return (MinResult if smallest else MaxResult)(values, indices)
+
+
+@torch_dims
+def max(a, axis=None, keepdims=False, other=None):
+    return _max_or_min(a, axis, keepdims, other, False)
+
+
+@torch_dims
+def min(a, axis=None, keepdims=False, other=None):
+    return _max_or_min(a, axis, keepdims, other, True)
 
 
 def _arg(a, axis, keepdims, op):
@@ -155,33 +209,37 @@ def _arg(a, axis, keepdims, op):
     if isinstance(axis, bool) or (axis is not None and not isinstance(axis, (int, np.integer))):
         raise ShapeError(f"{op}: axis must be one int (or None), got {axis!r}")
     axes = _reduced_axes(axis, a, op)
-    if builtins.any(a.shape[i] == 0 for i in axes) or axis is None and a.size == 0:
+    if builtins.any(a.shape[i] == 0 for i in axes) or axis is None and a.numel() == 0:
         raise ShapeError(f"{op}: cannot reduce over an empty axis of a tensor of shape "
                          f"{tuple(a.shape)} (axis {axis!r})")
     if axis is None:
-        out = getattr(a.data.reshape(-1), op)()
+        out = getattr(a.array.reshape(-1), op)()
         if keepdims:
             out = a.xp.asarray(out).reshape((1,) * a.ndim)
     elif not axes:                                   # a 0-d tensor: its one element
         out = a.xp.zeros((), dtype=np.int64)
     else:
-        out = getattr(a.data, op)(axis=axes[0], keepdims=keepdims)
+        out = getattr(a.array, op)(axis=axes[0], keepdims=keepdims)
     return Tensor._make(a.xp.asarray(out).astype(np.int64), False, None)
 
 
+@torch_dims
 def argmax(a, axis=None, keepdims=False):
     return _arg(a, axis, keepdims, "argmax")
 
 
+@torch_dims
 def argmin(a, axis=None, keepdims=False):
     return _arg(a, axis, keepdims, "argmin")
 
 
+@torch_dims
 def any(a, axis=None, keepdims=False):
     axes = _reduced_axes(axis, a, "any")
-    return Tensor._make(a.data.any(axis=axes, keepdims=keepdims), False, None)
+    return Tensor._make(a.array.any(axis=axes, keepdims=keepdims), False, None)
 
 
+@torch_dims
 def all(a, axis=None, keepdims=False):
     axes = _reduced_axes(axis, a, "all")
-    return Tensor._make(a.data.all(axis=axes, keepdims=keepdims), False, None)
+    return Tensor._make(a.array.all(axis=axes, keepdims=keepdims), False, None)

@@ -6,6 +6,7 @@ from ..autograd import Function
 from ..backend import device_of, to_device, xp_of
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .dims import torch_dims
 from .reduce import normalize_axes
 
 
@@ -121,13 +122,14 @@ def reshape(a, *shape):
     if shape == a.shape:
         return a
     known = int(np.prod([s for s in shape if s != -1]))
-    if shape.count(-1) > 1 or (-1 not in shape and known != a.size) or \
-            (-1 in shape and (known == 0 or a.size % known)):
+    if shape.count(-1) > 1 or (-1 not in shape and known != a.numel()) or \
+            (-1 in shape and (known == 0 or a.numel() % known)):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} "
-                         f"({a.size} elements) into shape {shape}")
+                         f"({a.numel()} elements) into shape {shape}")
     return Reshape.apply(a, shape=shape)
 
 
+@torch_dims
 def flatten(a, start_axis=0, end_axis=-1):
     if a.ndim == 0:
         return a.reshape(1)
@@ -150,10 +152,12 @@ def permute(a, *axes):
     return Permute.apply(a, axes=axes)
 
 
+@torch_dims
 def transpose(a, axis0=-2, axis1=-1):
     return swapaxes(a, axis0, axis1)
 
 
+@torch_dims
 def swapaxes(a, axis0, axis1):
     if a.ndim < 2:                   # nothing to swap; the default pair (-2, -1) is a no-op
         if not (axis0 in (-2, -1) and axis1 in (-2, -1)):
@@ -195,6 +199,7 @@ def sum_to(a, shape):
     return SumTo.apply(a, shape=shape)
 
 
+@torch_dims
 def squeeze(a, axis=None):
     if axis is None:
         shape = tuple(s for s in a.shape if s != 1)
@@ -204,6 +209,7 @@ def squeeze(a, axis=None):
     return reshape(a, shape)
 
 
+@torch_dims
 def unsqueeze(a, axis):
     if not -a.ndim - 1 <= axis <= a.ndim:
         raise ShapeError(f"unsqueeze: axis {axis} is out of range for a tensor of {a.ndim} "
@@ -236,6 +242,7 @@ def _check_joinable(tensors, op, axis, same_shape):
     return tensors, axis
 
 
+@torch_dims
 def concat(tensors, axis=0):
     tensors, axis = _check_joinable(list(tensors), "concat", axis, False)
     return Concat.apply(*tensors, axis=axis)
@@ -244,11 +251,13 @@ def concat(tensors, axis=0):
 cat = concat
 
 
+@torch_dims
 def stack(tensors, axis=0):
     tensors, axis = _check_joinable(list(tensors), "stack", axis, True)
     return Stack.apply(*tensors, axis=axis)
 
 
+@torch_dims
 def split(a, split_size_or_sections, axis=0):
     """PyTorch's split: equal chunks of a given size, or a list of sizes."""
     _need_axes(a, "split")
@@ -282,6 +291,7 @@ def _need_axes(a, op):
         raise ShapeError(f"{op}: expected a tensor with at least one dimension, got a 0-d tensor")
 
 
+@torch_dims
 def chunk(a, chunks, axis=0):
     _need_axes(a, "chunk")
     axis = normalize_axes(axis, a.ndim, "chunk")[0]

@@ -21,6 +21,7 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..errors import DTypeError
 from ..tensor import constant
+from .dims import torch_dims
 from .dispatch import reference, why_not_fused
 from .elementwise import where
 from .reduce import normalize_axes
@@ -32,7 +33,7 @@ def _row_max(x, axis):
     all NaN, as in PyTorch."""
     if x.shape[axis] == 0:           # an empty row has no maximum (and needs no shift)
         return 0.0
-    m = x.max(axis, keepdims=True).detach()
+    m = x.amax(axis, keepdims=True).detach()
     return where(m == -math.inf, 0.0, m)
 
 
@@ -81,7 +82,7 @@ class Softmax(Function):
             y = softmax_reference(self.inputs[0], self.axis)
             gy = grad * y
             return gy - y * gy.sum(self.axis, keepdims=True)
-        y, g = self.out, grad.data
+        y, g = self.out, grad.array
         gy = g * y
         return constant(gy - y * gy.sum(axis=self.axis, keepdims=True))
 
@@ -124,7 +125,7 @@ class LogSoftmax(Function):
         return self.out
 
     def backward(self, grad):
-        g = grad.data
+        g = grad.array
         p = xp_of(g).exp(self.out)
         return constant(g - p * g.sum(axis=self.axis, keepdims=True))
 
@@ -136,6 +137,7 @@ def _axis(x, axis, op):
     return normalize_axes(axis, x.ndim, op)[0] if x.ndim else None
 
 
+@torch_dims
 @autocast_op("float32")
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) over `axis` (torch.softmax's `dim`), stable; same shape and
@@ -148,6 +150,7 @@ def softmax(x, axis=-1):
     return softmax_reference(x, axis)
 
 
+@torch_dims
 @autocast_op("float32")
 def log_softmax(x, axis=-1):
     """log(softmax(x)) over `axis` (torch.log_softmax), stable; same shape and dtype as

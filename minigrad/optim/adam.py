@@ -51,7 +51,7 @@ class Adam(Optimizer):
             lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
             wd, amsgrad = group["weight_decay"], group["amsgrad"]
             for p, g in self._params_with_grad(group):
-                w, xp = p.data, p.xp
+                w, xp = p.array, p.xp
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(w),

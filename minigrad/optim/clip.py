@@ -39,18 +39,18 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise MinigradError(f"clip_grad_norm_: norm_type must be > 0, got {norm_type}")
     if not params:
         return constant(np.zeros((), dtype=np.float32))
-    first = params[0].grad.data
+    first = params[0].grad.array
     xp = xp_of(first)
     device = params[0].grad.device
     with np.errstate(all="ignore"):  # an inf gradient: scale 0, inf * 0 = NaN (as in PyTorch)
-        norms = [to_device(_vector_norm(p.grad.xp, p.grad.data, norm_type), device) for p in params]
+        norms = [to_device(_vector_norm(p.grad.xp, p.grad.array, norm_type), device) for p in params]
         total = _vector_norm(xp, xp.stack(norms), norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise MinigradError(f"clip_grad_norm_: the total {norm_type} norm of the gradients is "
                                 f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
         coef = xp.minimum(max_norm / (total + 1e-6), 1.0).astype(total.dtype)
         for p in params:
-            g = p.grad.data
+            g = p.grad.array
             c = to_device(coef, p.grad.device).astype(g.dtype)
             p.grad = constant(g * c)
     return constant(xp.asarray(total))
@@ -73,4 +73,4 @@ def clip_grad_value_(parameters, clip_value):
         raise MinigradError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in parameters:
         if p.grad is not None:
-            p.grad = constant(p.grad.xp.clip(p.grad.data, -clip_value, clip_value))
+            p.grad = constant(p.grad.xp.clip(p.grad.array, -clip_value, clip_value))

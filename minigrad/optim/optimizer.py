@@ -110,7 +110,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = constant(p.grad.xp.zeros_like(p.grad.data))
+                    p.grad = constant(p.grad.xp.zeros_like(p.grad.array))
 
     def step(self):
         raise NotImplementedError(f"{type(self).__name__} has no step()")
@@ -119,7 +119,7 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is not None:
                 p._version += 1          # the step changes p in place (autograd checks this)
-                yield p, p.grad.data
+                yield p, p.grad.array
 
     def _scratch(self, like):
         """A reusable work array of `like`'s shape, dtype and device, so a step
@@ -215,7 +215,7 @@ class Optimizer:
     def _restore(value, param):
         """A saved state entry as an array on the parameter's device and in its dtype."""
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         if not hasattr(value, "shape"):
             return value
         array = to_device(value, param.device)

@@ -30,7 +30,7 @@ class SGD(Optimizer):
             lr, mu, damp = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov = group["weight_decay"], group["nesterov"]
             for p, g in self._params_with_grad(group):
-                w, xp = p.data, p.xp
+                w, xp = p.array, p.xp
                 d = self._scratch(w)                  # the step direction, built in place
                 if wd:
                     xp.multiply(w, wd, out=d)

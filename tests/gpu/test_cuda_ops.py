@@ -45,7 +45,7 @@ CASES = {
 def _run(fn, arrays, device):
     inputs = [mg.tensor(a, device=device, requires_grad=True) for a in arrays]
     out = fn(*inputs)
-    weights = mg.tensor(np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape),
+    weights = mg.tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(out.shape),
                         device=device)
     (out * weights).sum().backward()
     return out.numpy(), [t.grad.numpy() for t in inputs]

@@ -40,7 +40,7 @@ def _graph_with_intermediate():
     x = mg.randn(1000, requires_grad=True)
     hidden = x.tanh()                      # intermediate: only the graph refers to it
     loss = (hidden.exp() * 2).sum()
-    return x, loss, weakref.ref(hidden.data)
+    return x, loss, weakref.ref(hidden.array)
 
 
 def test_backward_frees_intermediate_arrays():

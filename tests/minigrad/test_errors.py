@@ -109,7 +109,7 @@ class _FakeGpuArray:
 
 
 def _on_fake_gpu(t):
-    t.data = _FakeGpuArray()
+    t.array = _FakeGpuArray()
     return t
 
 

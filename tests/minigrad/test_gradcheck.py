@@ -61,8 +61,8 @@ def test_checks_every_input_and_tuple_outputs():
 
 def test_non_contiguous_input_and_constants():
     base = _x(4, 6)
-    view = mg.tensor(base.numpy()[:, ::2].T, requires_grad=True)   # a strided view
-    assert not view.data.flags.c_contiguous
+    view = mg.from_numpy(base.numpy()[:, ::2].T).requires_grad_()  # a strided view
+    assert not view.array.flags.c_contiguous
     const = mg.randn(3, 4, dtype=mg.float64)                       # no grad: not perturbed
     assert mg.gradcheck(lambda v, c: (v * c).exp(), [view, const])
 

@@ -56,7 +56,7 @@ CASES = {
     "maximum": ([(3, 4), (4,)], lambda a, b: mg.maximum(a, b) * a,
                 lambda a, b: require_torch().maximum(a, b) * a),
     "reductions": ([(3, 4)], lambda x: x.sum(0) * x.mean(1, keepdims=True) + x.var(-1, keepdims=True)
-                   * x.max(0),
+                   * x.amax(0),
                    lambda x: x.sum(0) * x.mean(1, keepdim=True) + x.var(-1, keepdim=True) * x.amax(0)),
     "movement": ([(2, 3, 4)], lambda x: x.permute(2, 0, 1).reshape(4, 6) * x.reshape(4, 6)
                  + mg.concat([x, x * x], 1).sum(0).reshape(4, 6)

@@ -16,10 +16,10 @@ def test_leaf_gradients_own_their_memory():
     a = mg.randn(3, requires_grad=True)
     b = mg.randn(3, requires_grad=True)
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    a.grad.data *= 0.5
+    assert not np.shares_memory(a.grad.array, b.grad.array)
+    a.grad.array *= 0.5
     np.testing.assert_array_equal(b.grad.numpy(), np.ones(3, dtype=np.float32))
-    assert a.grad.data.flags.writeable and b.grad.data.flags.writeable
+    assert a.grad.array.flags.writeable and b.grad.array.flags.writeable
 
 
 def test_set_num_threads_round_trip():

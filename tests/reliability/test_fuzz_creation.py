@@ -245,7 +245,7 @@ def test_randint(low, high, data, dtype):
                 lambda: torch().randint(low, high, shape, dtype=tdtype(dtype) or torch().int64),
                 [], args=(low, high, shape), grad=False, random=True, also=("shape", "dtype"),
                 reference=lambda: np.empty(as_shape((shape,)), np_dtype(dtype or "int64")))
-    if out is not None and out.size and out.dtype.kind == "i":
+    if out is not None and out.numel() and out.dtype.kind == "i":
         assert low <= out.numpy().min() and out.numpy().max() < high
 
 

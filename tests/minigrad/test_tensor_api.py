@@ -1,0 +1,177 @@
+"""The Tensor API as torch spells it (issue 15): size(), dim(), numel(), torch.nn after
+`import torch`, `.data`; each against PyTorch."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3), (2, 0, 4), (1, 2, 3, 4)])
+def test_size_dim_numel_as_torch(shape):
+    a = np.zeros(shape, np.float32)
+    x, t = mg.tensor(a), torch.tensor(a)
+    assert x.size() == t.size() and isinstance(x.size(), tuple)
+    assert x.dim() == t.dim() == x.ndim and x.numel() == t.numel()
+    for d in range(-len(shape), len(shape)):
+        assert x.size(d) == t.size(d)
+    assert x.size().numel() == t.size().numel()
+
+
+def test_size_rejects_a_dim_out_of_range():
+    with pytest.raises(mg.ShapeError, match="size: dim 2"):
+        mg.zeros(2, 3).size(2)
+
+
+def test_nn_is_reachable_after_import_but_not_imported_with_the_core():
+    code = ("import sys, minigrad; assert 'minigrad.nn' not in sys.modules; "
+            "import minigrad as torch; torch.nn.Linear(2, 3); torch.nn.functional.relu; "
+            "torch.optim.lr_scheduler.StepLR; torch.utils.data.DataLoader; torch.models")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mg.nope
+
+
+def test_data_is_a_tensor_sharing_storage_outside_autograd():
+    p = mg.nn.Parameter(mg.ones(3))
+    p.grad = mg.full((3,), 2.0)
+    view = p.data
+    assert isinstance(view, mg.Tensor) and not view.requires_grad and view.grad_fn is None
+    p.data -= 0.25 * p.grad                      # torch's manual SGD idiom: in place
+    p.data.clamp_(-10, 0.6)
+    np.testing.assert_allclose(p.numpy(), [0.5, 0.5, 0.5])
+    assert p.dtype == np.float32 and p.requires_grad
+    assert np.shares_memory(view.array, p.array)
+    p.data = mg.zeros(2)                         # assigning replaces the storage, as torch
+    assert p.shape == (2,) and p.requires_grad
+    with pytest.raises(mg.DTypeError, match="data"):
+        p.data = [1.0]
+
+
+def _pair(shape, seed=0, dtype=np.float64):
+    a = np.random.default_rng(seed).normal(size=shape).astype(dtype)
+    return mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 4)])
+@pytest.mark.parametrize("name", ["sin", "cos", "rsqrt"])
+def test_unary_math_as_torch_with_gradients(name, shape):
+    x, t = _pair(shape)
+    if name == "rsqrt":
+        x, t = (x * x + 0.5).detach().requires_grad_(), (t * t + 0.5).detach().requires_grad_()
+    out, ref = getattr(x, name)(), getattr(t, name)()
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(1).normal(size=shape)
+    out.backward(mg.tensor(g))
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+    assert mg.gradcheck(getattr(mg, name), [x])
+    assert mg.sin(mg.tensor([1, 2])).dtype == np.float32      # ints become the default float
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 5), (5, 2)])
+@pytest.mark.parametrize("diagonal", [-1, 0, 2])
+def test_tril_triu_as_torch(shape, diagonal):
+    x, t = _pair(shape)
+    for name in ("tril", "triu"):
+        out = getattr(mg, name)(x, diagonal=diagonal)
+        np.testing.assert_array_equal(out.numpy(), getattr(torch, name)(t, diagonal).detach().numpy())
+        assert mg.gradcheck(lambda a: getattr(a, name)(diagonal), [x])
+    with pytest.raises(mg.ShapeError, match="tril"):
+        mg.tril(mg.ones(3))
+
+
+@pytest.mark.parametrize("shape,dim", [((4,), 0), ((3, 4), 1), ((3, 4), 0), ((2, 3, 4), -1)])
+def test_max_min_with_dim_give_values_and_indices_as_torch(shape, dim):
+    x, t = _pair(shape)
+    for name in ("max", "min"):
+        for keepdim in (False, True):
+            mine, theirs = getattr(x, name)(dim=dim, keepdim=keepdim), getattr(t, name)(dim, keepdim)
+            values, indices = mine
+            np.testing.assert_array_equal(values.numpy(), theirs.values.detach().numpy())
+            np.testing.assert_array_equal(mine.indices.numpy(), theirs.indices.numpy())
+            assert indices.dtype == np.int64
+        assert mg.gradcheck(lambda a: getattr(a, name)(dim).values, [x])
+        assert getattr(x, name)().item() == getattr(t, name)().item()
+        np.testing.assert_array_equal(getattr(mg, name)(x, x * 0).numpy(),
+                                      getattr(torch, name)(t, t * 0).detach().numpy())
+    np.testing.assert_array_equal(x.amax(dim).numpy(), t.amax(dim).detach().numpy())
+    # the gradient goes to the element the index names (torch), not shared among ties
+    tie = mg.tensor([[1.0, 1.0]], requires_grad=True)
+    tie.max(1).values.sum().backward()
+    ttie = torch.tensor([[1.0, 1.0]], requires_grad=True)
+    ttie.max(1).values.sum().backward()
+    np.testing.assert_array_equal(tie.grad.numpy(), ttie.grad.numpy())
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4)])
+def test_dim_keepdim_and_their_numpy_aliases(shape):
+    x, t = _pair(shape)
+    for name in ("sum", "mean", "var", "std", "amax", "softmax", "log_softmax", "argmax"):
+        kw = {} if name in ("softmax", "log_softmax") else {"keepdim": True}
+        ref = getattr(t, name)(dim=-1, **kw).detach().numpy()
+        np.testing.assert_allclose(getattr(x, name)(dim=-1, **kw).numpy(), ref, rtol=1e-10)
+        np_kw = {} if not kw else {"keepdims": True}
+        np.testing.assert_allclose(getattr(x, name)(axis=-1, **np_kw).numpy(), ref, rtol=1e-10)
+    assert mg.gradcheck(lambda a: a.std(dim=0, keepdim=True), [x])
+    with pytest.raises(mg.ShapeError, match="both dim= and"):
+        x.sum(dim=0, axis=0)
+    np.testing.assert_array_equal(mg.cat([x, x], dim=0).numpy(), torch.cat([t, t], dim=0).detach().numpy())
+    np.testing.assert_array_equal(x.unsqueeze(dim=0).shape, t.unsqueeze(dim=0).shape)
+    np.testing.assert_array_equal(x.transpose(0, -1).numpy(), t.transpose(0, -1).detach().numpy())
+    np.testing.assert_array_equal(x.flatten(start_dim=0).numpy(), t.flatten(start_dim=0).detach().numpy())
+
+
+@pytest.mark.parametrize("shape,dim", [((4, 5), 1), ((4, 5), 0), ((2, 3, 4), 2)])
+def test_gather_scatter_as_torch(shape, dim):
+    x, t = _pair(shape)
+    r = np.random.default_rng(2)
+    index = r.integers(0, shape[dim], size=shape)
+    out = mg.gather(x, dim, mg.tensor(index))
+    np.testing.assert_array_equal(out.numpy(), torch.gather(t, dim, torch.tensor(index)).detach().numpy())
+    assert mg.gradcheck(lambda a: a.gather(dim, mg.tensor(index)), [x])   # repeats add up
+    src = r.normal(size=shape)
+    for op in ("scatter_", "scatter_add_"):
+        mine, theirs = x.detach().clone(), t.detach().clone()
+        getattr(mine, op)(dim, mg.tensor(index), mg.tensor(src))
+        getattr(theirs, op)(dim, torch.tensor(index), torch.tensor(src))
+        if op == "scatter_add_":
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)
+    unique = np.argsort(r.random(shape), axis=dim)           # scatter_ with distinct targets
+    mine, theirs = x.detach().clone(), t.detach().clone()
+    mine.scatter_(dim, mg.tensor(unique), 3.5)
+    theirs.scatter_(dim, torch.tensor(unique), 3.5)
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    mine.index_fill_(dim, mg.tensor([0]), -1.0)
+    theirs.index_fill_(dim, torch.tensor([0]), -1.0)
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    with pytest.raises(mg.IndexOutOfRangeError, match="gather"):
+        mg.gather(x, dim, mg.tensor(index + shape[dim]))
+
+
+def test_nonzero_type_and_dtype_names_as_torch():
+    a = np.array([[0, 1.5, 0], [2, 0, 3]])
+    np.testing.assert_array_equal(mg.nonzero(mg.tensor(a)).numpy(), torch.nonzero(torch.tensor(a)).numpy())
+    for mine, theirs in zip(mg.tensor(a).nonzero(as_tuple=True), torch.tensor(a).nonzero(as_tuple=True)):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    x = mg.ones(2, 2).type(mg.uint8)
+    assert x.dtype == np.uint8 and mg.zeros(2).type_as(x).dtype == np.uint8
+    assert (mg.long, mg.int, mg.double, mg.half, mg.float, mg.bool) == \
+        (np.int64, np.int32, np.float64, np.float16, np.float32, np.bool_)
+    assert isinstance(True, bool)                                # builtins untouched inside minigrad
+
+
+def test_tensor_copies_while_from_numpy_and_as_tensor_share():
+    a = np.zeros(3, np.float32)
+    copied, shared, alias = mg.tensor(a), mg.from_numpy(a), mg.as_tensor(a)
+    a[0] = 5.0
+    assert copied.numpy()[0] == torch.tensor(np.zeros(3)).numpy()[0] == 0.0
+    assert shared.numpy()[0] == alias.numpy()[0] == 5.0
+    base = mg.ones(2)
+    assert not np.shares_memory(mg.tensor(base).array, base.array)
+    assert mg.tensor(a, requires_grad=True).requires_grad
