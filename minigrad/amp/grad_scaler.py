@@ -99,7 +99,7 @@ class GradScaler:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad.data
+                g = p.grad.array
                 # in float32 (float16 gradients are scaled in float32 and rounded once); a
                 # new array, as a gradient may be a read-only broadcast view
                 scaled = g.astype(np.float32, copy=False) * inv_scale

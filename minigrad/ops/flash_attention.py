@@ -163,9 +163,9 @@ class FlashAttention(Function):
         return out
 
     def backward(self, grad):
-        q, k, v = (t.data for t in self.inputs)
+        q, k, v = (t.array for t in self.inputs)
         xp = xp_of(q)
-        g = grad.data
+        g = grad.array
         t_q, t_k = q.shape[-2], k.shape[-2]
         batch = g.shape[:-2]
         dq = xp.zeros(batch + q.shape[-2:], dtype=q.dtype)
@@ -210,7 +210,7 @@ def flash_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=
     q, k, v = query, key, value
     xp = q.xp
     if isinstance(attn_mask, Tensor):
-        attn_mask = attn_mask.data
+        attn_mask = attn_mask.array
     mask = _as_2d(None if attn_mask is None else xp.asarray(attn_mask))
     blocked = additive = None
     if mask is not None and mask.dtype == np.bool_:
