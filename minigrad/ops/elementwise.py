@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic with broadcasting, unary math, comparisons, where.
+"""Elementwise ops: arithmetic with broadcasting and unary math.
 
 Broadcasting is free in forward (NumPy does it); in backward the engine sums
 each gradient back to its input's shape, so these backward rules ignore it.
@@ -10,7 +10,6 @@ import numpy as np
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..dtype import get_default_dtype
-from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 
 
@@ -282,71 +281,6 @@ class Clip(Function):
         return grad * Tensor._make(self.inside.astype(grad.dtype), False, None)
 
 
-class Maximum(Function):
-    """Elementwise max; on ties the gradient is shared equally, as in PyTorch."""
-    name = "maximum"
-    saves_inputs = False
-
-    def forward(self, a, b):
-        xp = xp_of(a)
-        self.share_a = _share(a > b, a == b, np.result_type(a.dtype, b.dtype))
-        return xp.maximum(a, b)
-
-    def backward(self, grad):
-        share = Tensor._make(self.share_a, False, None)
-        return grad * share, grad * (1 - share)
-
-
-class Minimum(Function):
-    name = "minimum"
-    saves_inputs = False
-
-    def forward(self, a, b):
-        xp = xp_of(a)
-        self.share_a = _share(a < b, a == b, np.result_type(a.dtype, b.dtype))
-        return xp.minimum(a, b)
-
-    def backward(self, grad):
-        share = Tensor._make(self.share_a, False, None)
-        return grad * share, grad * (1 - share)
-
-
-def _share(wins, ties, dtype):
-    """a's share of the gradient: 1 where it wins, 1/2 on ties, in the op's dtype
-    (bool + 0.5 * bool would build a float64 array first)."""
-    return wins.astype(dtype) + ties.astype(dtype) * dtype.type(0.5)
-
-
-class Where(Function):
-    """cond ? a : b, with `cond` a constant boolean array."""
-    name = "where"
-    saves_inputs = False
-    cond: object                 # boolean array, broadcasts against a and b
-
-    def forward(self, a, b):
-        return xp_of(a).where(self.cond, a, b)
-
-    def backward(self, grad):
-        zero = Tensor._make(grad.xp.zeros((), dtype=grad.dtype), False, None)
-        return (Where.apply(grad, zero, cond=self.cond) if self.needs_input_grad[0] else None,
-                Where.apply(zero, grad, cond=self.cond) if self.needs_input_grad[1] else None)
-
-
-class MaskedFill(Function):
-    """Put `value` where `mask` is True (mask broadcasts against the input)."""
-    name = "masked_fill"
-    saves_inputs = False
-    mask: object                 # boolean array
-    value: float
-
-    def forward(self, a):
-        xp = xp_of(a)
-        return xp.where(self.mask, xp.asarray(self.value, dtype=a.dtype), a)
-
-    def backward(self, grad):
-        return MaskedFill.apply(grad, mask=self.mask, value=0)
-
-
 def _output(fn, op):
     """The forward's result `fn.out` as a Tensor for backward. Under create_graph the op
     is recomputed from the input, so that the gradient is itself differentiable."""
@@ -445,51 +379,6 @@ def clip(a, min=None, max=None):
 clamp = clip
 
 
-def maximum(a, b):
-    return Maximum.apply(*operands(a, b))
-
-
-def minimum(a, b):
-    return Minimum.apply(*operands(a, b))
-
-
-def where(cond, a, b):
-    """Elements of `a` where `cond` is True, else of `b`."""
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    if like is None:
-        like = Tensor(np.asarray(a, dtype=get_default_dtype()))
-    a, b = operands(lift(a, like), lift(b, like))
-    c = cond.array if isinstance(cond, Tensor) else like.xp.asarray(cond)
-    if c.dtype != np.bool_:
-        raise DTypeError(f"where: condition must be a bool tensor, got dtype {c.dtype}")
-    return Where.apply(a, b, cond=c)
-
-
-def masked_fill(a, mask, value):
-    """`a` with `value` wherever `mask` (bool, broadcastable to `a`) is True."""
-    m = mask.array if isinstance(mask, Tensor) else a.xp.asarray(mask)
-    if m.dtype != np.bool_:
-        raise DTypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
-    try:
-        np.broadcast_shapes(m.shape, a.shape)
-    except ValueError:
-        from ..errors import ShapeError
-        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to "
-                         f"the input's shape {tuple(a.shape)}") from None
-    if np.broadcast_shapes(m.shape, a.shape) != tuple(a.shape):
-        from ..errors import ShapeError
-        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} would enlarge the input "
-                         f"of shape {tuple(a.shape)}")
-    info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.iinfo(a.dtype) \
-        if a.dtype.kind in "iu" else None
-    if info is not None and (np.isfinite(value) or a.dtype.kind != "f") and \
-            not float(info.min) <= float(value) <= float(info.max):
-        hint = "; use -inf, or a smaller value" if a.dtype.kind == "f" else ""
-        raise DTypeError(f"masked_fill: value {value!r} does not fit dtype {a.dtype} (range "
-                         f"{info.min} to {info.max}){hint}")
-    return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
-
-
 def _float(a):
     """`a` as a float tensor (integers and bools become the default float dtype, as in PyTorch)."""
     if not isinstance(a, Tensor):
@@ -499,47 +388,9 @@ def _float(a):
     return a
 
 
-# ------------------------------------------------------------------ comparisons (no gradient)
-def _compare(fn, name, kinds="biuf"):
-    def op(a, b):
-        given = a, b
-        a, b = operands(a, b)
-        if a.dtype.kind not in kinds or b.dtype.kind not in kinds:
-            got = [f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else repr(x)
-                   for x in given]
-            raise DTypeError(f"{name}: expected bool or integer tensors, got {got[0]} and {got[1]}")
-        try:
-            out = fn(a.array, b.array)
-        except ValueError:
-            raise ShapeError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
-                             "broadcast") from None
-        return Tensor._make(out, False, None)
-    op.__name__ = name
-    return op
-
-
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
-logical_and = _compare(np.logical_and, "logical_and")
-logical_or = _compare(np.logical_or, "logical_or")
-# & | ~ are bitwise, as in PyTorch: the same as logical on bool tensors, bit by bit on ints
-bitwise_and = _compare(np.bitwise_and, "bitwise_and", kinds="biu")
-bitwise_or = _compare(np.bitwise_or, "bitwise_or", kinds="biu")
-
-
-def logical_not(a):
-    return Tensor._make(~a.array if a.dtype == np.bool_ else a.array == 0, False, None)
-
-
-def bitwise_not(a):
-    if a.dtype.kind not in "biu":
-        raise DTypeError(f"bitwise_not: expected a bool or integer tensor, got {a.dtype}")
-    return Tensor._make(~a.array, False, None)
-
-
-def isfinite(a):
-    return Tensor._make(a.xp.isfinite(a.array), False, None)
+# Selection (maximum, minimum, where, masked_fill) and comparisons live in their own
+# files; they are re-exported here, where the ops of this family have always been found.
+from .selection import (Maximum, MaskedFill, Minimum, Where, masked_fill,  # noqa: E402,F401
+                        maximum, minimum, where)
+from .compare import (bitwise_and, bitwise_not, bitwise_or, eq, ge, gt,  # noqa: E402,F401
+                      isfinite, le, logical_and, logical_not, logical_or, lt, ne)

@@ -1,0 +1,119 @@
+"""Selection ops: elementwise maximum / minimum (ties share the gradient, as in
+PyTorch), where, and masked_fill. Operands are lifted and promoted as in elementwise.py.
+"""
+import numpy as np
+
+from ..autograd import Function
+from ..backend import xp_of
+from ..dtype import get_default_dtype
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor
+from .elementwise import lift, operands
+
+
+class Maximum(Function):
+    """Elementwise max; on ties the gradient is shared equally, as in PyTorch."""
+    name = "maximum"
+    saves_inputs = False
+
+    def forward(self, a, b):
+        xp = xp_of(a)
+        self.share_a = _share(a > b, a == b, np.result_type(a.dtype, b.dtype))
+        return xp.maximum(a, b)
+
+    def backward(self, grad):
+        share = Tensor._make(self.share_a, False, None)
+        return grad * share, grad * (1 - share)
+
+
+class Minimum(Function):
+    name = "minimum"
+    saves_inputs = False
+
+    def forward(self, a, b):
+        xp = xp_of(a)
+        self.share_a = _share(a < b, a == b, np.result_type(a.dtype, b.dtype))
+        return xp.minimum(a, b)
+
+    def backward(self, grad):
+        share = Tensor._make(self.share_a, False, None)
+        return grad * share, grad * (1 - share)
+
+
+def _share(wins, ties, dtype):
+    """a's share of the gradient: 1 where it wins, 1/2 on ties, in the op's dtype
+    (bool + 0.5 * bool would build a float64 array first)."""
+    return wins.astype(dtype) + ties.astype(dtype) * dtype.type(0.5)
+
+
+class Where(Function):
+    """cond ? a : b, with `cond` a constant boolean array."""
+    name = "where"
+    saves_inputs = False
+    cond: object                 # boolean array, broadcasts against a and b
+
+    def forward(self, a, b):
+        return xp_of(a).where(self.cond, a, b)
+
+    def backward(self, grad):
+        zero = Tensor._make(grad.xp.zeros((), dtype=grad.dtype), False, None)
+        return (Where.apply(grad, zero, cond=self.cond) if self.needs_input_grad[0] else None,
+                Where.apply(zero, grad, cond=self.cond) if self.needs_input_grad[1] else None)
+
+
+class MaskedFill(Function):
+    """Put `value` where `mask` is True (mask broadcasts against the input)."""
+    name = "masked_fill"
+    saves_inputs = False
+    mask: object                 # boolean array
+    value: float
+
+    def forward(self, a):
+        xp = xp_of(a)
+        return xp.where(self.mask, xp.asarray(self.value, dtype=a.dtype), a)
+
+    def backward(self, grad):
+        return MaskedFill.apply(grad, mask=self.mask, value=0)
+
+
+def maximum(a, b):
+    return Maximum.apply(*operands(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*operands(a, b))
+
+
+def where(cond, a, b):
+    """Elements of `a` where `cond` is True, else of `b`."""
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if like is None:
+        like = Tensor(np.asarray(a, dtype=get_default_dtype()))
+    a, b = operands(lift(a, like), lift(b, like))
+    c = cond.array if isinstance(cond, Tensor) else like.xp.asarray(cond)
+    if c.dtype != np.bool_:
+        raise DTypeError(f"where: condition must be a bool tensor, got dtype {c.dtype}")
+    return Where.apply(a, b, cond=c)
+
+
+def masked_fill(a, mask, value):
+    """`a` with `value` wherever `mask` (bool, broadcastable to `a`) is True."""
+    m = mask.array if isinstance(mask, Tensor) else a.xp.asarray(mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    try:
+        np.broadcast_shapes(m.shape, a.shape)
+    except ValueError:
+        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to "
+                         f"the input's shape {tuple(a.shape)}") from None
+    if np.broadcast_shapes(m.shape, a.shape) != tuple(a.shape):
+        raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} would enlarge the input "
+                         f"of shape {tuple(a.shape)}")
+    info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.iinfo(a.dtype) \
+        if a.dtype.kind in "iu" else None
+    if info is not None and (np.isfinite(value) or a.dtype.kind != "f") and \
+            not float(info.min) <= float(value) <= float(info.max):
+        hint = "; use -inf, or a smaller value" if a.dtype.kind == "f" else ""
+        raise DTypeError(f"masked_fill: value {value!r} does not fit dtype {a.dtype} (range "
+                         f"{info.min} to {info.max}){hint}")
+    return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
