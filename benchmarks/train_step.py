@@ -230,7 +230,7 @@ def flops_per_step(model, cfg):
     b, t, d = cfg["batch"], cfg["length"], cfg["d_model"]
     enc = sum(p.numel() for p in model.transformer.encoder.parameters())
     dec = sum(p.numel() for p in model.transformer.decoder.parameters())
-    gen = model.generator.weight.size
+    gen = model.generator.weight.numel()
     dense = 6 * (enc * b * t + (dec + gen) * b * t)
     # per attention: Q K^T and P V, 2*b*t*s*d each, x3 for forward + backward
     attention = 12 * b * t * t * d * (cfg["layers"] + 2 * cfg["layers"])
