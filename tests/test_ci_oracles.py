@@ -20,7 +20,10 @@ def run_pytest(tmp_path, hidden, target, ci):
     for name in hidden:                               # `import name` raises ImportError
         (tmp_path / name).mkdir(exist_ok=True)
         (tmp_path / name / "__init__.py").write_text(
-            f"raise ImportError('{name} made unimportable for this test')\n")
+            # ModuleNotFoundError, as for a package that is not installed (pytest's
+            # importorskip lets other ImportErrors through since pytest 9.1)
+            f"raise ModuleNotFoundError('{name} made unimportable for this test', "
+            f"name={name!r})\n")
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["PYTHONPATH"] = str(tmp_path) + os.pathsep + env.get("PYTHONPATH", "")
     if ci:
