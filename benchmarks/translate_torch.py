@@ -4,6 +4,7 @@ examples/translate.py (issue 16).
     python examples/translate.py data                      # once: data/en-de/...
     python benchmarks/translate_torch.py --minutes 30 --out runs/translate_torch
     python examples/translate.py train --minutes 30 --out runs/translate_minigrad
+    python benchmarks/translate_torch.py --compare runs/translate_minigrad runs/translate_torch
 
 The same data files, the same SentencePiece model, the same batches (examples/
 translation/batching.py: the same pairs in the same batches in the same order for
@@ -16,6 +17,7 @@ weights through minigrad's greedy and beam search (models.convert.from_torch), s
 the two runs differ in their training framework only: what is compared is the
 training's speed (tokens/s) and the BLEU it reaches in the budget.
 """
+import json
 import math
 import os
 import sys
@@ -96,7 +98,57 @@ def to_minigrad(model, config):
     return mg_model
 
 
+def compare(folders):
+    """Print finished runs (their results.json) side by side: throughput, test scores and
+    the validation score at each evaluation; draw validation BLEU (chrF for Korean)
+    against training minutes into compare.png in the last folder. Returns its path."""
+    from support.plots import pyplot
+    from translation import scoring
+    runs = []
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "results.json")) as f:
+                runs.append((folder, json.load(f)))
+        except (OSError, ValueError) as e:
+            raise translate.ExampleError(f"--compare: cannot read {folder}/results.json: "
+                                         f"{e}") from None
+    metric = scoring.main_score(runs[0][1].get("pair", "en-de").split("-")[-1])
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for folder, r in runs:
+        name = r.get("framework", "minigrad").split()[0]
+        print(f"{folder} ({r.get('framework', 'minigrad')}): "
+              f"{r['tokens_per_second'] or 0:,.0f} tok/s, {r['steps']} steps in "
+              f"{r['train_seconds'] / 60:.1f} min")
+        for decoding, s in r["test"].items():
+            print(f"  test {decoding:>7}: BLEU {s['bleu']:.2f} | chrF {s['chrf']:.2f}")
+        for v in r["validation"]:
+            print(f"  {v['train_seconds'] / 60:6.2f} min  step {v['step']:>5}  validation "
+                  f"loss {v['valid_loss']:.4f}  greedy BLEU {v['bleu']:.2f}  chrF "
+                  f"{v['chrf']:.2f}")
+        ax.plot([v["train_seconds"] / 60 for v in r["validation"]],
+                [v[metric] for v in r["validation"]], "o-", ms=3,
+                label=f"{name} ({r['tokens_per_second'] or 0:,.0f} tok/s)")
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel(f"validation {'BLEU' if metric == 'bleu' else 'chrF'} (greedy)")
+    ax.set_title(f"Translation {runs[0][1].get('pair', '')}: minigrad and PyTorch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(folders[-1], "compare.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"written: {path}")
+    return path
+
+
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--compare"]:
+        if len(argv) < 2:
+            raise translate.ExampleError("--compare needs the output folders of finished runs")
+        compare(argv[1:])
+        return 0
     args = translate.parse_train_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

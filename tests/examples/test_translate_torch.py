@@ -59,3 +59,22 @@ def test_reference_runs_end_to_end(tmp_path):
     assert results["steps"] == 60 and results["tokens_per_second"] > 0
     assert set(results["test"]) == {"greedy", "beam4"}
     assert [r["step"] for r in results["validation"]] == [30, 60]
+
+
+@pytest.mark.slow
+def test_compare_prints_both_runs_and_draws_their_curves(tmp_path, capsys):
+    import translate
+    data = write_data(tmp_path / "data")
+    common = ["--data", data, "--size", "tiny", "--d-model", "32", "--steps", "40",
+              "--batch-size", "200", "--warmup", "20", "--valid-every", "20", "--no-progress",
+              "--log-every", "20", "--beam", "2"]
+    assert translate_torch.main(common + ["--out", str(tmp_path / "torch")]) == 0
+    assert translate.main(["train"] + common + ["--out", str(tmp_path / "minigrad")]) == 0
+    capsys.readouterr()
+    path = translate_torch.compare([str(tmp_path / "minigrad"), str(tmp_path / "torch")])
+    out = capsys.readouterr().out
+    assert path == str(tmp_path / "torch" / "compare.png") and os.path.getsize(path) > 1000
+    assert "(minigrad" in out and "(torch " in out
+    assert out.count("test   beam2: BLEU") == 2 and out.count("validation loss") == 4
+    with pytest.raises(Exception, match="cannot read"):
+        translate_torch.compare([str(tmp_path / "nowhere")])
