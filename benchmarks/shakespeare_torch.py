@@ -142,8 +142,7 @@ def compare(folders):
                 runs.append((folder, json.load(f)))
         except (OSError, ValueError) as e:
             raise ExampleError(f"--compare: cannot read {folder}/results.json: {e}") from None
-    plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    curves = []
     for folder, r in runs:
         name = r.get("framework", "minigrad")
         print(f"{folder} ({name}): {r['tokens_per_second'] or 0:,.0f} tok/s, "
@@ -151,17 +150,12 @@ def compare(folders):
         for v in r["validation"]:
             print(f"  {v['minutes']:6.2f} min  step {v['step']:>5}  validation loss "
                   f"{v['loss']:.4f} nats/token, {v['bpc']:.3f} bits/char")
-        ax.plot([v["minutes"] for v in r["validation"]], [v["loss"] for v in r["validation"]],
-                "o-", ms=3, label=f"{name} ({r['tokens_per_second'] or 0:,.0f} tok/s)")
-    ax.set_xlabel("training time (minutes)")
-    ax.set_ylabel("validation loss (nats per token)")
-    ax.set_title("Shakespeare GPT: minigrad and PyTorch")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(folders[-1], "compare.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        curves.append((f"{name} ({r['tokens_per_second'] or 0:,.0f} tok/s)",
+                       [v["minutes"] for v in r["validation"]],
+                       [v["loss"] for v in r["validation"]]))
+    path = plots.plot_runs_over_time(curves, os.path.join(folders[-1], "compare.png"),
+                                     "validation loss (nats per token)",
+                                     "Shakespeare GPT: minigrad and PyTorch")
     print(f"written: {path}")
     return path
 

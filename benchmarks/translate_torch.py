@@ -102,7 +102,7 @@ def compare(folders):
     """Print finished runs (their results.json) side by side: throughput, test scores and
     the validation score at each evaluation; draw validation BLEU (chrF for Korean)
     against training minutes into compare.png in the last folder. Returns its path."""
-    from support.plots import pyplot
+    from support.plots import plot_runs_over_time
     from translation import scoring
     runs = []
     for folder in folders:
@@ -113,8 +113,7 @@ def compare(folders):
             raise translate.ExampleError(f"--compare: cannot read {folder}/results.json: "
                                          f"{e}") from None
     metric = scoring.main_score(runs[0][1].get("pair", "en-de").split("-")[-1])
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    curves = []
     for folder, r in runs:
         name = r.get("framework", "minigrad").split()[0]
         print(f"{folder} ({r.get('framework', 'minigrad')}): "
@@ -126,18 +125,13 @@ def compare(folders):
             print(f"  {v['train_seconds'] / 60:6.2f} min  step {v['step']:>5}  validation "
                   f"loss {v['valid_loss']:.4f}  greedy BLEU {v['bleu']:.2f}  chrF "
                   f"{v['chrf']:.2f}")
-        ax.plot([v["train_seconds"] / 60 for v in r["validation"]],
-                [v[metric] for v in r["validation"]], "o-", ms=3,
-                label=f"{name} ({r['tokens_per_second'] or 0:,.0f} tok/s)")
-    ax.set_xlabel("training time (minutes)")
-    ax.set_ylabel(f"validation {'BLEU' if metric == 'bleu' else 'chrF'} (greedy)")
-    ax.set_title(f"Translation {runs[0][1].get('pair', '')}: minigrad and PyTorch")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(folders[-1], "compare.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        curves.append((f"{name} ({r['tokens_per_second'] or 0:,.0f} tok/s)",
+                       [v["train_seconds"] / 60 for v in r["validation"]],
+                       [v[metric] for v in r["validation"]]))
+    path = plot_runs_over_time(
+        curves, os.path.join(folders[-1], "compare.png"),
+        f"validation {'BLEU' if metric == 'bleu' else 'chrF'} (greedy)",
+        f"Translation {runs[0][1].get('pair', '')}: minigrad and PyTorch")
     print(f"written: {path}")
     return path
 

@@ -83,6 +83,25 @@ def plot_loss_curve(history, path, title="Training loss", floor=None, validation
     return path
 
 
+def plot_runs_over_time(curves, path, ylabel, title):
+    """Several runs' curves on one set of axes: `curves` is a list of (label, minutes,
+    values); the x axis is training time in minutes (the side-by-side comparisons of
+    benchmarks/*_torch.py --compare). Returns `path`."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, minutes, values in curves:
+        ax.plot(minutes, values, "o-", ms=3, label=label)
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_attention_heads(weights, src_labels, tgt_labels, path, title="Attention",
                          heads=None, xlabel="source token", ylabel="output token"):
     """One heat map per head: rows are output positions, columns source positions.
