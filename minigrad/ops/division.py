@@ -44,7 +44,7 @@ class FloorDivide(Function):
 class Remainder(Function):
     """a - q * b with q = floor(a / b) (remainder) or trunc(a / b) (fmod, `truncate`)."""
     name = "remainder"
-    saves_inputs = "others"          # only d/db reads a and b
+    saves_inputs = True              # d/db reads both a and b
     truncate: bool = False
 
     def forward(self, a, b):

@@ -44,16 +44,19 @@ class Roll(Function):
 
 
 def _dims_tuple(dims, op):
+    """(2,), ((0, 1),) or ([0, 1],) as a flat tuple of dims."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     return dims
 
 
-def flip(a, *dims):
+def flip(a, *dims_args, dims=None):
     """torch.flip / Tensor.flip(dims): reverse the order along each of `dims` (an int, a
     tuple or several ints; negatives count from the end). Raises ShapeError for a dim out
     of range or repeated. Gradient: the gradient flipped back."""
-    dims = _dims_tuple(dims, "flip")
+    if dims is not None and dims_args:
+        raise ShapeError("flip: got dims both as arguments and as dims=")
+    dims = _dims_tuple(dims_args if dims is None else (dims,), "flip")
     if not dims:
         raise ShapeError("flip: expected dims (an int or a tuple of ints), got none")
     axes = normalize_axes(dims, a.ndim, "flip") if a.ndim else ()
@@ -151,6 +154,9 @@ def index_select(a, axis, index):
     if idx.ndim > 1:
         raise ShapeError(f"index_select: index must be 0-D or 1-D, got shape "
                          f"{tuple(idx.shape)}")
+    if idx.size and int(idx.min()) < 0:              # torch does not wrap negatives here
+        raise IndexOutOfRangeError(f"index_select: index {int(idx.min())} is out of range "
+                                   "(negative indices are not allowed)")
     if a.ndim == 0:
         return getitem(a.reshape(1), (idx.reshape(-1),)).reshape(())
     ax = normalize_axes(axis, a.ndim, "index_select")[0]

@@ -595,7 +595,11 @@ def test_rearranging_and_selection_errors():
         x.norm("nuc")
     assert x.index_select(0, mg.tensor(1)).shape == (1, 3)      # a 0-d index keeps the dim
     assert x.roll(1).tolist() == [[5.0, 0.0, 1.0], [2.0, 3.0, 4.0]]
-    assert x.flip(0, 1).tolist() == [[5.0, 4.0, 3.0], [2.0, 1.0, 0.0]]
+    assert x.flip(0, 1).tolist() == [[5.0, 4.0, 3.0], [2.0, 1.0, 0.0]] == \
+        mg.flip(x, dims=[0, 1]).tolist() == x.flip((0, 1)).tolist()
+    assert x.flip(dims=(1,)).tolist() == mg.flip(x, [1]).tolist() == [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]
+    with pytest.raises(mg.IndexOutOfRangeError, match="negative"):
+        x.index_select(0, mg.tensor([-1]))
     assert x.repeat(1, 2, 1).shape == (1, 4, 3)
     assert x.mT.shape == x.mH.shape == (3, 2)
 
