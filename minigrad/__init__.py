@@ -36,6 +36,11 @@ from .ops import (abs, all, amax, amin, any, argmax, argmin, cat, chunk, clamp, 
                   scaled_dot_product_attention, sigmoid, sin, softmax, split, sqrt, stack, std, sum,
                   tanh, tril, triu, var, where)
 from .tensor import Size, Tensor  # noqa: E402
+# ops15: sorting, scans and products, norms, rearranging, selection, division, einsum
+from .ops import (argsort, cumprod, cumsum, einsum, flip, floor_divide, fmod,  # noqa: E402
+                  index_select, masked_select, msort, norm, prod, remainder, roll, sort, topk,
+                  trace, unflatten)
+from . import linalg  # noqa: E402  (torch.linalg.vector_norm)
 from . import amp, io, optim, serialization, utils  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .serialization import load, save  # noqa: E402  (torch.save / torch.load, never pickle)

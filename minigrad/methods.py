@@ -14,6 +14,7 @@ from .errors import DTypeError, ShapeError
 from .ops import elementwise as ew
 from .ops import gather_scatter as gs
 from .ops import index, linalg, reduce, shape, triangular, unary
+from .ops import division, norms, rearrange, scan, sorting  # ops15
 from .ops.softmax import log_softmax, softmax
 from .tensor import Tensor
 
@@ -168,6 +169,19 @@ METHODS = {
     "chunk": shape.chunk, "contiguous": lambda self: self,
     "view_as": lambda self, other: shape.reshape(self, other.shape),
     "sum_to_size": lambda self, *size: shape.sum_to(self, shape._shape_arg(size)),
+    # ops15: sorting, scans and products, norms, rearranging, selection, // and %
+    "sort": sorting.sort, "argsort": sorting.argsort, "msort": sorting.msort, "topk": sorting.topk,
+    "cumsum": scan.cumsum, "cumprod": scan.cumprod, "prod": scan.prod,
+    "norm": norms.norm, "trace": rearrange.trace, "flip": rearrange.flip, "roll": rearrange.roll,
+    "repeat": rearrange.repeat, "unflatten": rearrange.unflatten, "expand_as": rearrange.expand_as,
+    "mT": property(rearrange.matrix_transpose), "mH": property(rearrange.matrix_transpose),
+    "index_select": rearrange.index_select, "masked_select": rearrange.masked_select,
+    "floor_divide": division.floor_divide, "remainder": division.remainder, "fmod": division.fmod,
+    "__floordiv__": division.floor_divide,
+    "__rfloordiv__": lambda self, other: division.floor_divide(other, self),
+    "__mod__": division.remainder, "__rmod__": lambda self, other: division.remainder(other, self),
+    "__ifloordiv__": _in_place("floor_divide_", division.floor_divide)[1],
+    "__imod__": _in_place("remainder_", division.remainder)[1],
 }
 
 for _name, _method in METHODS.items():

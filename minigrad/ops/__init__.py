@@ -28,3 +28,12 @@ from .shape import (broadcast_to, cat, chunk, concat, expand, flatten, permute, 
                     squeeze, stack, swapaxes, transpose, unsqueeze)
 from .softmax import log_softmax, log_softmax_reference, softmax, softmax_reference
 from .special import erf
+# ops15: sorting, scans and products, norms, rearranging and selection, division, einsum
+from . import division, norms, rearrange, scan, sorting  # noqa: E402
+from .division import floor_divide, fmod, remainder  # noqa: E402
+from .einsum import einsum  # noqa: E402
+from .norms import norm, vector_norm  # noqa: E402
+from .rearrange import (expand_as, flip, index_select, masked_select, matrix_transpose,  # noqa: E402
+                        repeat, roll, trace, unflatten)
+from .scan import cumprod, cumsum, prod  # noqa: E402
+from .sorting import argsort, msort, sort, topk  # noqa: E402
