@@ -103,8 +103,8 @@ def _probability(op, p, like):
     arr = p.array if isinstance(p, Tensor) else like.xp.asarray(p, dtype=np.float64)
     xp = xp_of(arr)
     if arr.dtype.kind not in "fiub" or not bool(xp.all((arr >= 0) & (arr <= 1))):
-        raise MinigradError(f"{op}: expects probabilities in [0, 1], got "
-                            f"{p.item() if arr.size == 1 else 'a tensor outside it'}")
+        got = f"p={float(arr.reshape(-1)[0])}" if arr.size == 1 else "values outside it"
+        raise MinigradError(f"{op}: expects probabilities in [0, 1], got {got}")
     try:
         return xp.broadcast_to(arr, like.shape)
     except ValueError:
