@@ -21,6 +21,13 @@ def _shape(shape, op):
     return tuple(int(s) for s in shape)
 
 
+def _sized(shape, size):
+    """The shape from varargs, or from torch's `size=` keyword (zeros(size=(2, 3)))."""
+    if size is not None and shape:
+        raise ShapeError(f"give the size as arguments or as size=, not both: {shape}, {size}")
+    return shape if size is None else (size,)
+
+
 def _float_dtype(dtype, op):
     dtype = as_dtype(dtype) or get_default_dtype()
     if dtype.kind != "f":
@@ -65,12 +72,12 @@ def _filled(fill, shape, dtype, device, requires_grad, op):
     return Tensor(data, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _filled(0, shape, dtype, device, requires_grad, "zeros")
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _filled(0, _sized(shape, size), dtype, device, requires_grad, "zeros")
 
 
-def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _filled(1, shape, dtype, device, requires_grad, "ones")
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _filled(1, _sized(shape, size), dtype, device, requires_grad, "ones")
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
@@ -106,20 +113,20 @@ def draw(generator, device, op, make):
     return to_device(data, device) if copy else data
 
 
-def rand(*shape, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1) (torch.rand); float16 is drawn as float32. Raises DTypeError
     for a non-float dtype."""
     dtype = _float_dtype(dtype, "rand")
     data = draw(generator, device, "rand", lambda g: g.random(
-        _shape(shape, "rand"), dtype=np.promote_types(dtype, np.float32)))
+        _shape(_sized(shape, size), "rand"), dtype=np.promote_types(dtype, np.float32)))
     return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
 
 
-def randn(*shape, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal (torch.randn); float16 is drawn as float32."""
     dtype = _float_dtype(dtype, "randn")
     data = draw(generator, device, "randn", lambda g: g.standard_normal(
-        _shape(shape, "randn"), dtype=np.promote_types(dtype, np.float32)))
+        _shape(_sized(shape, size), "randn"), dtype=np.promote_types(dtype, np.float32)))
     return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
 
 
@@ -141,10 +148,10 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad=False):
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """torch.empty: a tensor whose values are whatever its new memory holds."""
     dtype = as_dtype(dtype) or get_default_dtype()
-    return Tensor(xp_for(device).empty(_shape(shape, "empty"), dtype=dtype),
+    return Tensor(xp_for(device).empty(_shape(_sized(shape, size), "empty"), dtype=dtype),
                   requires_grad=requires_grad)
 
 

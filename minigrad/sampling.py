@@ -36,7 +36,7 @@ def _check_probabilities(op, p):
     if p.size and not bool(xp.all(xp.isfinite(p) & (p >= 0))):
         raise MinigradError(f"{op}: probability tensor contains either inf, nan or an "
                             "element < 0")
-    if p.size and not bool(xp.all(p.sum(axis=-1) > 0)):
+    if not bool(xp.all(p.sum(axis=-1) > 0)):               # (a row of 0 categories too)
         raise MinigradError(f"{op}: invalid multinomial distribution (a row's sum of "
                             "probabilities is <= 0)")
 
@@ -63,7 +63,7 @@ def multinomial(input, num_samples, replacement=False, generator=None):
         raise MinigradError(f"multinomial: cannot draw {num_samples} samples without "
                             f"replacement from {k} categories")
     # float64 weights: a float16/float32 cumulative sum over many categories would drift
-    p = input.array.reshape(-1, k).astype(np.float64)
+    p = input.array.reshape(input.shape[0] if input.ndim == 2 else 1, k).astype(np.float64)
     _check_probabilities("multinomial", p)
     xp, rows = xp_of(p), p.shape[0]
     if rows == 0:
@@ -78,7 +78,8 @@ def multinomial(input, num_samples, replacement=False, generator=None):
                  lambda g: g.standard_exponential((rows, k)))
         with np.errstate(divide="ignore"):
             times = e / p                                  # weight 0: never (inf), last
-        out = times.argsort(axis=1, kind="stable")[:, :num_samples]
+        out = times.argmin(axis=1)[:, None] if num_samples == 1 else \
+            times.argsort(axis=1)[:, :num_samples]         # (one sample: no sort needed)
     return constant(out.reshape(input.shape[:-1] + (num_samples,)).astype(np.int64))
 
 

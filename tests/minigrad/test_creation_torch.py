@@ -243,6 +243,9 @@ def test_multinomial_distributions():
     assert all(len(set(r)) == 3 for r in s[:500])
     np.testing.assert_allclose(np.bincount(s[:, 0], minlength=4) / len(s), p[0], atol=0.015)
     assert (mg.multinomial(mg.tensor([0.0, 1.0, 1.0]), 3).numpy()[2] == 0)
+    one = mg.multinomial(rows, 1).numpy()                  # one sample: argmin of the race
+    assert one.shape == (len(s), 1)
+    np.testing.assert_allclose(np.bincount(one[:, 0], minlength=4) / len(one), p[0], atol=0.015)
     # the second draw of a race: P(j second) = sum_i p_i p_j / (1 - p_i)
     pr = p[0]
     second = np.array([sum(pr[i] * pr[j] / (1 - pr[i]) for i in range(4) if i != j)
@@ -264,6 +267,7 @@ def test_randperm_is_uniform_permutation():
     (lambda: mg.multinomial(mg.tensor([0.0, float("nan")]), 1), mg.MinigradError, "nan"),
     (lambda: mg.multinomial(mg.tensor([0.0, float("inf")]), 1), mg.MinigradError, "inf"),
     (lambda: mg.multinomial(mg.tensor([0.0, 0.0]), 1), mg.MinigradError, "sum"),
+    (lambda: mg.multinomial(mg.ones(3, 0), 2, True), mg.MinigradError, "sum"),
     (lambda: mg.multinomial(mg.tensor([1.0, 1.0]), 3), mg.MinigradError, "without replacement"),
     (lambda: mg.multinomial(mg.tensor([1, 2]), 1), mg.DTypeError, "floating"),
     (lambda: mg.multinomial(mg.ones(2, 2, 2), 1), mg.ShapeError, "1-d or 2-d"),
@@ -359,3 +363,17 @@ def test_generator_api():
     from minigrad.utils.data import RandomSampler                    # samplers take it too
     order = list(RandomSampler(range(10), generator=mg.Generator().manual_seed(1)))
     assert order == list(RandomSampler(range(10), generator=mg.Generator().manual_seed(1)))
+
+
+def test_size_keyword_and_global_seed_functions_as_torch():
+    torch = require_torch()
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        same_kind(getattr(mg, name)(size=(2, 3)), getattr(torch, name)(size=(2, 3)))
+        with pytest.raises(mg.ShapeError, match="not both"):
+            getattr(mg, name)(2, size=(2,))
+    assert mg.manual_seed(11) == 11 and mg.initial_seed() == 11
+    new = mg.seed()
+    assert mg.initial_seed() == new
+    a = mg.rand(3).numpy()
+    mg.manual_seed(new)
+    np.testing.assert_array_equal(mg.rand(3).numpy(), a)
