@@ -91,7 +91,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
                    dtype, device, requires_grad, "full")
 
 
-def arange(start, stop=None, step=1, dtype=None, device=None):
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False):
     if stop is None:
         start, stop = 0, start
     if step == 0:
@@ -100,9 +100,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
         ints = all(isinstance(x, int) for x in (start, stop, step))
         dtype = np.int64 if ints else get_default_dtype()
     try:
-        return Tensor(xp_for(device).arange(start, stop, step, dtype=as_dtype(dtype)))
+        data = xp_for(device).arange(start, stop, step, dtype=as_dtype(dtype))
     except (TypeError, ValueError) as e:                 # e.g. a bool range of 3 or more
         raise DTypeError(f"arange({start}, {stop}, {step}, dtype={dtype}): {e}") from None
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def draw(generator, device, op, make):
@@ -205,9 +206,10 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
                 device=t.device if device is None else device, requires_grad=requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     _shape((n,) if m is None else (n, m), "eye")
-    return Tensor(xp_for(device).eye(n, m, dtype=as_dtype(dtype) or get_default_dtype()))
+    return Tensor(xp_for(device).eye(n, m, dtype=as_dtype(dtype) or get_default_dtype()),
+                  requires_grad=requires_grad)
 
 
 # ------------------------------------------------------------ Tensor.new_* (torch's)

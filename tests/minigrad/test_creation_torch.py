@@ -377,3 +377,17 @@ def test_size_keyword_and_global_seed_functions_as_torch():
     a = mg.rand(3).numpy()
     mg.manual_seed(new)
     np.testing.assert_array_equal(mg.rand(3).numpy(), a)
+
+
+def test_requires_grad_keyword_everywhere_as_torch():
+    torch = require_torch()
+    for mine, theirs in [
+            (mg.arange(0.0, 3.0, requires_grad=True), torch.arange(0.0, 3.0, requires_grad=True)),
+            (mg.eye(2, requires_grad=True), torch.eye(2, requires_grad=True)),
+            (mg.linspace(0, 1, 3, requires_grad=True), torch.linspace(0, 1, 3, requires_grad=True)),
+            (mg.full((2,), 1.5, requires_grad=True), torch.full((2,), 1.5, requires_grad=True)),
+            (mg.randperm(3, dtype=mg.float32, requires_grad=True),
+             torch.randperm(3, dtype=torch.float32, requires_grad=True))]:
+        same_kind(mine, theirs)
+    with pytest.raises(mg.DTypeError):
+        mg.arange(3, requires_grad=True)                # int64: no gradients, as torch
