@@ -44,6 +44,13 @@ from . import linalg  # noqa: E402  (torch.linalg.vector_norm)
 from . import amp, io, optim, serialization, utils  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .serialization import load, save  # noqa: E402  (torch.save / torch.load, never pickle)
+# create15: creation, random draws, out-of-place scatter / index ops, finfo / iinfo
+from .creation import empty, empty_like, linspace, logspace, randint_like  # noqa: E402
+from .backend import initial_seed, seed  # noqa: E402
+from .generator import Generator  # noqa: E402
+from .sampling import bernoulli, multinomial, normal, randperm  # noqa: E402
+from .ops.scatter import index_add, index_copy, index_fill, scatter, scatter_add  # noqa: E402
+from .typeinfo import finfo, iinfo, is_floating_point, is_tensor, numel  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -144,6 +144,17 @@ def manual_seed(seed):
     return _seed
 
 
+def initial_seed():
+    """The seed of the last manual_seed (torch.initial_seed)."""
+    return _seed
+
+
+def seed():
+    """Seed every device's generator from the operating system's entropy; returns the
+    seed (torch.seed)."""
+    return manual_seed(int(np.random.SeedSequence().entropy % 2**63))
+
+
 def generator(device="cpu"):
     """The random generator of a device (numpy.random.Generator or cupy's)."""
     device = parse_device(device)

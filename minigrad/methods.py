@@ -16,6 +16,8 @@ from .ops import gather_scatter as gs
 from .ops import index, linalg, reduce, shape, triangular, unary
 from .ops import division, norms, rearrange, scan, sorting  # ops15
 from .ops.softmax import log_softmax, softmax
+from . import creation, sampling, typeinfo  # noqa: E402  (create15)
+from .ops import scatter  # noqa: E402  (create15)
 from .tensor import Tensor
 
 
@@ -182,6 +184,19 @@ METHODS = {
     "__mod__": division.remainder, "__rmod__": lambda self, other: division.remainder(other, self),
     "__ifloordiv__": _in_place("floor_divide_", division.floor_divide)[1],
     "__imod__": _in_place("remainder_", division.remainder)[1],
+    # create15: new_* (creation.py), random fills and draws (sampling.py), out-of-place
+    # scatter / index ops (ops/scatter.py)
+    "new_zeros": creation.new_zeros, "new_ones": creation.new_ones,
+    "new_full": creation.new_full, "new_empty": creation.new_empty,
+    "new_tensor": creation.new_tensor,
+    "uniform_": sampling.uniform_, "normal_": sampling.normal_,
+    "bernoulli_": sampling.bernoulli_, "random_": sampling.random_,
+    "exponential_": sampling.exponential_, "bernoulli": sampling.bernoulli,
+    "multinomial": sampling.multinomial, "is_floating_point": typeinfo.is_floating_point,
+    "scatter": scatter.scatter, "scatter_add": scatter.scatter_add,
+    "index_fill": scatter.index_fill, "index_add": scatter.index_add,
+    "index_add_": scatter.index_add_, "index_copy": scatter.index_copy,
+    "index_copy_": scatter.index_copy_,
 }
 
 for _name, _method in METHODS.items():

@@ -7,7 +7,7 @@ The gradient of gather is a scatter-add of the gradient into zeros of the input'
 import numpy as np
 
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import scatter_add, xp_of
 from ..errors import IndexOutOfRangeError, ShapeError
 from ..tensor import Tensor, constant
 
@@ -19,16 +19,21 @@ def _grid(xp, index, dim):
     return tuple(grid)
 
 
+def add_at(out, index, src):
+    """out[index] += src in place, repeated positions adding up. Half precision adds in
+    float32 and rounds once at the end (issue 21's rule; torch's scatter_add does too)."""
+    if out.dtype.kind == "f" and out.dtype.itemsize < 4 or out.dtype.name == "bfloat16":
+        acc = out.astype(np.float32)
+        scatter_add(acc, index, src.astype(np.float32))
+        out[...] = acc
+    else:
+        scatter_add(out, index, src)
+    return out
+
+
 def scatter_add_array(out, dim, index, src):
     """out[.., index[i, j], ..] += src[i, j] along `dim`, in place; repeats add up."""
-    xp = xp_of(out)
-    grid = _grid(xp, index, dim)
-    if xp is np:
-        np.add.at(out, grid, src)
-    else:                                    # CuPy's unbuffered add
-        import cupyx
-        cupyx.scatter_add(out, grid, src)
-    return out
+    return add_at(out, _grid(xp_of(out), index, dim), src)
 
 
 class Gather(Function):
@@ -108,25 +113,35 @@ def scatter_add_(a, dim, index, src):
 
 
 
-def index_fill_(a, dim, index, value):
-    """Tensor.index_fill_: every entry whose position along `dim` is in `index` (int, 0-d
-    or 1-d) becomes `value`, in place (a's version goes up); returns a."""
+def check_index_vector(op, a, dim, index, negative_ok=True):
+    """For the index_* ops: `dim` as a non-negative int and `index` (an int, 0-d or 1-d
+    integer tensor) as a 1-d int64 array of positions along it (negative ones count
+    from the end when `negative_ok`, as torch's index_fill; index_add/index_copy refuse
+    them, as torch)."""
     idx = index.array if isinstance(index, Tensor) else a.xp.asarray(index)
     ndim = max(a.ndim, 1)
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
-        raise ShapeError(f"index_fill_: dim {dim!r} out of range for a tensor of {a.ndim} "
+        raise ShapeError(f"{op}: dim {dim!r} out of range for a tensor of {a.ndim} "
                          "dimensions")
     if idx.dtype.kind not in "iu" or idx.ndim > 1:
-        raise IndexOutOfRangeError(f"index_fill_: index must be a 0-d or 1-d integer tensor, "
+        raise IndexOutOfRangeError(f"{op}: index must be a 0-d or 1-d integer tensor, "
                                    f"got dtype {idx.dtype} and shape {tuple(idx.shape)}")
     dim = int(dim) % ndim
     size = a.shape[dim] if a.ndim else 1
-    if idx.size and (int(idx.min()) < -size or int(idx.max()) >= size):
-        raise IndexOutOfRangeError(f"index_fill_: index out of range for dim {dim} of size "
-                                   f"{size}")
+    low = -size if negative_ok else 0
+    if idx.size and (int(idx.min()) < low or int(idx.max()) >= size):
+        raise IndexOutOfRangeError(f"{op}: index out of range [{int(idx.min())}, "
+                                   f"{int(idx.max())}] for dim {dim} of size {size}")
+    return dim, idx.reshape(-1).astype(np.int64, copy=False) % max(size, 1)
+
+
+def index_fill_(a, dim, index, value):
+    """Tensor.index_fill_: every entry whose position along `dim` is in `index` (int, 0-d
+    or 1-d) becomes `value`, in place (a's version goes up); returns a."""
+    dim, idx = check_index_vector("index_fill_", a, dim, index)
     a._check_inplace("index_fill_")
     if a.ndim:
-        a.array[(slice(None),) * dim + (idx.reshape(-1),)] = value
+        a.array[(slice(None),) * dim + (idx,)] = value
     elif idx.size:
         a.array[...] = value
     return a
