@@ -81,7 +81,8 @@ def _in_place(name, op):
     operand requires grad), the op is recorded on x's old value and x itself takes
     the new node (`x.grad_fn`), so gradients flow through the old value as in torch.
     """
-    def method(self, other, *args, **kwargs):
+    def method(self, *args, **kwargs):
+        other = args[0] if args else None        # the operand (a Tensor may require grad)
         grad_on = autograd.is_grad_enabled()
         if grad_on and self.requires_grad and self._ctx is None:
             raise AutogradError(f"{name}: a leaf Variable that requires grad is being used in "
@@ -90,7 +91,7 @@ def _in_place(name, op):
         if grad_on and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
             return _record_in_place(name, op, self, other, args, kwargs)
         with autograd.no_grad():
-            out = op(Tensor._make(self.array, False, None), other, *args, **kwargs)
+            out = op(Tensor._make(self.array, False, None), *args, **kwargs)
         _check_result(name, self, out)
         self.array[...] = out.array
         self._version += 1
@@ -105,7 +106,7 @@ def _record_in_place(name, op, self, other, args, kwargs):
     graph identity: the same memory and creator); the op is recorded on it, and self
     takes the result's node. The old value is copied only if a backward reads it."""
     old = Tensor._make(self.array, self.requires_grad, self._ctx)
-    out = op(old, other, *args, **kwargs)
+    out = op(old, *args, **kwargs)
     _check_result(name, self, out)
     if out.dtype != self.dtype:                  # float32 result into a float16 tensor
         out = out.astype(self.dtype)

@@ -142,7 +142,7 @@ def binary(op, a, b, float_result=False, opmath=False):
     `float_result`: an integer or bool result dtype becomes the default float dtype
     (true division). `opmath`: a scalar second operand is applied in float32 (mul, div)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-    if ta and tb and a.dtype == b.dtype and (is_floating(a.dtype) or not float_result):
+    if ta and tb and a.dtype == b.dtype and (not float_result or is_floating(a.dtype)):
         return op.apply(a, b)                             # the common case: nothing to do
     if not (ta and tb):
         a, b, ta, tb = _arrays_as_tensors(a, b, ta, tb)

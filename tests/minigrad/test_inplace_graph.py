@@ -99,6 +99,21 @@ def test_the_tensor_object_takes_the_new_node_and_its_memory_changes():
     assert y._version == 1 and not y.is_leaf
 
 
+def test_clamp_with_keyword_bounds_as_torch():
+    torch = require_torch()
+    out = {}
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        y = x * 1
+        y.clamp_(min=0)
+        y.clamp_(max=2.5)
+        y.sum().backward()
+        plain = lib.tensor([1.0, -2.0, 3.0])
+        plain.clamp_(min=-1)
+        out[lib] = (y.tolist(), x.grad.tolist(), plain.tolist())
+    assert out[mg] == out[torch]
+
+
 def test_old_value_is_copied_only_when_backward_reads_it():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
@@ -228,3 +243,15 @@ def test_manual_sgd_with_in_place_updates_as_torch():
             w.grad = None
         out[lib] = (params[0] is w, np.round(w.detach().numpy(), 10).tolist())
     assert out[mg] == out[torch]
+
+
+def test_graph_pictures_follow_each_op_to_the_creator_it_used():
+    """An op that read y before `y += w` links to y's old creator in the picture."""
+    import minigrad.graph as mgg
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    y += mg.tensor([1.0, 1.0], requires_grad=True)
+    names = [n.name for n in mgg.walk(z).ops()]
+    assert names == ["mul", "mul"]
+    assert sorted(n.name for n in mgg.walk(z + y).ops()) == ["add", "add", "mul", "mul"]
