@@ -16,8 +16,8 @@ from ..tensor import Tensor
 
 # Operands are promoted as PyTorch promotes them, and scalars applied as PyTorch applies
 # them (float16 op Python number in float32, rounded once): see promotion.py.
-from .promotion import (as_operand, binary, lift, operands, opmath_dtype,  # noqa: E402,F401
-                        result_type)
+from .promotion import (as_operand, binary, check_fits, lift, operands,  # noqa: E402,F401
+                        opmath_dtype, result_type)
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -376,6 +376,8 @@ def clip(a, min=None, max=None):
         elif isinstance(bound, (int, np.integer)) and not isinstance(bound, bool) and \
                 a.dtype == np.bool_:
             a = a.astype(np.int64)
+    if a.dtype.itemsize == 2:        # torch refuses a bound float16 cannot hold (no inf)
+        check_fits("clamp", a.dtype, min, max)
     return Clip.apply(a, lo=min, hi=max)
 
 

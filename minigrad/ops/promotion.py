@@ -127,6 +127,18 @@ def as_operand(x, dtype, like):
     return Tensor(x, dtype=dtype, device=like.device if isinstance(like, Tensor) else None)
 
 
+def check_fits(op, dtype, *values):
+    """Raise as torch does for a finite Python number a float dtype cannot hold
+    (`clamp(-70000.0, 1.0)` on float16); None and inf pass."""
+    if not is_floating(dtype):
+        return
+    top = float(np.finfo(dtype).max)
+    for v in values:
+        if v is not None and top < abs(float(v)) < float("inf"):
+            raise DTypeError(f"{op}: value {v!r} cannot be converted to {dtype} without "
+                             f"overflow (largest {top})")
+
+
 def _exact(x, dtype):
     """Whether scalar operand `x` (Python number or 0-dim tensor) is exactly a value of
     `dtype`, so that rounding it to `dtype` first changes nothing."""

@@ -256,3 +256,18 @@ def test_float32_scalar_ops_make_no_copies_or_casts():
         assert y.dtype == mg.float32
         assert y.grad_fn.name in ("mul", "add", "sub", "div")
         assert all(t.grad_fn is None for t in y.grad_fn.inputs)
+
+
+def test_float16_clamp_and_masked_fill_apply_scalars_as_torch():
+    torch = require_torch()
+    a = (np.random.default_rng(0).standard_normal(4000) * 0.3).astype(np.float16)
+    for lo, hi in [(0.0999, 0.1), (-0.1, 0.1), (1 / 3, 0.5), (0.1, None), (None, -0.2)]:
+        np.testing.assert_array_equal(mg.tensor(a).clamp(lo, hi).numpy(),
+                                      torch.tensor(a).clamp(lo, hi).numpy())
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.tensor(a).clamp(-70000.0, 1.0)
+    with pytest.raises(mg.DTypeError, match="without overflow"):
+        mg.tensor(a).clamp(-70000.0, 1.0)
+    mask = a > 0
+    np.testing.assert_array_equal(mg.tensor(a).masked_fill(mg.tensor(mask), 0.1).numpy(),
+                                  torch.tensor(a).masked_fill(torch.tensor(mask), 0.1).numpy())
