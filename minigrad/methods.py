@@ -129,7 +129,7 @@ def _backward_reads(out, old, other):
         seen.add(fn)
         for i, t in enumerate(fn.inputs):
             if t is old:
-                if fn.saves_inputs and autograd.engine._reads(fn, i):
+                if fn.saves_inputs and autograd.engine.reads_saved(fn, i):
                     return True
             elif t is not other and t._ctx is not None:
                 stack.append(t._ctx)
@@ -148,13 +148,6 @@ def _check_result(name, self, out):
                          f"dtype {self.dtype}")
 
 
-def _operator(method):
-    """`x += y` calls the in-place method (Python then rebinds x to the same object)."""
-    def operator(self, other):
-        return method(self, other)
-    return operator
-
-
 def _add(a, b, alpha=1):
     return ew.add(a, b if alpha == 1 else b * alpha)
 
@@ -169,12 +162,12 @@ mul_ = _in_place("mul_", ew.mul)
 div_ = _in_place("div_", ew.div)
 clamp_ = _in_place("clamp_", ew.clip)
 masked_fill_ = _in_place("masked_fill_", ew.masked_fill)
-iadd, isub, imul, idiv = (_operator(m) for m in (add_, sub_, mul_, div_))
 
 METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
     "masked_fill_": masked_fill_,
-    "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": idiv,
+    # x += y is x.add_(y) (Python then rebinds x to the same object)
+    "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
     "to": to, "astype": astype, "type": type_,
     "type_as": lambda self, other: self.to(other.dtype), "backward": backward, "__setitem__": setitem, "clone": clone,
     "cpu": lambda self: self.to("cpu"),

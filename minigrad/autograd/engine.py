@@ -169,7 +169,7 @@ def check_versions(fn, saved, versions):
     """Raise when a tensor `fn` saved for backward was changed in place since
     (every in-place op adds one to the tensor's `_version`)."""
     for i, (t, v) in enumerate(zip(saved, versions)):
-        if t is not None and t._version != v and _reads(fn, i):
+        if t is not None and t._version != v and reads_saved(fn, i):
             raise AutogradError(
                 f"{fn.name}: one of the variables needed for gradient computation has been "
                 f"modified by an inplace operation: saved tensor {i} of {fn.name}, of shape "
@@ -177,7 +177,7 @@ def check_versions(fn, saved, versions):
                 f"version {v} instead")
 
 
-def _reads(fn, i):
+def reads_saved(fn, i):
     """Whether fn's backward reads saved tensor i (see Function.saves_inputs)."""
     if fn.saves_inputs != "others":
         return True
