@@ -111,7 +111,11 @@ def constant(value, dtype, like):
         with np.errstate(over="ignore"):
             array = xp.asarray(value, dtype=dtype)
     else:
-        array = xp.asarray(value, dtype=dtype)
+        try:
+            array = xp.asarray(value, dtype=dtype)
+        except OverflowError:                 # 1000 next to an int8 tensor (torch wraps)
+            raise DTypeError(f"value {value!r} cannot be converted to {dtype} without "
+                             "overflow") from None
     t = Tensor._make(array, False, None)
     t.name = f"{value:.4g}" if isinstance(value, float) else str(value)
     return t

@@ -162,6 +162,12 @@ def test_integer_tensor_to_negative_integer_power_raises_as_torch(dtype):
     assert (mg.tensor([2], dtype=dtype) ** -1.0).dtype == mg.float32   # a float power is fine
 
 
+def test_integer_scalar_too_large_for_a_small_integer_tensor_raises_clearly():
+    """(torch wraps around; minigrad refuses rather than guess: a documented difference)"""
+    with pytest.raises(mg.DTypeError, match="1000 cannot be converted to int8"):
+        mg.tensor(np.array([1], np.int8)) + 1000
+
+
 def test_bool_subtraction_and_negation_raise_as_torch():
     with pytest.raises(mg.DTypeError, match="bool"):
         mg.tensor([True]) - mg.tensor([False])
