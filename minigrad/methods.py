@@ -9,8 +9,8 @@ import numpy as np
 
 from . import autograd
 from .backend import parse_device
-from .dtype import as_dtype
-from .errors import DTypeError, ShapeError
+from .dtype import as_dtype, is_floating
+from .errors import AutogradError, DTypeError, ShapeError
 from .ops import elementwise as ew
 from .ops import gather_scatter as gs
 from .ops import index, linalg, reduce, shape, triangular, unary
@@ -77,29 +77,78 @@ def _in_place(name, op):
     """`x.add_(y)` and `x += y`: compute `op`, write the result into x's own memory.
 
     As in PyTorch the tensor keeps its dtype and shape (a result that would widen
-    either is an error) and its version goes up, so a backward that saved it raises.
-    In-place ops are not recorded: on a leaf that requires grad they need no_grad()
-    (as PyTorch); `+=` on a tensor inside the graph falls back to `x = x + y`.
+    either is an error), its version goes up (a backward that saved it raises), and
+    views sharing its memory see the change. On a leaf that requires grad it raises
+    outside no_grad() (torch's "a leaf Variable that requires grad is being used in
+    an in-place operation"). When autograd records (grad mode on, and x or an
+    operand requires grad), the op is recorded on x's old value and x itself takes
+    the new node (`x.grad_fn`), so gradients flow through the old value as in torch.
     """
-    def method(self, other, *args, **kwargs):
-        self._check_inplace(name)
+    def method(self, *args, **kwargs):
+        other = args[0] if args else None        # the operand (a Tensor may require grad)
+        grad_on = autograd.is_grad_enabled()
+        if grad_on and self.requires_grad and self._ctx is None:
+            raise AutogradError(f"{name}: a leaf Variable that requires grad is being used in "
+                                "an in-place operation (as in PyTorch: change it under "
+                                "minigrad.no_grad(), or through .data)")
+        if grad_on and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            return _record_in_place(name, op, self, other, args, kwargs)
         with autograd.no_grad():
-            out = op(self.detach(), other, *args, **kwargs)
-        if out.shape != self.shape:
-            raise ShapeError(f"{name}: the result's shape {tuple(out.shape)} differs from the "
-                             f"tensor's {tuple(self.shape)} (in-place ops cannot broadcast it)")
-        if out.dtype.kind == "f" and self.dtype.kind != "f":
-            raise DTypeError(f"{name}: result type {out.dtype} can't be cast to the tensor's "
-                             f"dtype {self.dtype}")
+            out = op(Tensor._make(self.array, False, None), *args, **kwargs)
+        _check_result(name, self, out)
         self.array[...] = out.array
+        self._version += 1
         return self
 
-    def operator(self, other):
-        if self._ctx is not None:
-            return NotImplemented          # x inside the graph: Python does x = x op y
-        return method(self, other)
     method.__name__ = name
-    return method, operator
+    return method
+
+
+def _record_in_place(name, op, self, other, args, kwargs):
+    """The recorded in-place op: `old` stands for self's value before the change (its
+    graph identity: the same memory and creator); the op is recorded on it, and self
+    takes the result's node. The old value is copied only if a backward reads it."""
+    old = Tensor._make(self.array, self.requires_grad, self._ctx)
+    out = op(old, *args, **kwargs)
+    _check_result(name, self, out)
+    if out.dtype != self.dtype:                  # float32 result into a float16 tensor
+        out = out.astype(self.dtype)
+    if _backward_reads(out, old, other):
+        old.array = old.array.copy()             # the node keeps the value it saw
+    self.array[...] = out.array
+    self._ctx, self.requires_grad = out._ctx, out.requires_grad
+    self._version += 1
+    return self
+
+
+def _backward_reads(out, old, other):
+    """Whether a node recorded between `old` and `out` reads `old`'s value in backward
+    (Mul reads it for the other operand's gradient; Add never does)."""
+    stack, seen = [out._ctx], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        for i, t in enumerate(fn.inputs):
+            if t is old:
+                if fn.saves_inputs and autograd.engine.reads_saved(fn, i):
+                    return True
+            elif t is not other and t._ctx is not None:
+                stack.append(t._ctx)
+    return False
+
+
+def _check_result(name, self, out):
+    """PyTorch's rules for writing `out` into `self`: same shape, and a dtype that casts
+    (no float into an integer tensor, no number into a bool tensor)."""
+    if out.shape != self.shape:
+        raise ShapeError(f"{name}: the result's shape {tuple(out.shape)} differs from the "
+                         f"tensor's {tuple(self.shape)} (in-place ops cannot broadcast it)")
+    if (is_floating(out.dtype) and not is_floating(self.dtype)) or \
+            (out.dtype != np.bool_ and self.dtype == np.bool_):
+        raise DTypeError(f"{name}: result type {out.dtype} can't be cast to the tensor's "
+                         f"dtype {self.dtype}")
 
 
 def _add(a, b, alpha=1):
@@ -110,17 +159,18 @@ def _sub(a, b, alpha=1):
     return ew.sub(a, b if alpha == 1 else b * alpha)
 
 
-add_, iadd = _in_place("add_", _add)
-sub_, isub = _in_place("sub_", _sub)
-mul_, imul = _in_place("mul_", ew.mul)
-div_, idiv = _in_place("div_", ew.div)
-clamp_, _ = _in_place("clamp_", ew.clip)
-masked_fill_, _ = _in_place("masked_fill_", ew.masked_fill)
+add_ = _in_place("add_", _add)
+sub_ = _in_place("sub_", _sub)
+mul_ = _in_place("mul_", ew.mul)
+div_ = _in_place("div_", ew.div)
+clamp_ = _in_place("clamp_", ew.clip)
+masked_fill_ = _in_place("masked_fill_", ew.masked_fill)
 
 METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
     "masked_fill_": masked_fill_,
-    "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": idiv,
+    # x += y is x.add_(y) (Python then rebinds x to the same object)
+    "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
     "to": to, "astype": astype, "type": type_,
     "type_as": lambda self, other: self.to(other.dtype), "backward": backward, "__setitem__": setitem, "clone": clone,
     "cpu": lambda self: self.to("cpu"),

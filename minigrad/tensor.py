@@ -72,10 +72,13 @@ class Tensor:
     is torch's: a Tensor sharing it, outside autograd). When `requires_grad` is set,
     ops on the tensor are recorded, and `backward()` fills `.grad`. `_ctx` is the
     Function that made it (None for a leaf); `_version` counts in-place changes, so
-    backward can tell that a tensor it saved was changed since.
+    backward can tell that a tensor it saved was changed since. The count lives in
+    `_vc`, a one-element list that `detach()` shares with its result (as torch's
+    version counter: a change made through the detached tensor is a change of this
+    one), and `.data` does not (torch's unchecked escape hatch).
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "_ctx", "_version", "name", "__weakref__",
+    __slots__ = ("array", "requires_grad", "grad", "_ctx", "_vc", "name", "__weakref__",
                  "__dict__")
     __array_priority__ = 1000     # numpy_array * tensor -> Tensor.__rmul__
 
@@ -83,7 +86,7 @@ class Tensor:
         self.array = _to_array(data, as_dtype(dtype), device)
         self.grad = None
         self._ctx = None
-        self._version = 0
+        self._vc = [0]
         self.name = None
         self.requires_grad = False
         if requires_grad:
@@ -99,16 +102,26 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad = None
         t._ctx = ctx
-        t._version = 0
+        t._vc = [0]
         t.name = None
         return t
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's memory has seen (torch's `_version`)."""
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value):
+        self._vc[0] = value
 
     # ------------------------------------------------------------ properties
     @property
     def data(self):
         """torch.Tensor.data: a tensor sharing this one's memory, outside autograd
         (requires_grad False, no history, its own version counter, so changes made
-        through it are not seen by autograd: `p.data -= lr * p.grad` updates p in place).
+        through it are not seen by autograd, as in torch: `p.data -= lr * p.grad`
+        updates p in place, and a backward that saved p does not notice).
         Assigning a Tensor to `.data` makes this tensor use that tensor's memory."""
         return Tensor._make(self.array, False, None)
 
@@ -193,8 +206,12 @@ class Tensor:
         return self.array.reshape(()).item()
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._make(self.array, False, None)
+        """The same memory, cut from the graph (torch.Tensor.detach). It shares this
+        tensor's version counter: changing it in place makes a backward that saved
+        this tensor raise, as in torch (`.data` is the unchecked way)."""
+        t = Tensor._make(self.array, False, None)
+        t._vc = self._vc
+        return t
 
     def zero_grad(self):
         self.grad = None
@@ -232,12 +249,18 @@ class Tensor:
 
     # ------------------------------------------------------------ in-place (no graph)
     def _check_inplace(self, op):
-        """Refuse to change a tensor autograd is recording, and count the change: a
-        tensor saved for backward and changed since makes backward raise."""
-        if self._ctx is not None or (self.requires_grad and is_grad_enabled()):
-            raise MinigradError(
-                f"{op}: in-place change of a tensor that takes part in autograd; "
-                "wrap it in minigrad.no_grad() (leaf) or use the out-of-place op")
+        """For in-place ops autograd does not record (zero_, fill_, copy_, item
+        assignment, scatter_): refuse to change a tensor autograd is recording, and
+        count the change, so that a backward that saved this tensor raises. (add_,
+        mul_, ... and `+=` are recorded: see minigrad/methods.py.)"""
+        if self.requires_grad and is_grad_enabled():
+            if self._ctx is None:
+                raise AutogradError(f"{op}: a leaf Variable that requires grad is being used "
+                                    "in an in-place operation (as in PyTorch: change it under "
+                                    "minigrad.no_grad(), or through .data)")
+            raise AutogradError(f"{op}: in-place change of a tensor inside the autograd graph "
+                                "is not recorded for this op; use the out-of-place op, or "
+                                "clone() first")
         self._version += 1
 
     def zero_(self):

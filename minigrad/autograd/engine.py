@@ -38,6 +38,10 @@ class Function:
     the graph is alive, `self.inputs` holds the input tensors and
     `self.needs_input_grad` says which of them want a gradient.
 
+    `edges` holds each input's creator at the time the op ran: an in-place op
+    (`y += w`, methods.py) gives the tensor y a new creator, but an op that used y
+    before must still pass its gradient to the old one, as in PyTorch.
+
     `saves_inputs` says which input values `backward` reads, so that changing one
     in place between forward and backward is an error (as in PyTorch) and changing
     another is not: True (all), False (none), or "others" (a product: input i is
@@ -90,9 +94,10 @@ class Function:
         if not record:
             return Tensor._make(out, False, None)
         fn.inputs = inputs
+        fn.edges = [t._ctx for t in inputs]    # each input's creator now (see below)
         fn.scope = state.scope
         if fn.saves_inputs:
-            fn.versions = tuple([t._version for t in inputs])
+            fn.versions = tuple([t._vc[0] for t in inputs])
         return Tensor._make(out, True, fn)
 
     @classmethod
@@ -147,15 +152,15 @@ def topological_order(roots, argument_order=False, caller="backward"):
         if fn in visited:
             continue
         visited.add(fn)
-        inputs = fn.__dict__.get("inputs")
-        if inputs is None:
+        edges = fn.__dict__.get("edges")
+        if edges is None:
             raise AutogradError(
                 f"{caller}: the graph through {fn.name} was already freed by an earlier "
                 "backward(); pass retain_graph=True to the first call to backward twice")
         stack.append((fn, True))
-        for t in inputs[::step]:
-            if t._ctx is not None and t._ctx not in visited:
-                stack.append((t._ctx, False))
+        for ctx in edges[::step]:
+            if ctx is not None and ctx not in visited:
+                stack.append((ctx, False))
     return order
 
 
@@ -164,7 +169,7 @@ def check_versions(fn, saved, versions):
     """Raise when a tensor `fn` saved for backward was changed in place since
     (every in-place op adds one to the tensor's `_version`)."""
     for i, (t, v) in enumerate(zip(saved, versions)):
-        if t is not None and t._version != v and _reads(fn, i):
+        if t is not None and t._version != v and reads_saved(fn, i):
             raise AutogradError(
                 f"{fn.name}: one of the variables needed for gradient computation has been "
                 f"modified by an inplace operation: saved tensor {i} of {fn.name}, of shape "
@@ -172,7 +177,7 @@ def check_versions(fn, saved, versions):
                 f"version {v} instead")
 
 
-def _reads(fn, i):
+def reads_saved(fn, i):
     """Whether fn's backward reads saved tensor i (see Function.saves_inputs)."""
     if fn.saves_inputs != "others":
         return True
@@ -212,18 +217,18 @@ class _Walk:
             in_grads = (in_grads,)
         for h in active:
             h.after_backward_op(fn, g, in_grads)
-        for t, need, gi in zip(fn.inputs, fn.needs_input_grad, in_grads):
+        for t, ctx, need, gi in zip(fn.inputs, fn.edges, fn.needs_input_grad, in_grads):
             if need and gi is not None:
-                self.deliver(t, gi)
+                self.deliver(t, gi, ctx)
 
-    def deliver(self, t, g):
-        """Hand gradient `g` to tensor `t`: to its creator, or into a leaf."""
+    def deliver(self, t, g, ctx):
+        """Hand gradient `g` to tensor `t`: to its creator `ctx`, or into a leaf."""
         if g.shape != t.shape:                     # undo broadcasting
             g = g.sum_to_size(t.shape)
         if g.dtype != t.dtype:
             g = g.astype(t.dtype)
-        if t._ctx is not None:
-            self.add(t._ctx, g)
+        if ctx is not None:
+            self.add(ctx, g)
             return
         leaf_hooks = t.__dict__.get("_hooks")
         if leaf_hooks:
@@ -263,7 +268,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         if not r.requires_grad:
             raise AutogradError("backward: tensor does not require grad and has no grad_fn")
         if r._ctx is None:
-            walk.deliver(r, g)
+            walk.deliver(r, g, None)
         else:
             root_fns.append(r._ctx)
             walk.add(r._ctx, g)

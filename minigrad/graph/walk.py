@@ -164,16 +164,16 @@ def walk(outputs, params=None, module=None, names=None, grad_norms=False):
             out_info.setdefault(t._ctx, t)
     order = topological_order([t._ctx for t in outputs if t._ctx is not None],
                               argument_order=True, caller="graph")
-    for fn in order:
-        for t in fn.inputs:
-            if t._ctx is not None:
-                out_info.setdefault(t._ctx, t)
+    for fn in order:               # (fn.edges: each input's creator when fn ran; an
+        for t, ctx in zip(fn.inputs, fn.edges):      # in-place op may have replaced it since)
+            if ctx is not None:
+                out_info.setdefault(ctx, t)
     for fn in order:
         inputs = fn.inputs
         ids, notes = [], {}
-        for k, t in enumerate(inputs):
-            if t._ctx is not None:
-                ids.append(fn_ids[t._ctx])
+        for k, (t, ctx) in enumerate(zip(inputs, fn.edges)):
+            if ctx is not None:
+                ids.append(fn_ids[ctx])
                 continue
             nid, note = leaf_node(t)
             ids.append(nid)

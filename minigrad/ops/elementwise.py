@@ -10,55 +10,14 @@ import numpy as np
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
 from ..dtype import get_default_dtype
+from ..errors import DTypeError
 from ..tensor import Tensor
 
 
-# ------------------------------------------------------------------ operand lifting
-def _scalar_dtype(value, like):
-    """Python scalars take the tensor's dtype, as long as that loses nothing."""
-    kind = like.dtype.kind
-    if isinstance(value, (bool, np.bool_)):
-        return like.dtype
-    if isinstance(value, (int, np.integer)):
-        return like.dtype if kind in "fiu" else np.dtype(np.int64)
-    if kind == "f":
-        return like.dtype
-    return get_default_dtype()
-
-
-def lift(value, like):
-    """Make `value` a Tensor on `like`'s device (a constant when it is a Python number)."""
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (int, float, bool, np.generic)) and np.ndim(value) == 0:
-        t = Tensor._make(like.xp.asarray(value, dtype=_scalar_dtype(value, like)), False, None)
-        t.name = f"{value:.4g}" if isinstance(value, float) else str(value)
-        return t
-    return Tensor(value, device=like.device)
-
-
-def operands(a, b):
-    """Two tensors with a common dtype: floats win over ints, as in PyTorch."""
-    if not isinstance(a, Tensor):
-        a = lift(a, b)
-    if not isinstance(b, Tensor):
-        b = lift(b, a)
-    ka, kb = a.dtype.kind, b.dtype.kind
-    if ka == "f" and kb != "f":
-        b = b.astype(a.dtype)
-    elif kb == "f" and ka != "f":
-        a = a.astype(b.dtype)
-    elif a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0) and (ka == "b") == (kb == "b"):
-        # as in PyTorch, a 0-d tensor does not widen a tensor of its own kind:
-        # float16 tensor + float64 0-d tensor is float16 (NumPy would say float64)
-        if a.ndim == 0:
-            a = a.astype(b.dtype)
-        else:
-            b = b.astype(a.dtype)
-    if a.dtype != b.dtype:           # one dtype for both, so that backward computes in it too
-        dtype = np.result_type(a.dtype, b.dtype)     # (float32 ** float64 lost precision)
-        a, b = a.astype(dtype), b.astype(dtype)
-    return a, b
+# Operands are promoted as PyTorch promotes them, and scalars applied as PyTorch applies
+# them (float16 op Python number in float32, rounded once): see promotion.py.
+from .promotion import (as_operand, binary, check_fits, lift, operands,  # noqa: E402,F401
+                        opmath_dtype, result_type)
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -67,6 +26,9 @@ class Add(Function):
     saves_inputs = False
 
     def forward(self, a, b):
+        if a.dtype.itemsize == 2:            # float16 overflows to inf quietly, as in PyTorch
+            with np.errstate(over="ignore"):
+                return a + b
         return a + b
 
     def backward(self, grad):
@@ -78,6 +40,9 @@ class Sub(Function):
     saves_inputs = False
 
     def forward(self, a, b):
+        if a.dtype.itemsize == 2:
+            with np.errstate(over="ignore"):
+                return a - b
         return a - b
 
     def backward(self, grad):
@@ -89,6 +54,9 @@ class Mul(Function):
     saves_inputs = "others"
 
     def forward(self, a, b):
+        if a.dtype.itemsize == 2:
+            with np.errstate(over="ignore"):
+                return a * b
         return a * b
 
     def backward(self, grad):
@@ -170,6 +138,9 @@ class Cast(Function):
 
     def forward(self, a):
         self.in_dtype = a.dtype
+        if self.dtype.itemsize < a.dtype.itemsize:    # too large for float16: inf, quietly
+            with np.errstate(over="ignore"):
+                return a.astype(self.dtype)
         return a.astype(self.dtype)
 
     def backward(self, grad):
@@ -289,6 +260,21 @@ def _output(fn, op):
     return Tensor._make(fn.out, False, None)
 
 
+class Reciprocal(Function):
+    """1 / x; backward -grad * y * y from the output, as PyTorch's (so float16 gradients
+    round as torch's do)."""
+    name = "reciprocal"
+
+    def forward(self, a):
+        with np.errstate(all="ignore"):         # 1 / 0 = inf
+            self.out = 1 / a
+        return self.out
+
+    def backward(self, grad):
+        y = _output(self, reciprocal)
+        return -grad * (y * y)
+
+
 class Clone(Function):
     """A copy with its own memory (torch.Tensor.clone)."""
     name = "clone"
@@ -303,39 +289,56 @@ class Clone(Function):
 
 # ------------------------------------------------------------------ functional API
 def add(a, b):
-    return Add.apply(*operands(a, b))
+    return binary(Add, a, b)
 
 
 def sub(a, b):
-    return Sub.apply(*operands(a, b))
+    for x in (a, b):
+        if isinstance(x, Tensor) and x.dtype == np.bool_:
+            raise DTypeError("sub: subtraction, the `-` operator, with a bool tensor is not "
+                             "supported (as in PyTorch); use `^` or logical_xor, or `~` to "
+                             "invert a mask")
+    return binary(Sub, a, b)
 
 
 def mul(a, b):
-    return Mul.apply(*operands(a, b))
+    if not isinstance(a, Tensor) and isinstance(b, Tensor):
+        a, b = b, a                  # 2.5 * x is x * 2.5 (torch's __rmul__): the scalar second
+    return binary(Mul, a, b, opmath=True)
 
 
 def div(a, b):
-    a, b = operands(a, b)
-    if a.dtype.kind != "f":        # true division of ints gives floats, as in PyTorch
-        a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
-    return Div.apply(a, b)
+    """True division: integers divide into the default float dtype, as in PyTorch; a
+    Python number divided by a tensor is torch's `b.reciprocal() * a` (same rounding)."""
+    if isinstance(b, Tensor) and not isinstance(a, Tensor) and np.ndim(a) == 0:
+        return mul(reciprocal(b), a)
+    return binary(Div, a, b, float_result=True, opmath=True)
 
 
 def neg(a):
+    if a.dtype == np.bool_:
+        raise DTypeError("neg: negation, the `-` operator, on a bool tensor is not supported "
+                         "(as in PyTorch); use `~` or logical_not")
     return Neg.apply(a)
 
 
 def pow(a, b):
+    """a ** b with PyTorch's dtypes; an integer tensor to a negative integer power raises."""
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if isinstance(b, float) and a.dtype.kind != "f":    # int ** 0.5 is a float32, not float64
-            a = a.astype(get_default_dtype())
-        elif a.dtype == np.bool_:                           # bool ** 2 is int64 (NumPy: int8)
-            a = a.astype(np.int64)
-        return PowScalar.apply(a, exponent=b)
-    a, b = operands(a, b)
-    if a.dtype == b.dtype == np.bool_:           # NumPy gives int8; PyTorch and logic: bool
-        return Pow.apply(a, b).astype(np.bool_)
-    return Pow.apply(a, b)
+        dtype = result_type(a, b)
+        if dtype.kind in "iu" and b < 0:
+            raise DTypeError(f"pow: integers to negative integer powers are not allowed "
+                             f"(got a {a.dtype} tensor ** {b}, as PyTorch refuses too)")
+        # (the exponent is rounded to the tensor's dtype first, as PyTorch's kernel does)
+        return PowScalar.apply(as_operand(a, dtype, a), exponent=b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype == np.bool_:
+        return Pow.apply(a, b).astype(np.bool_)  # NumPy gives int8; PyTorch and logic: bool
+    return binary(Pow, a, b)
+
+
+def reciprocal(a):
+    """1 / a; integers give the default float dtype (torch.reciprocal)."""
+    return Reciprocal.apply(_float(a))
 
 
 def exp(a):
@@ -373,6 +376,8 @@ def clip(a, min=None, max=None):
         elif isinstance(bound, (int, np.integer)) and not isinstance(bound, bool) and \
                 a.dtype == np.bool_:
             a = a.astype(np.int64)
+    if a.dtype.itemsize == 2:        # torch refuses a bound float16 cannot hold (no inf)
+        check_fits("clamp", a.dtype, min, max)
     return Clip.apply(a, lo=min, hi=max)
 
 

@@ -1,0 +1,257 @@
+"""In-place ops on tensors inside the graph, and version counters, as PyTorch (issue 15).
+
+`y += w`, `y.mul_(z)`, ... on a tensor autograd records: the tensor object takes
+the new node, its memory is updated (views see it), its version goes up, and
+gradients flow through the old value. `detach()` shares the version counter,
+`.data` does not.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from testutil import require_torch
+
+
+def _run(lib, chain, values, needs):
+    ts = [lib.tensor(v, requires_grad=n) for v, n in zip(values, needs)]
+    out = chain(lib, *ts)
+    loss = out if out.ndim == 0 else out.sum()
+    loss.backward()
+    grads = [None if t.grad is None else t.grad.detach().numpy() for t in ts]
+    return out.detach().numpy(), grads
+
+
+def _chain_basic(lib, x, w, y2):
+    y = x * 2
+    y += w
+    y *= y2
+    return (y ** 2).sum()
+
+
+def _chain_consumer_before(lib, x, w, y2):
+    y = x * 2
+    z = y * 3                   # uses y's value before the change: gradient via the old node
+    y += w
+    y.mul_(y2)
+    return (y ** 2).sum() + (z * z).sum()
+
+
+def _chain_all_ops(lib, x, w, y2):
+    y = x * 1.5
+    y.add_(w, alpha=2)
+    y.sub_(y2)
+    y /= (y2 + 4)
+    y.div_(2)
+    y.clamp_(-0.5, 0.8)
+    y.masked_fill_(lib.tensor([False, True, False, False]), 0.25)
+    y -= x
+    return (y * y2).sum()
+
+
+def _chain_plain_tensor_takes_grad(lib, x, w, y2):
+    acc = lib.zeros(4, dtype=x.dtype)          # a plain tensor that becomes part of the graph
+    acc += x * w
+    acc *= y2
+    return acc.sum()
+
+
+CHAINS = [_chain_basic, _chain_consumer_before, _chain_all_ops, _chain_plain_tensor_takes_grad]
+
+
+@pytest.mark.parametrize("chain", CHAINS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, True), (False, True, False)])
+def test_in_place_chains_match_torch(chain, needs):
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal(4) for _ in range(3)]
+    out, grads = _run(mg, chain, values, needs)
+    tout, tgrads = _run(torch, chain, values, needs)
+    np.testing.assert_allclose(out, tout, rtol=1e-10)
+    for g, tg in zip(grads, tgrads):
+        assert (g is None) == (tg is None)
+        if g is not None:
+            np.testing.assert_allclose(g, tg, rtol=1e-10, atol=1e-12)
+
+
+def test_in_place_float16_tensor_with_float32_operand_stays_float16():
+    torch = require_torch()
+    out = {}
+    for lib in (mg, torch):
+        x = lib.tensor(np.array([1.0, 2.0, 3.0], np.float16), requires_grad=True)
+        w = lib.tensor(np.array([0.1, 0.2, 0.3], np.float32), requires_grad=True)
+        y = x * 1
+        y += w
+        y.sum().backward()
+        out[lib] = (str(y.dtype).replace("torch.", ""), y.detach().numpy().tolist(),
+                    str(x.grad.dtype).replace("torch.", ""), str(w.grad.dtype).replace("torch.", ""))
+    assert out[mg] == out[torch]
+
+
+def test_the_tensor_object_takes_the_new_node_and_its_memory_changes():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    alias = y
+    view = mg.Tensor._make(y.array[:1], False, None)     # another tensor over y's memory
+    before = y.grad_fn
+    y += 1
+    assert y is alias and y.grad_fn is not before and y.grad_fn.name == "add"
+    assert view.tolist() == [3.0]                         # the memory itself changed
+    assert y._version == 1 and not y.is_leaf
+
+
+def test_clamp_with_keyword_bounds_as_torch():
+    torch = require_torch()
+    out = {}
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        y = x * 1
+        y.clamp_(min=0)
+        y.clamp_(max=2.5)
+        y.sum().backward()
+        plain = lib.tensor([1.0, -2.0, 3.0])
+        plain.clamp_(min=-1)
+        out[lib] = (y.tolist(), x.grad.tolist(), plain.tolist())
+    assert out[mg] == out[torch]
+
+
+def test_old_value_is_copied_only_when_backward_reads_it():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    memory = y.array
+    y += mg.tensor([1.0, 1.0], requires_grad=True)      # add reads no input: no copy
+    assert y.grad_fn.inputs[0].array is memory
+    z = x * 2
+    z *= mg.tensor([3.0, 3.0], requires_grad=True)      # the other's gradient reads z's old value
+    old = z.grad_fn.inputs[0]
+    assert old.array is not z.array and old.tolist() == [2.0, 4.0]
+    z.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
+def test_leaf_that_requires_grad_raises_as_torch():
+    torch = require_torch()
+    for op in ("add_", "sub_", "mul_", "div_"):
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            getattr(torch.ones(2, requires_grad=True), op)(1.0)
+        with pytest.raises(mg.AutogradError, match="a leaf Variable that requires grad"):
+            getattr(mg.ones(2, requires_grad=True), op)(1.0)
+    w = mg.ones(2, requires_grad=True)
+    with pytest.raises(mg.AutogradError, match="leaf Variable"):
+        w += 1
+    with pytest.raises(mg.AutogradError, match="leaf Variable"):
+        w.clamp_(0, 1)
+    with mg.no_grad():                                   # allowed under no_grad, as torch
+        w -= 0.5
+    assert w.is_leaf and w.requires_grad and w.tolist() == [0.5, 0.5]
+
+
+def test_in_place_on_a_non_leaf_under_no_grad_is_not_recorded():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    node = y.grad_fn
+    with mg.no_grad():
+        y += 1
+    assert y.grad_fn is node and y.tolist() == [3.0, 5.0] and y._version == 1
+
+
+def test_changing_a_saved_tensor_in_place_raises_at_backward_as_torch():
+    torch = require_torch()
+    for lib, error in ((torch, RuntimeError), (mg, mg.AutogradError)):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        z = (y * y).sum()                   # saves y
+        y += 1
+        with pytest.raises(error, match="modified by an inplace operation"):
+            z.backward()
+
+
+def test_squaring_in_place_raises_at_backward_as_torch():
+    """`h *= h` saves h for its own gradient and then changes it: torch raises too."""
+    torch = require_torch()
+    for lib, error in ((torch, RuntimeError), (mg, mg.AutogradError)):
+        h = lib.tensor([1.0, 2.0], requires_grad=True) * 1
+        h *= h
+        with pytest.raises(error, match="modified by an inplace operation"):
+            h.sum().backward()
+
+
+def test_integer_and_bool_results_cannot_be_written_into_narrower_kinds():
+    i = mg.tensor([1, 2])
+    with pytest.raises(mg.DTypeError, match="can't be cast"):
+        i += 0.5
+    with pytest.raises(mg.DTypeError, match="can't be cast"):
+        i /= 2
+    b = mg.tensor([True, False])
+    with pytest.raises(mg.DTypeError, match="can't be cast"):
+        b.add_(1)
+    i *= 3
+    assert i.tolist() == [3, 6] and i.dtype == mg.int64
+
+
+# ------------------------------------------------------------------ version counters
+def _saved_then_changed(lib, through):
+    """y saved by (y * y); then changed in place through `through(y)`; backward."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = (y * y).sum()
+    alias = through(y)
+    with lib.no_grad():
+        alias.add_(1)
+    try:
+        z.backward()
+        return "ok", x.grad.tolist()
+    except RuntimeError as e:
+        return "raised", str(e)[:0]
+
+
+@pytest.mark.parametrize("through", ["detach", "data"])
+def test_detach_shares_the_version_counter_and_data_does_not_as_torch(through):
+    torch = require_torch()
+    get = (lambda t: t.detach()) if through == "detach" else (lambda t: t.data)
+    got, want = _saved_then_changed(mg, get), _saved_then_changed(torch, get)
+    assert got[0] == want[0]
+    assert got == want
+
+
+def test_detach_version_is_the_same_counter():
+    x = mg.ones(3)
+    d = x.detach()
+    d.mul_(2)
+    assert x._version == d._version == 1 and x.tolist() == [2.0] * 3
+    x.add_(1)
+    assert d._version == 2
+    data = x.data
+    data.add_(1)
+    assert x._version == 2 and data._version == 1 and x.tolist() == [4.0] * 3
+
+
+def test_manual_sgd_with_in_place_updates_as_torch():
+    torch = require_torch()
+    out = {}
+    for lib in (mg, torch):
+        w = lib.tensor([[0.5, -0.2], [0.1, 0.3]], requires_grad=True)
+        params = [w]
+        x = lib.tensor([[1.0, 2.0], [3.0, -1.0]])
+        for _ in range(3):
+            h = x @ w
+            h += 1                                      # in place, inside the graph
+            h *= 0.5
+            loss = (h * h).mean()
+            loss.backward()
+            with lib.no_grad():
+                w -= 0.1 * w.grad
+            w.grad = None
+        out[lib] = (params[0] is w, np.round(w.detach().numpy(), 10).tolist())
+    assert out[mg] == out[torch]
+
+
+def test_graph_pictures_follow_each_op_to_the_creator_it_used():
+    """An op that read y before `y += w` links to y's old creator in the picture."""
+    import minigrad.graph as mgg
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    y += mg.tensor([1.0, 1.0], requires_grad=True)
+    names = [n.name for n in mgg.walk(z).ops()]
+    assert names == ["mul", "mul"]
+    assert sorted(n.name for n in mgg.walk(z + y).ops()) == ["add", "add", "mul", "mul"]
