@@ -232,8 +232,10 @@ METHODS = {
     "__floordiv__": division.floor_divide,
     "__rfloordiv__": lambda self, other: division.floor_divide(other, self),
     "__mod__": division.remainder, "__rmod__": lambda self, other: division.remainder(other, self),
-    "__ifloordiv__": _in_place("floor_divide_", division.floor_divide)[1],
-    "__imod__": _in_place("remainder_", division.remainder)[1],
+    "floor_divide_": _in_place("floor_divide_", division.floor_divide),
+    "remainder_": _in_place("remainder_", division.remainder),
+    "__ifloordiv__": _in_place("floor_divide_", division.floor_divide),
+    "__imod__": _in_place("remainder_", division.remainder),
     # create15: new_* (creation.py), random fills and draws (sampling.py), out-of-place
     # scatter / index ops (ops/scatter.py)
     "new_zeros": creation.new_zeros, "new_ones": creation.new_ones,
