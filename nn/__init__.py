@@ -2,8 +2,9 @@
 from .module import Module, Parameter
 from .container import ModuleDict, ModuleList, Sequential
 from . import functional, init, utils
-from .activation import (GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh,
-                         Unflatten)
+from .activation import (ELU, GELU, Flatten, Hardtanh, Identity, LeakyReLU, LogSoftmax, ReLU,
+                         ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
@@ -18,7 +19,8 @@ from .token_embedding import TokenEmbedding
 # builds them from these modules); they are looked up on first use, so importing nn
 # does not import models.
 _FROM_MODELS = {"Transformer": "Transformer", "TransformerEncoderLayer": "EncoderLayer",
-                "TransformerDecoderLayer": "DecoderLayer"}
+                "TransformerDecoderLayer": "DecoderLayer", "TransformerEncoder": "TransformerEncoder",
+                "TransformerDecoder": "TransformerDecoder"}
 
 
 def __getattr__(name):

@@ -52,6 +52,60 @@ class SiLU(Module):
         return F.silu(x)
 
 
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise (torch.nn.LeakyReLU)."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (torch.nn.ELU)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, linear above `threshold` (torch.nn.Softplus)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class Hardtanh(Module):
+    """x clamped to [min_val, max_val] (torch.nn.Hardtanh)."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6) (torch.nn.ReLU6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0)
+
+
 class Tanh(Module):
     def forward(self, x):
         return F.tanh(x)

@@ -38,6 +38,36 @@ def silu(input, inplace=False):
     return input * _ops.sigmoid(input)
 
 
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, negative_slope * x otherwise (torch.nn.functional.leaky_relu; the
+    gradient at 0 is negative_slope, as torch's). `inplace` is accepted; a new tensor is returned."""
+    return _ops.where(input > 0, input, input * negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (torch.nn.functional.elu)."""
+    # exp of the clamped input: the branch not taken must not overflow to inf (inf * 0 = nan)
+    return _ops.where(input > 0, input, alpha * (_ops.clamp(input, max=0.0).exp() - 1.0))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold
+    (torch.nn.functional.softplus). Written as max(z, 0) + log(1 + exp(-|z|)) so it never overflows."""
+    z = input * beta
+    smooth = (_ops.relu(z) + (1.0 + (-z.abs()).exp()).log()) / beta
+    return _ops.where(z > threshold, input, smooth)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """input clamped to [min_val, max_val] (torch.nn.functional.hardtanh)."""
+    return _ops.clamp(input, min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6) (torch.nn.functional.relu6)."""
+    return _ops.clamp(input, 0.0, 6.0)
+
+
 def _softmax_dim(input, dim, op):
     """torch's rule when `dim` is not given (deprecated there): 0 for 0-, 1- and 3-D inputs, else 1."""
     if dim is None:
@@ -299,3 +329,47 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over every dim but the channels (dim 1), torch.nn.functional.batch_norm.
+
+    input (N, C, *). training=True normalises by the batch's mean and biased variance, and
+    (when running_mean / running_var are given) moves them toward the batch's mean and
+    unbiased variance by `momentum`, in place and outside autograd; training=False
+    normalises by the running estimates. weight, bias: (C,) or None.
+    Raises ShapeError for fewer than 2 dims, or a single value per channel while training.
+    """
+    if input.dim() < 2:
+        raise ShapeError(f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
+    channels = input.shape[1]
+    dims = (0,) + tuple(range(2, input.dim()))
+    shape = (1, channels) + (1,) * (input.dim() - 2)      # broadcasts a (C,) vector over input
+    if training:
+        count = input.numel() // channels
+        if count < 2:
+            raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input of shape {tuple(input.shape)}")
+        mean = input.mean(dim=dims, keepdim=True)
+        var = ((input - mean) ** 2).mean(dim=dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            from minigrad.autograd import no_grad
+            with no_grad():
+                m = float(momentum)
+                running_mean.copy_((1.0 - m) * running_mean + m * mean.detach().reshape(channels))
+                running_var.copy_((1.0 - m) * running_var
+                                  + (m * count / (count - 1)) * var.detach().reshape(channels))
+    else:
+        if running_mean is None or running_var is None:
+            raise ShapeError("batch_norm: training=False needs running_mean and running_var")
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out

@@ -6,7 +6,7 @@ records knows the module path it ran in ('encoder.layers.0.self_attn'); the
 graph pictures group ops by that path.
 """
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -15,6 +15,15 @@ from minigrad.backend import parse_device, to_device
 from minigrad.dtype import as_dtype
 from minigrad.errors import MinigradError, ShapeError
 from minigrad.tensor import Tensor
+
+
+class LoadStateDictError(ShapeError, RuntimeError):
+    """load_state_dict's error: a ShapeError, and a RuntimeError as torch raises there."""
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns, as torch's: (missing_keys, unexpected_keys) lists."""
+    __slots__ = ()
 
 
 class RemovableHandle:
@@ -75,6 +84,13 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise MinigradError(f"{type(self).__name__}: call super().__init__() before "
                                 "assigning attributes")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)) and (
+                value is None or isinstance(value, Tensor)):
+            # `self.count += 1` or `self.buf = new_tensor` on a buffer: it stays a buffer, with
+            # its persistence (as torch's __setattr__).
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -270,13 +286,14 @@ class Module:
             errors.append(f"unexpected keys {unexpected}")
         errors += problems
         if errors:
-            raise ShapeError("load_state_dict: " + "; ".join(errors))
+            raise LoadStateDictError(f"load_state_dict: error(s) in loading state_dict for "
+                                     f"{type(self).__name__}: " + "; ".join(errors))
         for k, target in own.items():
             if k in state_dict:
                 value = state_dict[k]
                 array = value.array if isinstance(value, Tensor) else np.asarray(value)
                 target.array[...] = to_device(array, target.device).astype(target.dtype, copy=False)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ modes and devices
     def train(self, mode=True):

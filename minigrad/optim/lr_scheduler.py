@@ -262,4 +262,5 @@ class ConstantLR(LRScheduler):
         return [base * scale for base in self.base_lrs]
 
 
-from .lr_policies import OneCycleLR, ReduceLROnPlateau, SequentialLR  # noqa: E402,F401
+from .lr_policies import (CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau,  # noqa: E402,F401
+                          SequentialLR)

@@ -4,6 +4,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
+from testutil import require_torch
 
 
 class Block(nn.Module):
@@ -141,3 +142,57 @@ def test_sequential_applies_in_order():
     manual = seq[2](seq[1](seq[0](x)))
     assert np.array_equal(seq(x).numpy(), manual.numpy())
     assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_load_state_dict_returns_torchs_named_keys_and_raises_runtime_error():
+    """As torch: the result has .missing_keys/.unexpected_keys; a strict failure is a RuntimeError."""
+    net = Net()
+    result = net.load_state_dict({"head.weight": mg.ones(7, 4), "extra": mg.zeros(1)}, strict=False)
+    assert result.unexpected_keys == ["extra"] and "embed.weight" in result.missing_keys
+    with pytest.raises(RuntimeError, match="missing keys"):
+        net.load_state_dict({})
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", mg.zeros(()))
+        self.register_buffer("scratch", mg.ones(2), persistent=False)
+
+    def forward(self, x):
+        self.calls += 1              # torch's idiom: the attribute is assigned back
+        return x
+
+
+def test_assigning_to_a_buffer_keeps_it_a_buffer_with_its_persistence():
+    m = Counter()
+    m(mg.zeros(1))
+    m(mg.zeros(1))
+    m.scratch = mg.zeros(3)
+    assert list(m.state_dict()) == ["calls"] and float(m.state_dict()["calls"]) == 2.0
+    assert sorted(n for n, _ in m.named_buffers()) == ["calls", "scratch"]
+    assert m.scratch.shape == (3,)
+    m.calls = None                   # None is allowed, as in torch, and leaves the state dict
+    assert list(m.state_dict()) == []
+
+
+@pytest.mark.torch
+def test_buffer_assignment_matches_torch():
+    torch = require_torch()
+
+    class TorchCounter(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("calls", torch.zeros(()))
+            self.register_buffer("scratch", torch.ones(2), persistent=False)
+
+        def forward(self, x):
+            self.calls += 1
+            return x
+
+    ours, theirs = Counter(), TorchCounter()
+    for m, lib in ((ours, mg), (theirs, torch)):
+        m(lib.zeros(1))
+        m.scratch = lib.zeros(3)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]

@@ -13,6 +13,9 @@ MODULES = [   # (constructor arguments, used for both frameworks), input shape
     ("Unflatten", (1, (2, 2)), (3, 4, 5)), ("Softmax", (1,), (2, 3, 4)),
     ("LogSoftmax", (-1,), (2, 3)), ("SiLU", (), (4,)), ("GELU", ("tanh",), (3, 2)),
     ("Tanh", (), (2,)), ("Sigmoid", (), (2, 2)), ("ReLU", (), (5,)),
+    ("LeakyReLU", (), (3, 4)), ("LeakyReLU", (0.2,), (6,)), ("ELU", (), (3, 4)),
+    ("ELU", (0.5,), (5,)), ("Softplus", (), (3, 4)), ("Softplus", (2.0, 1.0), (4, 3)),
+    ("Hardtanh", (), (3, 4)), ("Hardtanh", (-0.5, 0.25), (6,)), ("ReLU6", (), (4,)),
 ]
 
 
@@ -142,3 +145,38 @@ def test_clip_grad_value_and_norm_in_nn_utils():
     assert float(nn.utils.clip_grad_norm_([p], 10.0)) == pytest.approx(np.hypot(1, 0.5))
     with pytest.raises(mg.MinigradError, match="clip_value"):
         nn.utils.clip_grad_value_([p], float("nan"))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_encoder_and_decoder_stacks_match_torch(norm_first):
+    """nn.TransformerEncoder / TransformerDecoder: deep copies of the layer given (independent
+    parameters), torch's names (after convert's feed_forward renaming), the same outputs."""
+    torch = require_torch()
+    from minigrad.models.convert import from_torch
+    kw = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True,
+              norm_first=norm_first)
+    torch.manual_seed(0)
+    t_enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(**kw), num_layers=2,
+                                        norm=torch.nn.LayerNorm(8), enable_nested_tensor=False)
+    t_dec = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(**kw), num_layers=2)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(**kw), num_layers=2, norm=nn.LayerNorm(8),
+                                enable_nested_tensor=False)
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(**kw), num_layers=2)
+    assert enc.layers[0].self_attn.in_proj_weight is not enc.layers[1].self_attn.in_proj_weight
+    assert len(enc.layers) == enc.num_layers == 2
+    for ours, theirs in ((enc, t_enc), (dec, t_dec)):
+        weights = from_torch(theirs.state_dict())
+        assert sorted(weights) == sorted(ours.state_dict())
+        ours.load_state_dict({k: mg.tensor(v) for k, v in weights.items()})
+    rng = np.random.default_rng(1)
+    src, tgt = rng.normal(size=(2, 5, 8)).astype(np.float32), rng.normal(size=(2, 3, 8)).astype(np.float32)
+    pad = np.array([[False] * 5, [False] * 3 + [True] * 2])
+    memory = enc(mg.tensor(src), src_key_padding_mask=mg.tensor(pad))
+    t_memory = t_enc(torch.tensor(src), src_key_padding_mask=torch.tensor(pad))
+    np.testing.assert_allclose(memory.numpy(), t_memory.detach().numpy(), rtol=1e-4, atol=1e-5)
+    causal = nn.Transformer.generate_square_subsequent_mask(3)
+    out = dec(mg.tensor(tgt), memory, tgt_mask=causal, memory_key_padding_mask=mg.tensor(pad))
+    ref = t_dec(torch.tensor(tgt), t_memory, tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(3),
+                memory_key_padding_mask=torch.tensor(pad))
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-5)
