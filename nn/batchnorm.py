@@ -2,10 +2,49 @@
 import minigrad
 from minigrad.errors import ShapeError
 
-from . import functional as F
 from . import init
 from .linear import empty_parameter
 from .module import Module
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over every dim but the channels (dim 1), torch.nn.functional.batch_norm.
+
+    input (N, C, *). training=True normalises by the batch's mean and biased variance, and
+    (when running_mean / running_var are given) moves them toward the batch's mean and
+    unbiased variance by `momentum`, in place and outside autograd; training=False
+    normalises by the running estimates. weight, bias: (C,) or None.
+    Raises ShapeError for fewer than 2 dims, or a single value per channel while training.
+    """
+    if input.dim() < 2:
+        raise ShapeError(f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
+    channels = input.shape[1]
+    dims = (0,) + tuple(range(2, input.dim()))
+    shape = (1, channels) + (1,) * (input.dim() - 2)      # broadcasts a (C,) vector over input
+    if training:
+        count = input.numel() // channels
+        if count < 2:
+            raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input of shape {tuple(input.shape)}")
+        mean = input.mean(dim=dims, keepdim=True)
+        var = ((input - mean) ** 2).mean(dim=dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with minigrad.no_grad():
+                m = float(momentum)
+                running_mean.copy_((1.0 - m) * running_mean + m * mean.detach().reshape(channels))
+                running_var.copy_((1.0 - m) * running_var
+                                  + (m * count / (count - 1)) * var.detach().reshape(channels))
+    else:
+        if running_mean is None or running_var is None:
+            raise ShapeError("batch_norm: training=False needs running_mean and running_var")
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
 
 
 class _BatchNorm(Module):
@@ -64,7 +103,7 @@ class _BatchNorm(Module):
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         use_batch = self.training or not self.track_running_stats
         # the running buffers are None without track_running_stats: then batch statistics only
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             use_batch, momentum if momentum is not None else 0.0, self.eps)
 
     def extra_repr(self):

@@ -331,45 +331,33 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-# ---------------------------------------------------------------- normalisation
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta, d = input - target
+    (torch.nn.functional.smooth_l1_loss; beta=0 is the L1 loss)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "smooth_l1_loss")
+    d = _ops.abs(input - target)
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    return _reduce(_ops.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction,
+                   "smooth_l1_loss")
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
-    """Batch normalisation over every dim but the channels (dim 1), torch.nn.functional.batch_norm.
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 * d^2 where |d| <= delta, else delta * (|d| - 0.5 * delta), d = input - target
+    (torch.nn.functional.huber_loss)."""
+    _same_shape(input, target, "huber_loss")
+    d = _ops.abs(input - target)
+    return _reduce(_ops.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction,
+                   "huber_loss")
 
-    input (N, C, *). training=True normalises by the batch's mean and biased variance, and
-    (when running_mean / running_var are given) moves them toward the batch's mean and
-    unbiased variance by `momentum`, in place and outside autograd; training=False
-    normalises by the running estimates. weight, bias: (C,) or None.
-    Raises ShapeError for fewer than 2 dims, or a single value per channel while training.
-    """
-    if input.dim() < 2:
-        raise ShapeError(f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
-    channels = input.shape[1]
-    dims = (0,) + tuple(range(2, input.dim()))
-    shape = (1, channels) + (1,) * (input.dim() - 2)      # broadcasts a (C,) vector over input
-    if training:
-        count = input.numel() // channels
-        if count < 2:
-            raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
-                             f"got input of shape {tuple(input.shape)}")
-        mean = input.mean(dim=dims, keepdim=True)
-        var = ((input - mean) ** 2).mean(dim=dims, keepdim=True)
-        if running_mean is not None and running_var is not None:
-            from minigrad.autograd import no_grad
-            with no_grad():
-                m = float(momentum)
-                running_mean.copy_((1.0 - m) * running_mean + m * mean.detach().reshape(channels))
-                running_var.copy_((1.0 - m) * running_var
-                                  + (m * count / (count - 1)) * var.detach().reshape(channels))
-    else:
-        if running_mean is None or running_var is None:
-            raise ShapeError("batch_norm: training=False needs running_mean and running_var")
-        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    out = (input - mean) / (var + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along `dim`, broadcasting x1 with x2
+    (torch.nn.functional.cosine_similarity: each side divided by its clamped norm, then summed)."""
+    n1 = _ops.clamp((x1 * x1).sum(dim=dim, keepdim=True).sqrt(), min=eps)
+    n2 = _ops.clamp((x2 * x2).sum(dim=dim, keepdim=True).sqrt(), min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+from .batchnorm import batch_norm  # noqa: E402,F401  (defined beside BatchNorm1d; torch's F name)

@@ -16,6 +16,8 @@ from minigrad.dtype import as_dtype
 from minigrad.errors import MinigradError, ShapeError
 from minigrad.tensor import Tensor
 
+from . import backward_hooks
+
 
 class LoadStateDictError(ShapeError, RuntimeError):
     """load_state_dict's error: a ShapeError, and a RuntimeError as torch raises there."""
@@ -78,6 +80,8 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -134,13 +138,16 @@ class Module:
                         new = hook(self, args)
                         if new is not None:        # a hook may replace the inputs
                             args = new if isinstance(new, tuple) else (new,)
+                record = None
+                if self._backward_hooks or self._backward_pre_hooks:
+                    args, record = backward_hooks.wrap_inputs(self, args)
                 out = self.forward(*args, **kwargs)
                 if self._forward_hooks:
                     for hook in list(self._forward_hooks.values()):
                         new = hook(self, args, out)
                         if new is not None:        # ... or the output
                             out = new
-                return out
+                return backward_hooks.wrap_outputs(record, out) if record is not None else out
         finally:
             stack.pop()
 
@@ -153,6 +160,17 @@ class Module:
         """Call hook(module, args, output) after each forward; a non-None result replaces
         the output. Returns a handle whose remove() takes the hook away."""
         return RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """Call hook(module, grad_input, grad_output) when the gradients with respect to the
+        module's inputs are computed; a non-None result replaces grad_input (torch's).
+        At most one positional input may require grad (see nn/backward_hooks.py)."""
+        return RemovableHandle(self._backward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """Call hook(module, grad_output) when the output's gradient arrives; a non-None
+        result replaces grad_output (torch's)."""
+        return RemovableHandle(self._backward_pre_hooks, hook)
 
     def _name_under(self, parent):
         """This module's path relative to the running parent module."""

@@ -196,3 +196,51 @@ def test_buffer_assignment_matches_torch():
         m.scratch = lib.zeros(3)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+
+
+def _backward_hook_run(lib, input_requires_grad):
+    """The same network, hooks and data under minigrad or torch; returns what the hooks saw."""
+    net = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
+    with lib.no_grad():
+        for i, p in enumerate(net.parameters()):
+            p.copy_(lib.cos(lib.arange(p.numel(), dtype=lib.float32) + i).view(p.shape))
+    log = []
+
+    def hook(m, grad_input, grad_output):
+        log.append((type(m).__name__,
+                    [None if g is None else round(float(g.sum()), 4) for g in grad_input],
+                    [round(float(g.sum()), 4) for g in grad_output]))
+
+    handles = [m.register_full_backward_hook(hook) for m in net]
+    net[1].register_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))      # replaces grad_input
+    net[2].register_full_backward_pre_hook(lambda m, go: (go[0] * 0.5,))    # replaces grad_output
+    x = (lib.arange(6, dtype=lib.float32).view(2, 3) / 5).requires_grad_(input_requires_grad)
+    (net(x) * lib.tensor([1.0, -2.0])).sum().backward()
+    handles[0].remove()
+    log.append("removed")
+    net(x).sum().backward()
+    return log, round(float(net[0].weight.grad.sum()), 4), \
+        None if x.grad is None else round(float(x.grad.sum()), 4)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("input_requires_grad", [False, True])
+def test_full_backward_hooks_match_torch(input_requires_grad):
+    torch = require_torch()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # torch warns when no input requires grad
+        expected = _backward_hook_run(torch, input_requires_grad)
+    assert _backward_hook_run(mg, input_requires_grad) == expected
+
+
+def test_full_backward_hook_refuses_two_inputs_that_require_grad():
+    class Add(nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    m = Add()
+    m.register_full_backward_hook(lambda *a: None)
+    with pytest.raises(mg.MinigradError, match="at most one input that requires grad"):
+        m(mg.ones(2, requires_grad=True), mg.ones(2, requires_grad=True))
+    assert m(mg.ones(2, requires_grad=True), mg.ones(2)).shape == (2,)

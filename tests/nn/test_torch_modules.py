@@ -37,6 +37,8 @@ LOSSES = [
     ("KLDivLoss", dict(reduction="batchmean"), "prob"), ("BCEWithLogitsLoss", {}, "unit"),
     ("NLLLoss", dict(ignore_index=1), "ids"), ("CrossEntropyLoss", dict(label_smoothing=0.1), "ids"),
     ("CrossEntropyLoss", dict(reduction="none"), "ids"),
+    ("SmoothL1Loss", dict(beta=0.5), "same"), ("HuberLoss", dict(delta=0.3, reduction="sum"), "same"),
+    ("BCELoss", {}, "unit"),
 ]
 
 
@@ -48,6 +50,8 @@ def test_loss_modules_match_torch(name, kwargs, target):
     a = rng.normal(size=(4, 3))
     if name in ("NLLLoss", "KLDivLoss"):
         a = a - np.log(np.exp(a).sum(1, keepdims=True))
+    if name == "BCELoss":
+        a = 1 / (1 + np.exp(-a))                 # probabilities
     t = {"same": rng.normal(size=(4, 3)), "unit": rng.uniform(size=(4, 3)),
          "prob": rng.dirichlet(np.ones(3), 4), "ids": np.array([0, 2, 1, 2])}[target]
     x, tx = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
