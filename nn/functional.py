@@ -16,6 +16,7 @@ from minigrad import ops as _ops
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
 from minigrad.ops.linalg import matmul  # noqa: F401
+from minigrad.autograd import Function
 from minigrad.tensor import Tensor, constant
 
 # ---------------------------------------------------------------- activations
@@ -319,13 +320,32 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+class _BinaryCrossEntropy(Function):
+    """The elementwise loss with torch's gradient: (p - t) / max(p * (1 - p), 1e-12) for p, so a
+    saturated sigmoid (p exactly 0 or 1) gives a finite gradient, not 0 * inf = NaN; and
+    -logit(p) for the target."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        return -(t * _ops.clip(_ops.log(p), -100.0, None) +
+                 (1.0 - t) * _ops.clip(_ops.log(1.0 - p), -100.0, None))
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t = ctx.saved_tensors
+        grad_p = grad * (p - t) / _ops.clip(p * (1.0 - p), 1e-12, None) \
+            if ctx.needs_input_grad[0] else None
+        grad_t = grad * (_ops.log(1.0 - p) - _ops.log(p)) if ctx.needs_input_grad[1] else None
+        return grad_p, grad_t
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-[t * log(p) + (1 - t) * log(1 - p)] for probabilities p; logs clamped at -100 as in torch."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy")
-    loss = -(target * _ops.clip(_ops.log(input), -100.0, None) +
-             (1.0 - target) * _ops.clip(_ops.log(1.0 - input), -100.0, None))
+    loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")

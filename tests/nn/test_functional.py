@@ -259,3 +259,18 @@ def test_nll_loss_with_every_target_ignored_is_nan_with_zero_gradients_as_torch(
     assert np.isnan(out.item()) and np.isnan(ref.item())
     out.backward(), ref.backward()
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.torch
+def test_binary_cross_entropy_of_saturated_probabilities_has_torchs_finite_gradient():
+    """A sigmoid that rounds to exactly 0 or 1: torch's gradient (p - t) / max(p(1-p), 1e-12),
+    not the NaN of differentiating the clamped log."""
+    torch = require_torch()
+    p, t = np.array([1.0, 0.0, 1.0, 0.0, 0.3], np.float32), np.array([1.0, 0.0, 0.0, 1.0, 1.0], np.float32)
+    x, tx = mg.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
+    out = F.binary_cross_entropy(x, mg.tensor(t), weight=mg.tensor(np.full(5, 0.5, np.float32)))
+    ref = torch.nn.functional.binary_cross_entropy(tx, torch.tensor(t), weight=torch.full((5,), 0.5))
+    out.backward(), ref.backward()
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    assert np.isfinite(x.grad.numpy()).all()
