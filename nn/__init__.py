@@ -1,16 +1,17 @@
 """Neural-network modules, PyTorch-shaped (installed as `minigrad.nn`)."""
 from .module import Module, Parameter
-from .container import ModuleDict, ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from . import functional, init, utils
-from .activation import (ELU, GELU, Flatten, Hardtanh, Identity, LeakyReLU, LogSoftmax, ReLU,
-                         ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
+from .activation import (ELU, GELU, GLU, Flatten, Hardtanh, Identity, LeakyReLU, LogSigmoid,
+                         LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
+                         Tanh, Unflatten)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss,
                    KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
-from .normalization import LayerNorm
+from .normalization import LayerNorm, RMSNorm
 from .attention import KeyValueCache, MultiHeadAttention, MultiheadAttention
 from .feedforward import FeedForward
 from .positional import PositionalEncoding

@@ -106,6 +106,49 @@ class ReLU6(Hardtanh):
         super().__init__(0.0, 6.0)
 
 
+class LogSigmoid(Module):
+    """log(sigmoid(x)) (torch.nn.LogSigmoid)."""
+
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Mish(Module):
+    """x * tanh(softplus(x)) (torch.nn.Mish)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.mish(x)
+
+
+class GLU(Module):
+    """Gated linear unit: first half * sigmoid(second half) along `dim` (torch.nn.GLU)."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+
+class PReLU(Module):
+    """LeakyReLU with a learned slope, one per channel or shared (torch.nn.PReLU; starts at `init`)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        from .init import constant_
+        from .linear import empty_parameter
+        self.num_parameters = int(num_parameters)
+        self.weight = empty_parameter((self.num_parameters,), dtype, device)
+        constant_(self.weight, init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+
 class Tanh(Module):
     def forward(self, x):
         return F.tanh(x)

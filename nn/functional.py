@@ -59,6 +59,33 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _ops.where(z > threshold, input, smooth)
 
 
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), without overflow (torch.nn.functional.logsigmoid)."""
+    return -softplus(-input)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x)) (torch.nn.functional.mish)."""
+    return input * _ops.tanh(softplus(input))
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the two halves of `input` along `dim` (torch.nn.functional.glu).
+    Raises ShapeError when that dim's size is odd."""
+    if input.shape[dim] % 2:
+        raise ShapeError(f"glu: dim {dim} must have an even size, got shape {tuple(input.shape)}")
+    a, b = input.chunk(2, dim=dim)
+    return a * _ops.sigmoid(b)
+
+
+def prelu(input, weight):
+    """x for x > 0, weight * x otherwise; weight has 1 or C (= input's dim 1) entries
+    (torch.nn.functional.prelu)."""
+    if weight.numel() > 1 and input.dim() > 1:
+        weight = weight.reshape((1, weight.numel()) + (1,) * (input.dim() - 2))
+    return _ops.where(input > 0, input, input * weight)
+
+
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """input clamped to [min_val, max_val] (torch.nn.functional.hardtanh)."""
     return _ops.clamp(input, min_val, max_val)

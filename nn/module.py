@@ -126,6 +126,10 @@ class Module:
     def add_module(self, name, module):
         setattr(self, name, module)
 
+    def register_module(self, name, module):
+        """torch's alias of add_module."""
+        self.add_module(name, module)
+
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         stack = _running.stack

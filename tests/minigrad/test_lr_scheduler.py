@@ -28,6 +28,7 @@ CASES = [
     ("OneCycleLR", dict(max_lr=0.01, epochs=4, steps_per_epoch=30, pct_start=0.25,
                         cycle_momentum=False), "Adam", {}),
     ("CosineAnnealingWarmRestarts", dict(T_0=7), "SGD", {}),
+    ("MultiplicativeLR", dict(lr_lambda=lambda s: 0.97 if s % 3 else 1.01), "SGD", {}),
     ("CosineAnnealingWarmRestarts", dict(T_0=5, T_mult=2, eta_min=1e-3), "Adam", {}),
 ]
 

@@ -47,6 +47,10 @@ def _cases():
         "leaky_relu": unary(lambda x: F.leaky_relu(x, 0.2),
                             lambda t, x: t.nn.functional.leaky_relu(x, 0.2)),
         "elu": unary(F.elu, lambda t, x: t.nn.functional.elu(x)),
+        "logsigmoid": unary(lambda x: F.logsigmoid(x * 20), lambda t, x: t.nn.functional.logsigmoid(x * 20)),
+        "mish": unary(F.mish, lambda t, x: t.nn.functional.mish(x)),
+        "glu": lambda rng, s: (F.glu, lambda t, x: t.nn.functional.glu(x),
+                               [rng.normal(size=s[:-1] + (2 * s[-1],))], [True]),
         "elu_alpha": unary(lambda x: F.elu(x * 30, alpha=0.5),       # exp must not overflow
                            lambda t, x: t.nn.functional.elu(x * 30, alpha=0.5)),
         "softplus": unary(F.softplus, lambda t, x: t.nn.functional.softplus(x)),

@@ -16,6 +16,9 @@ MODULES = [   # (constructor arguments, used for both frameworks), input shape
     ("LeakyReLU", (), (3, 4)), ("LeakyReLU", (0.2,), (6,)), ("ELU", (), (3, 4)),
     ("ELU", (0.5,), (5,)), ("Softplus", (), (3, 4)), ("Softplus", (2.0, 1.0), (4, 3)),
     ("Hardtanh", (), (3, 4)), ("Hardtanh", (-0.5, 0.25), (6,)), ("ReLU6", (), (4,)),
+    ("LogSigmoid", (), (3, 4)), ("Mish", (), (3, 4)), ("GLU", (), (3, 4)), ("GLU", (0,), (4, 3)),
+    ("PReLU", (), (3, 4)), ("PReLU", (3, 0.1), (2, 3, 2)), ("RMSNorm", (4,), (2, 3, 4)),
+    ("RMSNorm", ((3, 4), 1e-3), (2, 3, 4)),
 ]
 
 
@@ -26,7 +29,7 @@ def test_modules_match_torch(name, args, shape):
     a = np.random.default_rng(0).normal(size=shape)
     x = mg.tensor(a, requires_grad=True)
     tx = torch.tensor(a, requires_grad=True)
-    out, ref = getattr(nn, name)(*args)(x), getattr(torch.nn, name)(*args)(tx)
+    out, ref = getattr(nn, name)(*args).double()(x), getattr(torch.nn, name)(*args).double()(tx)
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-14)
     (out * out).sum().backward(), (ref * ref).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
@@ -184,3 +187,33 @@ def test_transformer_encoder_and_decoder_stacks_match_torch(norm_first):
     ref = t_dec(torch.tensor(tgt), t_memory, tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(3),
                 memory_key_padding_mask=torch.tensor(pad))
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.torch
+def test_parameter_containers_from_pretrained_and_aliases_match_torch():
+    torch = require_torch()
+
+    def build(lib):
+        class Holder(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ws = lib.nn.ParameterList([lib.ones(2), lib.nn.Parameter(lib.zeros(3))])
+                self.ws.append(lib.full((1,), 2.0))
+                self.named = lib.nn.ParameterDict({"scale": lib.ones(1)})
+                self.named["shift"] = lib.zeros(2)
+                self.register_module("drop", lib.nn.Dropout(0.1, inplace=False))
+                self.emb = lib.nn.Embedding.from_pretrained(
+                    lib.arange(6, dtype=lib.float32).view(3, 2), padding_idx=0)
+        return Holder()
+
+    ours, theirs = build(mg), build(torch)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [p.requires_grad for p in ours.parameters()] == [p.requires_grad for p in theirs.parameters()]
+    assert len(ours.ws) == len(theirs.ws) == 3 and tuple(ours.ws[-1].shape) == (1,)
+    assert isinstance(ours.ws[1:], nn.ParameterList) and len(ours.ws[1:]) == 2
+    assert sorted(ours.named.keys()) == sorted(theirs.named.keys()) and "scale" in ours.named
+    ids = [[0, 2], [1, 1]]
+    np.testing.assert_array_equal(ours.emb(mg.tensor(ids)).numpy(),
+                                  theirs.emb(torch.tensor(ids)).numpy())
+    assert isinstance(ours.drop, nn.Dropout)
