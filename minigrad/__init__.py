@@ -54,7 +54,7 @@ def grad(outputs, inputs, *args, **kwargs):
 def __getattr__(name):
     """`minigrad.nn` and `minigrad.models` on first use (PEP 562), as `torch.nn` is there after
     `import torch`; the core never imports them at import time (they sit above it)."""
-    if name in ("nn", "models"):
+    if name in ("nn", "models", "cuda", "backends"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
