@@ -35,7 +35,9 @@ def test_train_then_eval_matches_torch(shape, momentum, dtype, seed):
     ours, theirs = _pair(torch, cls, shape[1], momentum=momentum)
     ours.to(getattr(mg, dtype)), theirs.to(getattr(torch, dtype))
     rng = np.random.default_rng(seed)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-9, atol=1e-11)
+    # float32: two values per channel make the gradient a near-cancellation (rounding ~1e-4);
+    # float64 checks the formula tightly
+    tol = dict(rtol=2e-3, atol=2e-4) if dtype == "float32" else dict(rtol=1e-9, atol=1e-11)
     for step in range(2):                         # two batches: the running averages compound
         a = rng.normal(2.0, 3.0, shape).astype(dtype)
         g = rng.normal(size=shape).astype(dtype)

@@ -27,7 +27,7 @@ MISSING = {   # program -> the missing API it needs (the later tensor-API work o
                          "gradient per output)",
 }
 SLOW = {"gpt_train.py", "transformer_padding.py", "nanogpt_tied.py", "encoder_classifier.py",
-        "translation_tutorial.py"}
+        "translation_tutorial.py", "gpt_resume.py"}
 PROGRAMS = sorted(f for f in os.listdir(HERE) if f.endswith(".py")
                   and f not in ("run.py", os.path.basename(__file__)))
 
