@@ -16,7 +16,6 @@ from minigrad import ops as _ops
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
 from minigrad.ops.linalg import matmul  # noqa: F401
-from minigrad.autograd import Function
 from minigrad.tensor import Tensor, constant
 
 # ---------------------------------------------------------------- activations
@@ -347,26 +346,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-class _BinaryCrossEntropy(Function):
-    """The elementwise loss with torch's gradient: (p - t) / max(p * (1 - p), 1e-12) for p, so a
-    saturated sigmoid (p exactly 0 or 1) gives a finite gradient, not 0 * inf = NaN; and
-    -logit(p) for the target."""
-
-    @staticmethod
-    def forward(ctx, p, t):
-        ctx.save_for_backward(p, t)
-        return -(t * _ops.clip(_ops.log(p), -100.0, None) +
-                 (1.0 - t) * _ops.clip(_ops.log(1.0 - p), -100.0, None))
-
-    @staticmethod
-    def backward(ctx, grad):
-        p, t = ctx.saved_tensors
-        grad_p = grad * (p - t) / _ops.clip(p * (1.0 - p), 1e-12, None) \
-            if ctx.needs_input_grad[0] else None
-        grad_t = grad * (_ops.log(1.0 - p) - _ops.log(p)) if ctx.needs_input_grad[1] else None
-        return grad_p, grad_t
-
-
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-[t * log(p) + (1 - t) * log(1 - p)] for probabilities p; logs clamped at -100 as in torch."""
@@ -405,6 +384,29 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = _ops.clamp((x1 * x1).sum(dim=dim, keepdim=True).sqrt(), min=eps)
     n2 = _ops.clamp((x2 * x2).sum(dim=dim, keepdim=True).sqrt(), min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+from minigrad.autograd import Function  # noqa: E402  (only the Function below uses it)
+
+
+class _BinaryCrossEntropy(Function):
+    """The elementwise loss with torch's gradient: (p - t) / max(p * (1 - p), 1e-12) for p, so a
+    saturated sigmoid (p exactly 0 or 1) gives a finite gradient, not 0 * inf = NaN; and
+    -logit(p) for the target."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        return -(t * _ops.clip(_ops.log(p), -100.0, None) +
+                 (1.0 - t) * _ops.clip(_ops.log(1.0 - p), -100.0, None))
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t = ctx.saved_tensors
+        grad_p = grad * (p - t) / _ops.clip(p * (1.0 - p), 1e-12, None) \
+            if ctx.needs_input_grad[0] else None
+        grad_t = grad * (_ops.log(1.0 - p) - _ops.log(p)) if ctx.needs_input_grad[1] else None
+        return grad_p, grad_t
 
 
 from .batchnorm import batch_norm  # noqa: E402,F401  (defined beside BatchNorm1d; torch's F name)
