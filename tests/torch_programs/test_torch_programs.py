@@ -22,9 +22,9 @@ MISSING = {   # program -> the missing API it needs (the later tensor-API work o
     "tensor_manipulation.py": "norm, topk, sort, cumsum, einsum, trace, torch dtype names "
                               "printing as torch.int64, // and %",
     "polynomial_fit.py": "Tensor.pow",
-    "autograd_hooks.py": "Tensor.pow, Tensor.neg, torch.round, torch.linspace, and autograd.Function "
-                         "with several outputs (forward returning a tuple, backward taking one "
-                         "gradient per output)",
+    "autograd_hooks.py": "Tensor.pow, Tensor.neg, torch.round, torch.linspace (create15), and "
+                         "autograd.Function with several outputs (forward returning a tuple, "
+                         "backward taking one gradient per output: sem15)",
 }
 SLOW = {"gpt_train.py", "transformer_padding.py", "nanogpt_tied.py", "encoder_classifier.py",
         "translation_tutorial.py", "gpt_resume.py"}
