@@ -21,7 +21,7 @@ from . import autograd  # noqa: E402
 from .autograd import (Function, current_scope, detect_anomaly, enable_grad,  # noqa: E402
                        inference_mode, is_grad_enabled, no_grad, scope, set_grad_enabled,
                        use_fused)
-from .backend import (cuda_is_available, get_num_threads, get_rng_state, manual_seed,  # noqa: E402
+from .backend import (cuda_is_available, device, get_num_threads, get_rng_state, manual_seed,  # noqa: E402
                       parse_device, set_num_threads, set_rng_state)
 from .creation import (arange, as_tensor, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
                        rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
@@ -66,7 +66,7 @@ def grad(outputs, inputs, *args, **kwargs):
 def __getattr__(name):
     """`minigrad.nn` and `minigrad.models` on first use (PEP 562), as `torch.nn` is there after
     `import torch`; the core never imports them at import time (they sit above it)."""
-    if name in ("nn", "models"):
+    if name in ("nn", "models", "cuda", "backends"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -55,6 +55,28 @@ def parse_device(device):
     raise DeviceError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
 
 
+class device(str):
+    """torch.device: a device name that is also the string minigrad uses ("cpu", "cuda:0").
+
+    device("cpu"), device("cuda"), device("cuda", 1), device(another_device). Being a str,
+    it goes wherever a device argument does and compares equal to `tensor.device`.
+    `.type` is "cpu" or "cuda"; `.index` the CUDA ordinal (None for the CPU and for a bare
+    "cuda", as torch). Raises DeviceError for an unknown name.
+    """
+
+    def __new__(cls, type, index=None):
+        text = str(type) if index is None else f"{type}:{index}"
+        name = parse_device(text)                       # raises DeviceError when unknown
+        self = super().__new__(cls, text.strip().lower() if text.strip().lower() == "cuda" else name)
+        self.type = "cpu" if name == "cpu" else "cuda"
+        self.index = None if self.type == "cpu" or str(self) == "cuda" else int(name[5:])
+        return self
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else \
+            f"device(type='{self.type}', index={self.index})"
+
+
 def device_of(array):
     """The device string of an array."""
     if isinstance(array, np.ndarray):

@@ -4,6 +4,7 @@ from .decoding import (Decodable, DecoderCache, DecodingError, DecodingState, be
                        greedy_decode, sample)
 from .seq2seq import Seq2SeqTransformer
 from .transformer import (Decoder, DecoderLayer, Encoder, EncoderLayer, Transformer,
+                          TransformerDecoder, TransformerEncoder,
                           generate_square_subsequent_mask)
 from .gpt import GPT, GPTConfig
 from .marian import MarianConfig, MarianMT

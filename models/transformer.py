@@ -10,6 +10,7 @@ sublayer is its own module here: `feed_forward.linear1` for PyTorch's `linear1`)
 Post-norm (the paper's) by default; `norm_first=True` gives pre-norm, which
 trains deep stacks without warmup tricks.
 """
+import copy
 import math
 
 import numpy as np
@@ -310,3 +311,24 @@ class Transformer(Module):
                 raise ShapeError(f"Transformer: {name} of shape {tuple(m.shape)} does not fit "
                                  f"src {tuple(src.shape)} and tgt {tuple(tgt.shape)}: expected "
                                  + " or ".join(str(x) for x in ok))
+
+
+class TransformerEncoder(Encoder):
+    """torch.nn.TransformerEncoder: `num_layers` deep copies of `encoder_layer`, then `norm`.
+
+    Same arguments and parameter names as torch (`layers.{i}.…`, `norm.…`). The encoder
+    layer passed in is copied, not used: as in torch, its own parameters are not the stack's.
+    `enable_nested_tensor` and `mask_check` are accepted and ignored (torch's fast-path
+    switches; results are the same without them).
+    """
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
+                 mask_check=True):
+        super().__init__([copy.deepcopy(encoder_layer) for _ in range(num_layers)], norm=norm)
+
+
+class TransformerDecoder(Decoder):
+    """torch.nn.TransformerDecoder: `num_layers` deep copies of `decoder_layer`, then `norm`."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        super().__init__([copy.deepcopy(decoder_layer) for _ in range(num_layers)], norm=norm)

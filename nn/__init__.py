@@ -1,14 +1,17 @@
 """Neural-network modules, PyTorch-shaped (installed as `minigrad.nn`)."""
 from .module import Module, Parameter
-from .container import ModuleDict, ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from . import functional, init, utils
-from .activation import (GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh,
-                         Unflatten)
+from .activation import (ELU, GELU, GLU, Flatten, Hardtanh, Identity, LeakyReLU, LogSigmoid,
+                         LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
+                         Tanh, Unflatten)
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
-from .normalization import LayerNorm
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss,
+                   KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
+from .normalization import LayerNorm, RMSNorm
 from .attention import KeyValueCache, MultiHeadAttention, MultiheadAttention
 from .feedforward import FeedForward
 from .positional import PositionalEncoding
@@ -18,7 +21,8 @@ from .token_embedding import TokenEmbedding
 # builds them from these modules); they are looked up on first use, so importing nn
 # does not import models.
 _FROM_MODELS = {"Transformer": "Transformer", "TransformerEncoderLayer": "EncoderLayer",
-                "TransformerDecoderLayer": "DecoderLayer"}
+                "TransformerDecoderLayer": "DecoderLayer", "TransformerEncoder": "TransformerEncoder",
+                "TransformerDecoder": "TransformerDecoder"}
 
 
 def __getattr__(name):

@@ -52,6 +52,103 @@ class SiLU(Module):
         return F.silu(x)
 
 
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise (torch.nn.LeakyReLU)."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (torch.nn.ELU)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, linear above `threshold` (torch.nn.Softplus)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class Hardtanh(Module):
+    """x clamped to [min_val, max_val] (torch.nn.Hardtanh)."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6) (torch.nn.ReLU6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)) (torch.nn.LogSigmoid)."""
+
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Mish(Module):
+    """x * tanh(softplus(x)) (torch.nn.Mish)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.mish(x)
+
+
+class GLU(Module):
+    """Gated linear unit: first half * sigmoid(second half) along `dim` (torch.nn.GLU)."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+
+class PReLU(Module):
+    """LeakyReLU with a learned slope, one per channel or shared (torch.nn.PReLU; starts at `init`)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        from .init import constant_
+        from .linear import empty_parameter
+        self.num_parameters = int(num_parameters)
+        self.weight = empty_parameter((self.num_parameters,), dtype, device)
+        constant_(self.weight, init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+
 class Tanh(Module):
     def forward(self, x):
         return F.tanh(x)

@@ -130,3 +130,96 @@ class Sequential(Module):
         for m in self._modules.values():
             input = m(input)
         return input
+
+
+def _as_parameter(value):
+    """torch's containers wrap a plain tensor into a Parameter (a Parameter is kept as is)."""
+    from minigrad.tensor import Tensor
+    from .module import Parameter
+    if isinstance(value, Parameter) or value is None:
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise MinigradError(f"expected a Parameter or Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as '0', '1', ... (torch.nn.ParameterList).
+    Plain tensors are wrapped into Parameters."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        for v in values or ():
+            self.append(v)
+
+    def append(self, value):
+        setattr(self, str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
+        return self
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ParameterList(list(self)[i])
+        return self._parameters[str(_index_params(self, i))]
+
+    def __setitem__(self, i, value):
+        setattr(self, str(_index_params(self, i)), _as_parameter(value))
+
+
+def _index_params(container, i):
+    n = len(container)
+    i = int(i)
+    if not -n <= i < n:
+        raise IndexError(f"ParameterList: index {i} out of range for {n} parameters")
+    return i % n
+
+
+class ParameterDict(Module):
+    """Parameters by name (torch.nn.ParameterDict); plain tensors are wrapped into Parameters."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def update(self, parameters):
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for k, v in items:
+            self[k] = v
+
+    def __setitem__(self, key, value):
+        setattr(self, key, _as_parameter(value))
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __delitem__(self, key):
+        delattr(self, key)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()

@@ -9,7 +9,7 @@ class Dropout(Module):
     """Zero each element with probability p and scale the survivors by 1/(1-p),
     so the expected activation is the same in training and evaluation."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):      # inplace: accepted, a new tensor is returned
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise MinigradError(f"Dropout: probability p must be in [0, 1], got {p}")

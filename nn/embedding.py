@@ -35,6 +35,21 @@ class Embedding(Module):
         if self.padding_idx is not None:
             self.weight.array[self.padding_idx] = 0
 
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding whose table is a copy of the 2-D `embeddings` (torch's classmethod);
+        freeze=True keeps it out of training (requires_grad False). Unlike the constructor, the
+        padding row keeps its given values (as torch)."""
+        if embeddings.dim() != 2:
+            raise MinigradError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                                f"{tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        emb = cls(rows, cols, padding_idx=padding_idx, dtype=embeddings.dtype,
+                  device=embeddings.device)
+        emb.weight.array[...] = embeddings.array
+        emb.weight.requires_grad = not freeze
+        return emb
+
     def forward(self, ids):
         return embedding(ids, self.weight, self.padding_idx)
 

@@ -38,6 +38,63 @@ def silu(input, inplace=False):
     return input * _ops.sigmoid(input)
 
 
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, negative_slope * x otherwise (torch.nn.functional.leaky_relu; the
+    gradient at 0 is negative_slope, as torch's). `inplace` is accepted; a new tensor is returned."""
+    return _ops.where(input > 0, input, input * negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (torch.nn.functional.elu)."""
+    # exp of the clamped input: the branch not taken must not overflow to inf (inf * 0 = nan)
+    return _ops.where(input > 0, input, alpha * (_ops.clamp(input, max=0.0).exp() - 1.0))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold
+    (torch.nn.functional.softplus). Written as max(z, 0) + log(1 + exp(-|z|)) so it never overflows."""
+    z = input * beta
+    smooth = (_ops.relu(z) + (1.0 + (-z.abs()).exp()).log()) / beta
+    return _ops.where(z > threshold, input, smooth)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), without overflow (torch.nn.functional.logsigmoid)."""
+    return -softplus(-input)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x)) (torch.nn.functional.mish)."""
+    return input * _ops.tanh(softplus(input))
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the two halves of `input` along `dim` (torch.nn.functional.glu).
+    Raises ShapeError when that dim's size is odd."""
+    if input.shape[dim] % 2:
+        raise ShapeError(f"glu: dim {dim} must have an even size, got shape {tuple(input.shape)}")
+    a, b = input.chunk(2, dim=dim)
+    return a * _ops.sigmoid(b)
+
+
+def prelu(input, weight):
+    """x for x > 0, weight * x otherwise; weight has 1 or C (= input's dim 1) entries
+    (torch.nn.functional.prelu)."""
+    if weight.numel() > 1 and input.dim() > 1:
+        weight = weight.reshape((1, weight.numel()) + (1,) * (input.dim() - 2))
+    return _ops.where(input > 0, input, input * weight)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """input clamped to [min_val, max_val] (torch.nn.functional.hardtanh)."""
+    return _ops.clamp(input, min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6) (torch.nn.functional.relu6)."""
+    return _ops.clamp(input, 0.0, 6.0)
+
+
 def _softmax_dim(input, dim, op):
     """torch's rule when `dim` is not given (deprecated there): 0 for 0-, 1- and 3-D inputs, else 1."""
     if dim is None:
@@ -294,8 +351,62 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """-[t * log(p) + (1 - t) * log(1 - p)] for probabilities p; logs clamped at -100 as in torch."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy")
-    loss = -(target * _ops.clip(_ops.log(input), -100.0, None) +
-             (1.0 - target) * _ops.clip(_ops.log(1.0 - input), -100.0, None))
+    loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta, d = input - target
+    (torch.nn.functional.smooth_l1_loss; beta=0 is the L1 loss)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_shape(input, target, "smooth_l1_loss")
+    d = _ops.abs(input - target)
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    return _reduce(_ops.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction,
+                   "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 * d^2 where |d| <= delta, else delta * (|d| - 0.5 * delta), d = input - target
+    (torch.nn.functional.huber_loss)."""
+    _same_shape(input, target, "huber_loss")
+    d = _ops.abs(input - target)
+    return _reduce(_ops.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction,
+                   "huber_loss")
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along `dim`, broadcasting x1 with x2
+    (torch.nn.functional.cosine_similarity: each side divided by its clamped norm, then summed)."""
+    n1 = _ops.clamp((x1 * x1).sum(dim=dim, keepdim=True).sqrt(), min=eps)
+    n2 = _ops.clamp((x2 * x2).sum(dim=dim, keepdim=True).sqrt(), min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+from minigrad.autograd import Function  # noqa: E402  (only the Function below uses it)
+
+
+class _BinaryCrossEntropy(Function):
+    """The elementwise loss with torch's gradient: (p - t) / max(p * (1 - p), 1e-12) for p, so a
+    saturated sigmoid (p exactly 0 or 1) gives a finite gradient, not 0 * inf = NaN; and
+    -logit(p) for the target."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        return -(t * _ops.clip(_ops.log(p), -100.0, None) +
+                 (1.0 - t) * _ops.clip(_ops.log(1.0 - p), -100.0, None))
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t = ctx.saved_tensors
+        grad_p = grad * (p - t) / _ops.clip(p * (1.0 - p), 1e-12, None) \
+            if ctx.needs_input_grad[0] else None
+        grad_t = grad * (_ops.log(1.0 - p) - _ops.log(p)) if ctx.needs_input_grad[1] else None
+        return grad_p, grad_t
+
+
+from .batchnorm import batch_norm  # noqa: E402,F401  (defined beside BatchNorm1d; torch's F name)

@@ -101,3 +101,47 @@ class CrossEntropyLoss(_Loss):
     def extra_repr(self):
         return (f"ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
                 f"reduction={self.reduction!r}")
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below `beta`, linear above (torch.nn.SmoothL1Loss)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Quadratic below `delta`, delta-scaled linear above (torch.nn.HuberLoss)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities (torch.nn.BCELoss; logs clamped at -100)."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.weight = weight
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class CosineSimilarity(Module):
+    """Cosine similarity of x1 and x2 along `dim` (torch.nn.CosineSimilarity)."""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)

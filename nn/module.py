@@ -6,7 +6,7 @@ records knows the module path it ran in ('encoder.layers.0.self_attn'); the
 graph pictures group ops by that path.
 """
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -15,6 +15,17 @@ from minigrad.backend import parse_device, to_device
 from minigrad.dtype import as_dtype
 from minigrad.errors import MinigradError, ShapeError
 from minigrad.tensor import Tensor
+
+from . import backward_hooks
+
+
+class LoadStateDictError(ShapeError, RuntimeError):
+    """load_state_dict's error: a ShapeError, and a RuntimeError as torch raises there."""
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns, as torch's: (missing_keys, unexpected_keys) lists."""
+    __slots__ = ()
 
 
 class RemovableHandle:
@@ -69,12 +80,21 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise MinigradError(f"{type(self).__name__}: call super().__init__() before "
                                 "assigning attributes")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)) and (
+                value is None or isinstance(value, Tensor)):
+            # `self.count += 1` or `self.buf = new_tensor` on a buffer: it stays a buffer, with
+            # its persistence (as torch's __setattr__).
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -106,6 +126,10 @@ class Module:
     def add_module(self, name, module):
         setattr(self, name, module)
 
+    def register_module(self, name, module):
+        """torch's alias of add_module."""
+        self.add_module(name, module)
+
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
         stack = _running.stack
@@ -118,13 +142,16 @@ class Module:
                         new = hook(self, args)
                         if new is not None:        # a hook may replace the inputs
                             args = new if isinstance(new, tuple) else (new,)
+                record = None
+                if self._backward_hooks or self._backward_pre_hooks:
+                    args, record = backward_hooks.wrap_inputs(self, args)
                 out = self.forward(*args, **kwargs)
                 if self._forward_hooks:
                     for hook in list(self._forward_hooks.values()):
                         new = hook(self, args, out)
                         if new is not None:        # ... or the output
                             out = new
-                return out
+                return backward_hooks.wrap_outputs(record, out) if record is not None else out
         finally:
             stack.pop()
 
@@ -137,6 +164,17 @@ class Module:
         """Call hook(module, args, output) after each forward; a non-None result replaces
         the output. Returns a handle whose remove() takes the hook away."""
         return RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """Call hook(module, grad_input, grad_output) when the gradients with respect to the
+        module's inputs are computed; a non-None result replaces grad_input (torch's).
+        At most one positional input may require grad (see nn/backward_hooks.py)."""
+        return RemovableHandle(self._backward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """Call hook(module, grad_output) when the output's gradient arrives; a non-None
+        result replaces grad_output (torch's)."""
+        return RemovableHandle(self._backward_pre_hooks, hook)
 
     def _name_under(self, parent):
         """This module's path relative to the running parent module."""
@@ -270,13 +308,14 @@ class Module:
             errors.append(f"unexpected keys {unexpected}")
         errors += problems
         if errors:
-            raise ShapeError("load_state_dict: " + "; ".join(errors))
+            raise LoadStateDictError(f"load_state_dict: error(s) in loading state_dict for "
+                                     f"{type(self).__name__}: " + "; ".join(errors))
         for k, target in own.items():
             if k in state_dict:
                 value = state_dict[k]
                 array = value.array if isinstance(value, Tensor) else np.asarray(value)
                 target.array[...] = to_device(array, target.device).astype(target.dtype, copy=False)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ modes and devices
     def train(self, mode=True):

@@ -1,4 +1,6 @@
-"""Layer normalisation (Ba, Kiros and Hinton, 2016)."""
+"""Layer normalisation (Ba, Kiros and Hinton, 2016) and RMS normalisation."""
+import numpy as np
+
 from minigrad.errors import ShapeError
 from minigrad.ops import layer_norm
 
@@ -40,6 +42,44 @@ class LayerNorm(Module):
 
     def forward(self, x):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation (Zhang and Sennrich, 2019), torch.nn.RMSNorm:
+
+        y = x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps) * weight
+
+    eps=None uses the machine epsilon of the input's dtype, as torch. No bias.
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = empty_parameter(self.normalized_shape, dtype, device) \
+            if self.elementwise_affine else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x):
+        n = len(self.normalized_shape)
+        if tuple(x.shape[x.dim() - n:]) != self.normalized_shape:
+            raise ShapeError(f"RMSNorm: expected input ending in {self.normalized_shape}, got "
+                             f"shape {tuple(x.shape)}")
+        eps = self.eps if self.eps is not None else float(np.finfo(x.dtype).eps)
+        dims = tuple(range(x.dim() - n, x.dim()))
+        out = x / ((x * x).mean(dim=dims, keepdim=True) + eps).sqrt()
+        return out * self.weight if self.weight is not None else out
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "

@@ -6,9 +6,11 @@
 """
 from . import lr_scheduler  # noqa: F401  (torch.optim.lr_scheduler spelling)
 from .adam import Adam, AdamW
+from .adaptive import Adagrad, RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lr_scheduler import (ConstantLR, CosineAnnealingLR, CosineWithWarmup, ExponentialLR,  # noqa: F401
-                           LambdaLR, LinearLR, LRScheduler, MultiStepLR, NoamLR, OneCycleLR,
+                           LambdaLR, LinearLR, LRScheduler, MultiplicativeLR, MultiStepLR, NoamLR,
+                           OneCycleLR,
                            PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .optimizer import Optimizer
 from .sgd import SGD

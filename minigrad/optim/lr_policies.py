@@ -222,3 +222,54 @@ class ReduceLROnPlateau(LRScheduler):
                     g["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov and Hutter, 2017), as
+    torch.optim.lr_scheduler.CosineAnnealingWarmRestarts:
+
+        lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    T_cur counts steps since the last restart; the first period lasts T_0 steps and each
+    next one T_mult times longer. step(epoch) accepts a fractional epoch (as in
+    `scheduler.step(epoch + i / iters)` inside the batch loop), as torch does.
+    """
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        name = "CosineAnnealingWarmRestarts"
+        self.T_0 = check_int(name, "T_0", T_0, low=1)
+        self.T_mult = check_int(name, "T_mult", T_mult, low=1)
+        self.eta_min = check_number(name, "eta_min", eta_min)
+        self.T_i, self.T_cur = self.T_0, last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step):
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance one step, or go to `epoch` (a float is fine) and set the rates."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            epoch = check_number(type(self).__name__, "epoch", epoch, low=0.0)
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i, self.T_cur = self.T_0, epoch
+        self.last_epoch = math.floor(epoch)
+        lrs = [float(lr) for lr in self.lr_at(self.last_epoch)]
+        for g, lr in zip(self.optimizer.param_groups, lrs):
+            g["lr"] = lr
+        self._last_lr = lrs

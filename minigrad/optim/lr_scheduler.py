@@ -111,6 +111,19 @@ class LambdaLR(LRScheduler):
         return [base * f(step) for base, f in zip(self.base_lrs, self.lr_lambdas)]
 
 
+class MultiplicativeLR(LambdaLR):
+    """lr = previous lr * lr_lambda(step) for step > 0 (torch.optim.lr_scheduler.MultiplicativeLR).
+
+    Unlike the closed-form schedules, this one builds on the groups' current rates, as
+    torch's does (a rate changed by hand between steps is multiplied on from there).
+    """
+
+    def lr_at(self, step):
+        if step > 0:
+            return [g["lr"] * f(step) for g, f in zip(self.optimizer.param_groups, self.lr_lambdas)]
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+
 class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (step // step_size) (torch.optim.lr_scheduler.StepLR)."""
 
@@ -262,4 +275,5 @@ class ConstantLR(LRScheduler):
         return [base * scale for base in self.base_lrs]
 
 
-from .lr_policies import OneCycleLR, ReduceLROnPlateau, SequentialLR  # noqa: E402,F401
+from .lr_policies import (CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau,  # noqa: E402,F401
+                          SequentialLR)

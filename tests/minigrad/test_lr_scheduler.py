@@ -27,6 +27,9 @@ CASES = [
                         anneal_strategy="linear"), "Adam", {}),
     ("OneCycleLR", dict(max_lr=0.01, epochs=4, steps_per_epoch=30, pct_start=0.25,
                         cycle_momentum=False), "Adam", {}),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7), "SGD", {}),
+    ("MultiplicativeLR", dict(lr_lambda=lambda s: 0.97 if s % 3 else 1.01), "SGD", {}),
+    ("CosineAnnealingWarmRestarts", dict(T_0=5, T_mult=2, eta_min=1e-3), "Adam", {}),
 ]
 
 
@@ -180,3 +183,25 @@ def test_a_scheduler_subclass_written_for_torch_runs_the_same():
         assert mine.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
     with pytest.raises(NotImplementedError, match="neither"):
         sched.LRScheduler(opt)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("t_mult", [1, 2, 3])
+def test_warm_restarts_with_fractional_epochs_match_torch(t_mult):
+    """The documented loop: scheduler.step(epoch + i / iters) after every batch."""
+    torch = require_torch()
+    opt, topt = _pair("SGD", dict(momentum=0.9))
+    mine = sched.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=t_mult, eta_min=0.01)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, T_0=2, T_mult=t_mult,
+                                                                  eta_min=0.01)
+    iters = 5
+    for epoch in range(12):
+        for i in range(iters):
+            opt.step(), topt.step()
+            mine.step(epoch + i / iters), theirs.step(epoch + i / iters)
+            assert mine.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-9)
+            assert mine.last_epoch == theirs.last_epoch
+    restored = sched.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=t_mult, eta_min=0.01)
+    restored.load_state_dict(mine.state_dict())
+    restored.step(), theirs.step()
+    assert restored.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-9)

@@ -54,6 +54,13 @@ OPTIMIZERS = {
     "adam_amsgrad": ("Adam", dict(lr=0.01, amsgrad=True)),
     "adamw": ("AdamW", dict(lr=0.01)),
     "adamw_amsgrad": ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    "rmsprop": ("RMSprop", dict(lr=0.01)),
+    "rmsprop_all": ("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8,
+                                    centered=True)),
+    "rmsprop_momentum": ("RMSprop", dict(lr=0.01, momentum=0.5)),
+    "adagrad": ("Adagrad", dict(lr=0.1)),
+    "adagrad_all": ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.01,
+                                    initial_accumulator_value=0.5, eps=1e-8)),
 }
 
 
@@ -72,7 +79,8 @@ def test_twenty_steps_equal_torch(name, groups):
         assert a.dtype == np.float32
 
 
-@pytest.mark.parametrize("name", ["sgd_nesterov", "adam_amsgrad", "adamw"])
+@pytest.mark.parametrize("name", ["sgd_nesterov", "adam_amsgrad", "adamw", "rmsprop_all",
+                                  "adagrad_all"])
 def test_state_dict_resume_equals_uninterrupted_run(name):
     cls, kwargs = OPTIMIZERS[name]
     make = lambda p: getattr(optim, cls)(p, **kwargs)            # noqa: E731
@@ -331,3 +339,21 @@ def test_mlp_with_adam_fits_spirals_exactly():
             break
     accuracy = (model(xt).numpy().argmax(1) == y).mean()
     assert accuracy == 1.0, f"train accuracy {accuracy:.3f} after {step + 1} steps"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["rmsprop_all", "adagrad_all"])
+def test_adaptive_state_is_named_as_torch(name):
+    torch = require_torch()
+    cls, kwargs = OPTIMIZERS[name]
+    w0, grads = _problem(2)
+    _, ours = _run_minigrad(lambda p: getattr(optim, cls)(p, **kwargs), w0, grads)
+    params = [torch.nn.Parameter(torch.tensor(w)) for w in w0]
+    theirs = getattr(torch.optim, cls)(params, **kwargs)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    theirs.step()
+    mine, ref = ours.state_dict(), theirs.state_dict()
+    assert sorted(mine["state"][0]) == sorted(ref["state"][0])
+    assert sorted(mine["param_groups"][0]) == sorted(
+        k for k in ref["param_groups"][0] if k in mine["param_groups"][0])

@@ -44,6 +44,21 @@ def _cases():
         "gelu_tanh": unary(lambda x: F.gelu(x, approximate="tanh"),
                            lambda t, x: t.nn.functional.gelu(x, approximate="tanh")),
         "silu": unary(F.silu, lambda t, x: t.nn.functional.silu(x)),
+        "leaky_relu": unary(lambda x: F.leaky_relu(x, 0.2),
+                            lambda t, x: t.nn.functional.leaky_relu(x, 0.2)),
+        "elu": unary(F.elu, lambda t, x: t.nn.functional.elu(x)),
+        "logsigmoid": unary(lambda x: F.logsigmoid(x * 20), lambda t, x: t.nn.functional.logsigmoid(x * 20)),
+        "mish": unary(F.mish, lambda t, x: t.nn.functional.mish(x)),
+        "glu": lambda rng, s: (F.glu, lambda t, x: t.nn.functional.glu(x),
+                               [rng.normal(size=s[:-1] + (2 * s[-1],))], [True]),
+        "elu_alpha": unary(lambda x: F.elu(x * 30, alpha=0.5),       # exp must not overflow
+                           lambda t, x: t.nn.functional.elu(x * 30, alpha=0.5)),
+        "softplus": unary(F.softplus, lambda t, x: t.nn.functional.softplus(x)),
+        "softplus_beta": unary(lambda x: F.softplus(x * 10, beta=2.0, threshold=5.0),
+                               lambda t, x: t.nn.functional.softplus(x * 10, beta=2.0, threshold=5.0)),
+        "hardtanh": unary(lambda x: F.hardtanh(x, -0.5, 0.75),
+                          lambda t, x: t.nn.functional.hardtanh(x, -0.5, 0.75)),
+        "relu6": unary(lambda x: F.relu6(x * 5), lambda t, x: t.nn.functional.relu6(x * 5)),
         "tanh": unary(F.tanh, lambda t, x: t.nn.functional.tanh(x)),
         "sigmoid": unary(F.sigmoid, lambda t, x: t.nn.functional.sigmoid(x)),
         "softmax": unary(lambda x: F.softmax(x, dim=-1), lambda t, x: t.nn.functional.softmax(x, dim=-1)),
@@ -61,6 +76,15 @@ def _cases():
         "mse_sum": loss2(lambda a, b: F.mse_loss(a, b, reduction="sum"),
                          lambda t, a, b: t.nn.functional.mse_loss(a, b, reduction="sum")),
         "l1_loss": loss2(F.l1_loss, lambda t, a, b: t.nn.functional.l1_loss(a, b)),
+        "smooth_l1": loss2(lambda a, b: F.smooth_l1_loss(a, b, beta=0.7),
+                           lambda t, a, b: t.nn.functional.smooth_l1_loss(a, b, beta=0.7)),
+        "smooth_l1_beta0": loss2(lambda a, b: F.smooth_l1_loss(a, b, beta=0.0, reduction="sum"),
+                                 lambda t, a, b: t.nn.functional.smooth_l1_loss(a, b, beta=0.0,
+                                                                                reduction="sum")),
+        "huber": loss2(lambda a, b: F.huber_loss(a, b, delta=0.5, reduction="none"),
+                       lambda t, a, b: t.nn.functional.huber_loss(a, b, delta=0.5, reduction="none")),
+        "cosine_similarity": loss2(lambda a, b: F.cosine_similarity(a, b, dim=-1),
+                                   lambda t, a, b: t.nn.functional.cosine_similarity(a, b, dim=-1)),
         "l1_none": loss2(lambda a, b: F.l1_loss(a, b, reduction="none"),
                          lambda t, a, b: t.nn.functional.l1_loss(a, b, reduction="none")),
         "bce_logits": lambda rng, s: (
@@ -239,3 +263,18 @@ def test_nll_loss_with_every_target_ignored_is_nan_with_zero_gradients_as_torch(
     assert np.isnan(out.item()) and np.isnan(ref.item())
     out.backward(), ref.backward()
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.torch
+def test_binary_cross_entropy_of_saturated_probabilities_has_torchs_finite_gradient():
+    """A sigmoid that rounds to exactly 0 or 1: torch's gradient (p - t) / max(p(1-p), 1e-12),
+    not the NaN of differentiating the clamped log."""
+    torch = require_torch()
+    p, t = np.array([1.0, 0.0, 1.0, 0.0, 0.3], np.float32), np.array([1.0, 0.0, 0.0, 1.0, 1.0], np.float32)
+    x, tx = mg.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
+    out = F.binary_cross_entropy(x, mg.tensor(t), weight=mg.tensor(np.full(5, 0.5, np.float32)))
+    ref = torch.nn.functional.binary_cross_entropy(tx, torch.tensor(t), weight=torch.full((5,), 0.5))
+    out.backward(), ref.backward()
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    assert np.isfinite(x.grad.numpy()).all()

@@ -4,6 +4,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
+from testutil import require_torch
 
 
 class Block(nn.Module):
@@ -141,3 +142,105 @@ def test_sequential_applies_in_order():
     manual = seq[2](seq[1](seq[0](x)))
     assert np.array_equal(seq(x).numpy(), manual.numpy())
     assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_load_state_dict_returns_torchs_named_keys_and_raises_runtime_error():
+    """As torch: the result has .missing_keys/.unexpected_keys; a strict failure is a RuntimeError."""
+    net = Net()
+    result = net.load_state_dict({"head.weight": mg.ones(7, 4), "extra": mg.zeros(1)}, strict=False)
+    assert result.unexpected_keys == ["extra"] and "embed.weight" in result.missing_keys
+    with pytest.raises(RuntimeError, match="missing keys"):
+        net.load_state_dict({})
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", mg.zeros(()))
+        self.register_buffer("scratch", mg.ones(2), persistent=False)
+
+    def forward(self, x):
+        self.calls += 1              # torch's idiom: the attribute is assigned back
+        return x
+
+
+def test_assigning_to_a_buffer_keeps_it_a_buffer_with_its_persistence():
+    m = Counter()
+    m(mg.zeros(1))
+    m(mg.zeros(1))
+    m.scratch = mg.zeros(3)
+    assert list(m.state_dict()) == ["calls"] and float(m.state_dict()["calls"]) == 2.0
+    assert sorted(n for n, _ in m.named_buffers()) == ["calls", "scratch"]
+    assert m.scratch.shape == (3,)
+    m.calls = None                   # None is allowed, as in torch, and leaves the state dict
+    assert list(m.state_dict()) == []
+
+
+@pytest.mark.torch
+def test_buffer_assignment_matches_torch():
+    torch = require_torch()
+
+    class TorchCounter(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("calls", torch.zeros(()))
+            self.register_buffer("scratch", torch.ones(2), persistent=False)
+
+        def forward(self, x):
+            self.calls += 1
+            return x
+
+    ours, theirs = Counter(), TorchCounter()
+    for m, lib in ((ours, mg), (theirs, torch)):
+        m(lib.zeros(1))
+        m.scratch = lib.zeros(3)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+
+
+def _backward_hook_run(lib, input_requires_grad):
+    """The same network, hooks and data under minigrad or torch; returns what the hooks saw."""
+    net = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
+    with lib.no_grad():
+        for i, p in enumerate(net.parameters()):
+            p.copy_(lib.cos(lib.arange(p.numel(), dtype=lib.float32) + i).view(p.shape))
+    log = []
+
+    def hook(m, grad_input, grad_output):
+        log.append((type(m).__name__,
+                    [None if g is None else round(float(g.sum()), 4) for g in grad_input],
+                    [round(float(g.sum()), 4) for g in grad_output]))
+
+    handles = [m.register_full_backward_hook(hook) for m in net]
+    net[1].register_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))      # replaces grad_input
+    net[2].register_full_backward_pre_hook(lambda m, go: (go[0] * 0.5,))    # replaces grad_output
+    x = (lib.arange(6, dtype=lib.float32).view(2, 3) / 5).requires_grad_(input_requires_grad)
+    (net(x) * lib.tensor([1.0, -2.0])).sum().backward()
+    handles[0].remove()
+    log.append("removed")
+    net(x).sum().backward()
+    return log, round(float(net[0].weight.grad.sum()), 4), \
+        None if x.grad is None else round(float(x.grad.sum()), 4)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("input_requires_grad", [False, True])
+def test_full_backward_hooks_match_torch(input_requires_grad):
+    torch = require_torch()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # torch warns when no input requires grad
+        expected = _backward_hook_run(torch, input_requires_grad)
+    assert _backward_hook_run(mg, input_requires_grad) == expected
+
+
+def test_full_backward_hook_refuses_two_inputs_that_require_grad():
+    class Add(nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    m = Add()
+    m.register_full_backward_hook(lambda *a: None)
+    with pytest.raises(mg.MinigradError, match="at most one input that requires grad"):
+        m(mg.ones(2, requires_grad=True), mg.ones(2, requires_grad=True))
+    assert m(mg.ones(2, requires_grad=True), mg.ones(2)).shape == (2,)
