@@ -237,19 +237,22 @@ def flops_per_step(model, cfg):
     return dense + attention
 
 
-def time_alternating(steps, warmup, reps, raw=False):
+def time_alternating(steps, warmup, reps, raw=False, clocks=(time.perf_counter,)):
     """Median seconds of each step, run in turn after `warmup` rounds (raw=True: every
-    step's seconds, one list per step)."""
+    step's seconds, one list per step). With several `clocks` (e.g. time.process_time
+    beside the wall clock) the result is one such answer per clock."""
     for _ in range(warmup):
         for step in steps:
             step()
-    times = [[] for _ in steps]
+    times = [[[] for _ in steps] for _ in clocks]
     for _ in range(reps):
         for i, step in enumerate(steps):
-            start = time.perf_counter()
+            starts = [clock() for clock in clocks]
             step()
-            times[i].append(time.perf_counter() - start)
-    return times if raw else [float(np.median(t)) for t in times]
+            for c, (clock, start) in enumerate(zip(clocks, starts)):
+                times[c][i].append(clock() - start)
+    answers = [t if raw else [float(np.median(x)) for x in t] for t in times]
+    return answers[0] if len(clocks) == 1 else answers
 
 
 def compile_step(cfg, state_dict, args):
