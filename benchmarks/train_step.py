@@ -237,17 +237,22 @@ def flops_per_step(model, cfg):
     return dense + attention
 
 
-def time_alternating(steps, warmup, reps):
+def time_alternating(steps, warmup, reps, raw=False, clocks=(time.perf_counter,)):
+    """Median seconds of each step, run in turn after `warmup` rounds (raw=True: every
+    step's seconds, one list per step). With several `clocks` (e.g. time.process_time
+    beside the wall clock) the result is one such answer per clock."""
     for _ in range(warmup):
         for step in steps:
             step()
-    times = [[] for _ in steps]
+    times = [[[] for _ in steps] for _ in clocks]
     for _ in range(reps):
         for i, step in enumerate(steps):
-            start = time.perf_counter()
+            starts = [clock() for clock in clocks]
             step()
-            times[i].append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
+            for c, (clock, start) in enumerate(zip(clocks, starts)):
+                times[c][i].append(clock() - start)
+    answers = [t if raw else [float(np.median(x)) for x in t] for t in times]
+    return answers[0] if len(clocks) == 1 else answers
 
 
 def compile_step(cfg, state_dict, args):
@@ -304,16 +309,21 @@ def run_config(name, cfg, args, peak):
     elif compiled:
         print(f"torch.compile: failed on this machine, no compiled column ({compiled[1]})")
     if args.profile:
-        from minigrad import profiler
-        with profiler.profile() as prof:
-            start = time.perf_counter()
-            for _ in range(3):
-                minigrad_step()
-            wall = (time.perf_counter() - start) / 3
-        print(f"\nminigrad profile (3 steps, {wall * 1e3:.1f} ms/step wall; op time covers forward "
-              "and backward of each op, the rest is the optimizer and Python):")
-        print(prof.table())
+        print_minigrad_profile(minigrad_step)
     return m_time, t_time
+
+
+def print_minigrad_profile(step, steps=3, top=25):
+    """minigrad's per-op profile of `steps` calls of `step`."""
+    from minigrad import profiler
+    with profiler.profile() as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        wall = (time.perf_counter() - start) / steps
+    print(f"\nminigrad profile ({steps} steps, {wall * 1e3:.1f} ms/step wall; op time covers forward "
+          "and backward of each op, the rest is the optimizer and Python):")
+    print(prof.table(top))
 
 
 def main(argv=None):

@@ -23,6 +23,7 @@ from .autograd import (Function, current_scope, detect_anomaly, enable_grad,  # 
                        use_fused)
 from .backend import (cuda_is_available, device, get_num_threads, get_rng_state, manual_seed,  # noqa: E402
                       parse_device, set_num_threads, set_rng_state)
+from .backend import keep_freed_memory  # noqa: E402
 from .creation import (arange, as_tensor, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
                        rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .dtype import (TORCH_NAMES, bool_, float16, float32, float64, get_default_dtype,  # noqa: E402

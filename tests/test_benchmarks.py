@@ -26,6 +26,17 @@ def test_train_step_prints_both_frameworks_and_the_ratio(amp):
     assert "minigrad" in out and "pytorch" in out and "ratio minigrad/pytorch" in out
 
 
+def test_gpt_step_prints_both_frameworks_the_ratio_and_the_profiles():
+    require_torch()
+    out = _run("gpt_step.py", "--config", "n_layer=1,n_head=2,n_embd=16,block_size=8,batch_size=2",
+               "--reps", "2", "--warmup", "1", "--profile", "--keep-freed-memory")
+    assert "minigrad" in out and "pytorch" in out and "ratio minigrad/pytorch" in out
+    assert "minigrad profile" in out and "pytorch profile" in out
+    out = _run("gpt_step.py", "--config", "n_layer=1,n_head=2,n_embd=16,block_size=8,batch_size=2",
+               "--reps", "1", "--warmup", "0", "--alone")
+    assert "separate processes" in out
+
+
 @pytest.mark.slow
 def test_decode_and_long_context_run(tmp_path):
     require_torch()

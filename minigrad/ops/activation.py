@@ -49,9 +49,18 @@ class GELU(Function):
 
     def _forward(self, x):
         if self.approximate == "tanh":
-            inner = _SQRT_2_PI * (x + 0.044715 * x * x * x)
-            self.t = np.tanh(inner)
-            return 0.5 * x * (1.0 + self.t)
+            # the reference's formula, each step in place on one work array (the
+            # activations are large: fewer fresh arrays and passes over memory)
+            t = np.multiply(x.dtype.type(0.044715), x, out=np.empty_like(x))  # an array even
+            t *= x                                                             # for 0-d x
+            t *= x
+            t += x
+            t *= x.dtype.type(_SQRT_2_PI)           # inner = sqrt(2/pi) (x + 0.044715 x^3)
+            self.t = np.tanh(t, out=t)
+            y = np.add(t, x.dtype.type(1.0), out=np.empty_like(x))
+            y *= x
+            y *= 0.5                                 # 0.5 x (1 + t): x/2 is exact, same value
+            return y
         self.cdf = 0.5 * (1.0 + erf_array(x * _INV_SQRT_2))
         return x * self.cdf
 
@@ -61,13 +70,26 @@ class GELU(Function):
         if xp_of(x) is not np:
             return constant(cuda_kernels.gelu_backward(x, g, self.approximate))
         with np.errstate(all="ignore"):        # inf * 0 at x = +-inf: NaN, as PyTorch
-            return constant(g * self._local_derivative(x))
+            local = self._local_derivative(x)
+            local *= g
+            return constant(local)
 
     def _local_derivative(self, x):
         if self.approximate == "tanh":
-            t = self.t
-            d_inner = _SQRT_2_PI * (1.0 + 3 * 0.044715 * x * x)
-            local = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner
+            # 0.5 (1 + t) + 0.5 x (1 - t^2) d_inner, d_inner = sqrt(2/pi) (1 + 3 * 0.044715 x^2),
+            # in place on two work arrays
+            t, one = self.t, x.dtype.type(1.0)
+            d_inner = np.multiply(x, x.dtype.type(3 * 0.044715), out=np.empty_like(x))
+            d_inner *= x
+            d_inner += one
+            d_inner *= x.dtype.type(_SQRT_2_PI)
+            local = np.multiply(t, t, out=np.empty_like(x))
+            np.subtract(one, local, out=local)      # 1 - t^2
+            local *= x
+            local *= d_inner
+            np.add(t, one, out=d_inner)              # 1 + t
+            local += d_inner
+            local *= x.dtype.type(0.5)
         else:
             pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
             local = self.cdf + x * pdf

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import generator
 from ..errors import MinigradError
 from ..tensor import constant
@@ -39,7 +39,9 @@ class Dropout(Function):
         return x * self.mask
 
     def backward(self, grad):
-        return grad * constant(self.mask)
+        if is_grad_enabled():        # create_graph: a recorded multiply, differentiable again
+            return grad * constant(self.mask)
+        return constant(grad.array * self.mask)
 
 
 def dropout(x, p=0.5, training=True):

@@ -139,3 +139,68 @@ def test_cross_entropy_backward_twice_with_retain_graph(smoothing):
         y = mg.tensor(x.numpy(), requires_grad=True)
         mg.cross_entropy(y, mg.tensor([0, 4, -100, 2, 2, 1]), label_smoothing=smoothing).backward()
     np.testing.assert_allclose(first, y.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5, 8)])
+def test_gelu_tanh_in_place_kernel_equals_the_reference(shape, dtype):
+    """The tanh GELU's forward and backward work in place on two arrays (issue 17): the
+    same values and gradients as gelu_reference's primitive ops, and float64 gradcheck."""
+    from minigrad.ops.activation import gelu_reference
+    rng = np.random.default_rng(0)
+    x_np = (rng.standard_normal(shape) * 3).astype(dtype)
+    g_np = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for fn in (lambda t: mg.gelu(t, approximate="tanh"),
+               lambda t: gelu_reference(t, approximate="tanh")):
+        x = mg.tensor(x_np, requires_grad=True)
+        y = fn(x)
+        y.backward(mg.tensor(g_np))
+        results.append((y.numpy(), x.grad.numpy()))
+    (y_fused, g_fused), (y_ref, g_ref) = results
+    assert y_fused.dtype == y_ref.dtype == np.dtype(dtype) and y_fused.shape == shape
+    tol = 1e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(y_fused, y_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(g_fused, g_ref, rtol=tol, atol=tol)
+    if dtype == "float64":
+        assert mg.gradcheck(lambda t: mg.gelu(t, approximate="tanh"),
+                            [mg.tensor(x_np, requires_grad=True)])
+
+
+def test_dropout_backward_without_and_with_a_graph_of_the_gradient():
+    """The plain backward multiplies arrays; create_graph records a differentiable one."""
+    x = mg.randn(6, 7, requires_grad=True)
+    mg.manual_seed(1)
+    y = mg.dropout(x, 0.3)
+    mask = y.grad_fn.mask
+    g = mg.randn(6, 7)
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), g.numpy() * mask)
+    x2 = mg.randn(6, 7, dtype="float64", requires_grad=True)
+    mg.manual_seed(1)
+    (gx,) = mg.grad((mg.dropout(x2, 0.3) ** 2).sum(), [x2], create_graph=True)
+    assert gx.requires_grad
+    (ggx,) = mg.grad(gx.sum(), [x2])
+    mg.manual_seed(1)
+    again = mg.dropout(mg.ones(6, 7, dtype="float64"), 0.3).numpy()
+    np.testing.assert_allclose(ggx.numpy(), 2 * again ** 2)
+
+
+def test_keep_freed_memory_is_a_setting_that_changes_no_numbers():
+    """In a child process: the setting is process-wide (malloc's), not for this one."""
+    import subprocess
+    import sys
+    code = ("import numpy as np, minigrad as mg\n"
+            "def grad():\n"
+            "    mg.manual_seed(0)\n"
+            "    x = mg.randn(64, 256, requires_grad=True)\n"
+            "    mg.dropout(mg.gelu(x, approximate='tanh'), 0.1).sum().backward()\n"
+            "    return x.grad.numpy()\n"
+            "before = grad()\n"
+            "applied = mg.keep_freed_memory()\n"
+            "assert applied in (True, False)\n"
+            "np.testing.assert_array_equal(grad(), before)\n"
+            "assert mg.keep_freed_memory(False) == applied\n"
+            "print('ok', applied)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
