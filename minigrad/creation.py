@@ -2,7 +2,7 @@
 import numpy as np
 
 from .backend import generator, xp_for
-from .dtype import as_dtype, get_default_dtype
+from .dtype import as_dtype, get_default_dtype, kind_of
 from .errors import DTypeError, MinigradError, ShapeError
 from .tensor import Tensor
 
@@ -21,7 +21,7 @@ def _shape(shape, op):
 
 def _float_dtype(dtype, op):
     dtype = as_dtype(dtype) or get_default_dtype()
-    if dtype.kind != "f":
+    if kind_of(dtype) != "f":
         raise DTypeError(f"{op}: draws floating point numbers; dtype {dtype} is not a float dtype")
     return dtype
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import autograd
 from .backend import parse_device
-from .dtype import as_dtype
+from .dtype import as_dtype, is_floating, kind_of
 from .errors import DTypeError, ShapeError
 from .ops import elementwise as ew
 from .ops import gather_scatter as gs
@@ -23,7 +23,7 @@ def to(self, *args, dtype=None, device=None):
     """`.to("cuda")`, `.to(minigrad.float64)`, `.to("cpu", minigrad.float32)`."""
     for a in args:
         if isinstance(a, str) and not a.startswith(("float", "int", "uint", "bool", "half",
-                                                     "double", "long")):
+                                                     "double", "long", "bfloat16")):
             device = a
         else:
             dtype = a
@@ -41,7 +41,7 @@ def astype(self, dtype):
     dtype = as_dtype(dtype)
     if dtype == self.dtype:
         return self
-    if dtype.kind != "f":        # integers and bools carry no gradient (as in PyTorch)
+    if kind_of(dtype) != "f":        # integers and bools carry no gradient (as in PyTorch)
         return Tensor._make(self.array.astype(dtype), False, None)
     return ew.Cast.apply(self, dtype=dtype)
 
@@ -85,7 +85,7 @@ def _in_place(name, op):
         if out.shape != self.shape:
             raise ShapeError(f"{name}: the result's shape {tuple(out.shape)} differs from the "
                              f"tensor's {tuple(self.shape)} (in-place ops cannot broadcast it)")
-        if out.dtype.kind == "f" and self.dtype.kind != "f":
+        if kind_of(out.dtype) == "f" and kind_of(self.dtype) != "f":
             raise DTypeError(f"{name}: result type {out.dtype} can't be cast to the tensor's "
                              f"dtype {self.dtype}")
         self.array[...] = out.array
@@ -125,6 +125,8 @@ METHODS = {
     "float": lambda self: self.astype(np.float32),
     "double": lambda self: self.astype(np.float64),
     "half": lambda self: self.astype(np.float16),
+    "bfloat16": lambda self: self.astype("bfloat16"),    # DTypeError without ml_dtypes
+    "is_floating_point": lambda self: is_floating(self.dtype),
     "long": lambda self: self.astype(np.int64),
     "int": lambda self: self.astype(np.int32),
     "bool": lambda self: self.astype(np.bool_),

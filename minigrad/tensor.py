@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .backend import device_of, is_array, to_device, to_numpy, wrap_result, xp_of
-from .dtype import as_dtype, get_default_dtype, is_floating
+from .dtype import as_dtype, get_default_dtype, is_floating, kind_of
 from .errors import AutogradError, DTypeError, MinigradError, ShapeError
 from .modes import is_grad_enabled
 
@@ -29,7 +29,7 @@ def _to_array(data, dtype, device):
         except (ValueError, TypeError) as e:     # ragged lists, or things that are not numbers
             raise ShapeError(f"tensor: cannot make a tensor from {type(data).__name__} data: "
                              f"{e}") from None
-        if dtype is None and array.dtype.kind == "f":
+        if dtype is None and kind_of(array.dtype) == "f":
             array = array.astype(get_default_dtype())   # Python floats -> default dtype
         elif dtype is None and array.dtype.kind in "iu" and array.dtype != np.int64:
             array = array.astype(np.int64)

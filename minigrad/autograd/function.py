@@ -22,6 +22,7 @@ array style of engine.py. Known difference from PyTorch: `forward` returns one T
 """
 import numpy as np
 
+from ..dtype import kind_of
 from ..errors import AutogradError
 from ..modes import set_grad_enabled, state
 from ..tensor import Tensor
@@ -70,7 +71,7 @@ def apply_with_ctx(cls, *args):
     if not isinstance(out, Tensor):
         raise AutogradError(f"{cls.name}: forward must return a Tensor, got {type(out).__name__}")
     if not record or id(out) in ctx.__dict__.get("non_differentiable", ()) \
-            or out.dtype.kind != "f":               # integer results carry no gradient (torch)
+            or kind_of(out.dtype) != "f":               # integer results carry no gradient (torch)
         return Tensor._make(out.array, False, None)
     ctx.inputs = tuple(a if isinstance(a, Tensor) else _NOT_A_TENSOR for a in args)
     ctx.scope = state.scope

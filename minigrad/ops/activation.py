@@ -14,6 +14,7 @@ import numpy as np
 from .. import cuda_kernels
 from ..autograd import Function
 from ..backend import xp_of
+from ..dtype import kind_of
 from ..errors import DTypeError, MinigradError
 from ..tensor import constant
 from .dispatch import reference, why_not_fused
@@ -82,7 +83,7 @@ def gelu(x, approximate="none"):
     """
     if approximate not in ("none", "tanh"):
         raise MinigradError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    if x.dtype.kind != "f":          # (ints went through in float64)
+    if kind_of(x.dtype) != "f":          # (ints went through in float64)
         raise DTypeError(f"gelu: expected a floating point tensor, got {x.dtype}")
     if why_not_fused("gelu", x) is not None:
         return gelu_reference(x, approximate)

@@ -9,14 +9,14 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
-from ..dtype import get_default_dtype
+from ..dtype import get_default_dtype, kind_of, result_type
 from ..tensor import Tensor
 
 
 # ------------------------------------------------------------------ operand lifting
 def _scalar_dtype(value, like):
     """Python scalars take the tensor's dtype, as long as that loses nothing."""
-    kind = like.dtype.kind
+    kind = kind_of(like.dtype)
     if isinstance(value, (bool, np.bool_)):
         return like.dtype
     if isinstance(value, (int, np.integer)):
@@ -43,7 +43,7 @@ def operands(a, b):
         a = lift(a, b)
     if not isinstance(b, Tensor):
         b = lift(b, a)
-    ka, kb = a.dtype.kind, b.dtype.kind
+    ka, kb = kind_of(a.dtype), kind_of(b.dtype)
     if ka == "f" and kb != "f":
         b = b.astype(a.dtype)
     elif kb == "f" and ka != "f":
@@ -56,7 +56,7 @@ def operands(a, b):
         else:
             b = b.astype(a.dtype)
     if a.dtype != b.dtype:           # one dtype for both, so that backward computes in it too
-        dtype = np.result_type(a.dtype, b.dtype)     # (float32 ** float64 lost precision)
+        dtype = result_type(a.dtype, b.dtype)     # (float32 ** float64 lost precision)
         a, b = a.astype(dtype), b.astype(dtype)
     return a, b
 
@@ -316,7 +316,7 @@ def mul(a, b):
 
 def div(a, b):
     a, b = operands(a, b)
-    if a.dtype.kind != "f":        # true division of ints gives floats, as in PyTorch
+    if kind_of(a.dtype) != "f":        # true division of ints gives floats, as in PyTorch
         a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
     return Div.apply(a, b)
 
@@ -327,7 +327,7 @@ def neg(a):
 
 def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if isinstance(b, float) and a.dtype.kind != "f":    # int ** 0.5 is a float32, not float64
+        if isinstance(b, float) and kind_of(a.dtype) != "f":    # int ** 0.5 is a float32, not float64
             a = a.astype(get_default_dtype())
         elif a.dtype == np.bool_:                           # bool ** 2 is int64 (NumPy: int8)
             a = a.astype(np.int64)
@@ -368,7 +368,7 @@ def abs(a):
 
 def clip(a, min=None, max=None):
     for bound in (min, max):         # bounds promote as in PyTorch: int tensor, float bound: float
-        if isinstance(bound, (float, np.floating)) and a.dtype.kind != "f":
+        if isinstance(bound, (float, np.floating)) and kind_of(a.dtype) != "f":
             a = a.astype(get_default_dtype())
         elif isinstance(bound, (int, np.integer)) and not isinstance(bound, bool) and \
                 a.dtype == np.bool_:
@@ -383,7 +383,7 @@ def _float(a):
     """`a` as a float tensor (integers and bools become the default float dtype, as in PyTorch)."""
     if not isinstance(a, Tensor):
         a = Tensor(a)
-    if a.dtype.kind != "f":
+    if kind_of(a.dtype) != "f":
         return a.astype(get_default_dtype())
     return a
 
