@@ -107,7 +107,8 @@ def load(path, device=None):
     Every safetensors dtype minigrad can hold loads as itself (float16 and bfloat16
     files from torch included; bfloat16 needs ml_dtypes, without which it loads as
     float32, exactly: every bfloat16 is a float32 with its low 16 bits zero). bfloat16
-    tensors save as BF16, which torch and the safetensors library read. Raises CheckpointError naming the file, without running anything
+    tensors save as BF16, which torch and the safetensors library read. Raises
+    CheckpointError naming the file, without running anything
     from it and after checking the whole header before reading any tensor, when it is
     missing, a directory, unreadable, truncated, hostile (huge or deeply nested
     header, impossible offsets) or not a safetensors file (a pickle, a zip, ...), and

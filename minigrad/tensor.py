@@ -289,7 +289,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=200,
+        values = self.numpy()
+        if values.dtype.kind == "V":         # bfloat16: NumPy would print its values as ints
+            values = values.astype(np.float32)
+        body = np.array2string(values, separator=", ", precision=4, threshold=200,
                                prefix="tensor(")
         extras = [f"dtype={self.dtype}"]
         if self.device != "cpu":

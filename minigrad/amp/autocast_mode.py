@@ -39,8 +39,8 @@ from ..errors import DTypeError, MinigradError
 from ..tensor import Tensor
 
 LOWER_PRECISION_OPS = ("matmul", "linear", "scaled_dot_product_attention")
-FLOAT32_OPS = ("softmax", "log_softmax", "layer_norm", "cross_entropy", "sum", "mse_loss", "l1_loss",
-               "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits")
+FLOAT32_OPS = ("softmax", "log_softmax", "layer_norm", "cross_entropy", "sum", "mse_loss",
+               "l1_loss", "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits")
 DEVICE_TYPES = ("cpu", "cuda")
 
 

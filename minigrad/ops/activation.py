@@ -14,7 +14,7 @@ import numpy as np
 from .. import cuda_kernels
 from ..autograd import Function
 from ..backend import xp_of
-from ..dtype import kind_of
+from ..dtype import is_half, kind_of
 from ..errors import DTypeError, MinigradError
 from ..tensor import constant
 from .dispatch import reference, why_not_fused
@@ -46,6 +46,8 @@ class GELU(Function):
         if xp is not np:                       # the GPU: one fused kernel
             return cuda_kernels.gelu_forward(x, self.approximate)
         with np.errstate(all="ignore"):        # -inf * 0 at x = -inf: NaN, as PyTorch
+            if is_half(x.dtype):               # in float32, rounded once, as torch (1 + erf(x)
+                return self._forward(x.astype(np.float32)).astype(x.dtype)   # cancels in float16)
             return self._forward(x)
 
     def _forward(self, x):
@@ -62,6 +64,8 @@ class GELU(Function):
         if xp_of(x) is not np:
             return constant(cuda_kernels.gelu_backward(x, g, self.approximate))
         with np.errstate(all="ignore"):        # inf * 0 at x = +-inf: NaN, as PyTorch
+            if is_half(x.dtype):               # in float32, rounded once (as forward)
+                return constant((g * self._local_derivative(x.astype(np.float32))).astype(g.dtype))
             return constant(g * self._local_derivative(x))
 
     def _local_derivative(self, x):

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
-from ..dtype import get_default_dtype, kind_of, result_type
+from ..dtype import get_default_dtype, is_half, kind_of, result_type
 from ..tensor import Tensor
 
 
@@ -129,7 +129,9 @@ class PowScalar(Function):
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # 0 ** -1 is inf, (-1) ** 0.5 NaN
-            return a ** self.exponent
+            out = a ** self.exponent
+        # NumPy takes bfloat16 ** 0.5 to float32: round back once (as torch's opmath)
+        return out.astype(a.dtype) if out.dtype != a.dtype and is_half(a.dtype) else out
 
     def backward(self, grad):
         (a,) = self.inputs
@@ -327,7 +329,7 @@ def neg(a):
 
 def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if isinstance(b, float) and kind_of(a.dtype) != "f":    # int ** 0.5 is a float32, not float64
+        if isinstance(b, float) and kind_of(a.dtype) != "f":   # int ** 0.5: float32, not float64
             a = a.astype(get_default_dtype())
         elif a.dtype == np.bool_:                           # bool ** 2 is int64 (NumPy: int8)
             a = a.astype(np.int64)

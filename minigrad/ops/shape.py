@@ -240,7 +240,7 @@ def _check_joinable(tensors, op, axis, same_shape):
                 f"shapes must match except in axis {axis}"
             raise ShapeError(f"{op}: {what}, got {shapes}")
     floats = [t.dtype for t in tensors if kind_of(t.dtype) == "f"]   # as PyTorch: floats win, and
-    dtype = functools.reduce(result_type, floats or [t.dtype for t in tensors])  # ints do not widen them
+    dtype = functools.reduce(result_type, floats or [t.dtype for t in tensors])  # ints don't widen
     tensors = [t.astype(dtype) for t in tensors]
     return tensors, axis
 

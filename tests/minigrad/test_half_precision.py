@@ -91,6 +91,8 @@ CASES = {
             lambda a, b: a * b, lambda t, a, b: a * b),
     "div": ([((70000,), 100.0, "normal"), ((70000,), 10.0, "positive")],
             lambda a, b: a / b, lambda t, a, b: a / b),
+    "gelu": ([((70000,), 3.0, "normal")], mg.gelu, lambda t, x: t.nn.functional.gelu(x)),
+    "sqrt_pow": ([((70000,), 100.0, "positive")], lambda x: x ** 0.5, lambda t, x: x ** 0.5),
 }
 # cross_entropy takes class ids: a case of its own
 CE_SHAPE = (16, 32000)
@@ -287,3 +289,101 @@ def test_bfloat16_missing_ml_dtypes_error_names_the_install(monkeypatch):
     monkeypatch.delitem(dtypes._ALIASES, "bfloat16", raising=False)
     with pytest.raises(mg.DTypeError, match="pip install ml_dtypes"):
         dtypes.as_dtype("bfloat16")
+
+
+# ------------------------------------------------------------------ autocast: matmul and losses
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((8, 300), (300, 5)), ((2, 3, 40), (40, 7)), ((50,), (50, 4))])
+def test_matmul_under_autocast_runs_in_the_low_dtype_as_torch(dtype, shapes):
+    """torch.autocast's lower-precision list holds matmul (CPU and CUDA alike): the output is
+    in the low dtype, float32 leaves get float32 gradients."""
+    torch = require_torch()
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    x, w = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    with mg.autocast("cpu", dtype=getattr(mg, dtype)):
+        out = x @ w
+    with torch.autocast("cpu", dtype=_torch_dtype(torch, dtype)):
+        expected = ta @ tb
+    assert str(out.dtype) == str(expected.dtype).replace("torch.", "") == dtype
+    _close(_as_float32(out), _as_float32(expected), dtype, "matmul under autocast", spread=1.0)
+    out.float().sum().backward()
+    expected.float().sum().backward()
+    assert x.grad.dtype == w.grad.dtype == np.float32
+    for mine, theirs in ((x.grad, ta.grad), (w.grad, tb.grad)):
+        _close(mine.numpy(), theirs.numpy(), dtype, "gradient", spread=1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "kl_div",
+                                  "binary_cross_entropy_with_logits"])
+def test_losses_and_sum_run_in_float32_under_autocast(dtype, loss):
+    """torch.autocast's float32 list: the losses (and sum) take low-precision inputs up to
+    float32 and return float32."""
+    torch = require_torch()
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((6, 500)).astype(np.float32)
+    b = rng.uniform(0.1, 0.9, (6, 500)).astype(np.float32)
+    low = getattr(mg, dtype)
+    x, y = mg.tensor(a).to(low).requires_grad_(True), mg.tensor(b).to(low)
+    with mg.autocast("cpu", dtype=low):
+        out = getattr(F, loss)(x, y, reduction="sum")
+        total = x.sum()
+    assert out.dtype == total.dtype == np.float32
+    ta, tb = (torch.tensor(v).to(_torch_dtype(torch, dtype)).float() for v in (a, b))
+    expected = getattr(torch.nn.functional, loss)(ta, tb, reduction="sum")
+    assert out.item() == pytest.approx(expected.item(), rel=1e-5)
+    out.backward()
+    assert x.grad.dtype == low
+
+
+def test_float16_matmul_is_one_float32_gemm_rounded_once():
+    """NumPy's float16 matmul would be an element loop; minigrad's is the float32 product
+    rounded once to float16 (the module doc of ops/linalg.py)."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((16, 1000)).astype(np.float16)
+    b = rng.standard_normal((1000, 8)).astype(np.float16)
+    out = mg.tensor(a) @ mg.tensor(b)
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out.numpy(), (a.astype(np.float32) @ b.astype(np.float32))
+                                  .astype(np.float16))
+
+
+# ------------------------------------------------------------------ every op keeps the dtype
+KEEP_DTYPE = {
+    "gelu": lambda x, y: mg.gelu(x), "gelu_tanh": lambda x, y: F.gelu(x, approximate="tanh"),
+    "relu": lambda x, y: mg.relu(x), "silu": lambda x, y: F.silu(x),
+    "sigmoid": lambda x, y: mg.sigmoid(x), "tanh": lambda x, y: mg.tanh(x),
+    "sqrt": lambda x, y: mg.sqrt(x.abs() + 1), "rsqrt": lambda x, y: mg.rsqrt(x.abs() + 1),
+    "sin": lambda x, y: mg.sin(x), "cos": lambda x, y: mg.cos(x),
+    "pow": lambda x, y: (x.abs() + 1) ** 0.5, "square": lambda x, y: x ** 2,
+    "clamp": lambda x, y: mg.clamp(x, -0.5, 0.5), "where": lambda x, y: mg.where(x > 0, x, y),
+    "maximum": lambda x, y: mg.maximum(x, y), "abs": lambda x, y: mg.abs(x),
+    "dropout": lambda x, y: mg.dropout(x, 0.5, training=True),
+    "normalize": lambda x, y: F.normalize(x), "pad": lambda x, y: F.pad(x, (1, 1)),
+    "embedding": lambda x, y: F.embedding(mg.tensor([0, 2]), x),
+    "attention": lambda x, y: F.scaled_dot_product_attention(x[None], y[None], y[None]),
+    "causal_attention": lambda x, y: F.scaled_dot_product_attention(x[None], x[None], y[None],
+                                                                    is_causal=True),
+    "cat": lambda x, y: mg.cat([x, y]), "amax": lambda x, y: x.amax(1),
+    "max": lambda x, y: x.max(1)[0], "linear": lambda x, y: F.linear(x, y, y[0, :4]),
+    "rsub": lambda x, y: 1 - x, "rdiv": lambda x, y: 2 / (x.abs() + 1),
+    "scalar_mul": lambda x, y: x * 2.5, "masked_fill": lambda x, y: x.masked_fill(x > 0, 0.0),
+    "log_softmax": lambda x, y: F.log_softmax(x, -1),
+    "layer_norm": lambda x, y: F.layer_norm(x, (6,)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ops_keep_the_half_dtype_in_value_and_gradient(dtype):
+    """No op turns float16/bfloat16 into float32 behind the user's back (NumPy takes
+    bfloat16 * 0.5 to float32), and every gradient comes back in the input's dtype."""
+    x = mg.randn(4, 6).to(dtype).requires_grad_(True)
+    y = mg.randn(4, 6).to(dtype)
+    for name, fn in KEEP_DTYPE.items():
+        x.grad = None
+        out = fn(x, y)
+        assert out.dtype == x.dtype, f"{name}: {out.dtype}"
+        out.float().sum().backward()
+        assert x.grad is not None and x.grad.dtype == x.dtype, name
