@@ -81,8 +81,10 @@ def as_dtype(dtype):
 def kind_of(dtype):
     """NumPy's kind letter of `dtype` ('f', 'i', 'u', 'b', ...), except that bfloat16 (kind
     'V' in NumPy) is 'f' too: use it wherever code would test `dtype.kind`."""
-    dtype = np.dtype(dtype)
-    return "f" if dtype in HALF_DTYPES else dtype.kind
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
+    kind = dtype.kind                # (every op asks: the common case is one attribute read)
+    return "f" if kind == "V" and dtype in HALF_DTYPES else kind
 
 
 def is_floating(dtype):
