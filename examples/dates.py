@@ -45,6 +45,7 @@ from minigrad.training import DivergenceMonitor, graceful_interrupt
 from support import checkpoints, cli, parallel, plots
 from support.data import END, PAD, START, Batch, data_rng, pad_sequences
 from support.evaluation import cross_attention
+from support.mixed_precision import MixedPrecision
 from support.progress import Progress
 from support.report import finish_run
 
@@ -210,6 +211,7 @@ def train(model, optimizer, scheduler, next_batch, start, history, config, args,
     SIGTERM) that stopped the run after it saved the checkpoint. A diverging run
     raises minigrad.training.DivergenceError and keeps its last checkpoint.
     """
+    amp = MixedPrecision.for_run(args, model)      # --amp: autocast + GradScaler, else float32
     monitor = DivergenceMonitor(chance_loss=CHANCE_LOSS, hint=DIVERGENCE_HINT)
     model.train()
     with Progress(args.steps, start, args.log_every, not args.no_progress) as progress, \
@@ -220,12 +222,13 @@ def train(model, optimizer, scheduler, next_batch, start, history, config, args,
             if dist.get_world_size() > 1:
                 batch = batch.shard()                 # this process's share of the batch
             lr = optimizer.param_groups[0]["lr"]
-            logits = model(batch.src, batch.tgt_in)   # (B, T, vocabulary): next-character logits
-            loss = mg.cross_entropy(logits.reshape(-1, len(VOCAB)), batch.tgt_out.reshape(-1),
-                                    ignore_index=PAD, label_smoothing=config["label_smoothing"])
-            loss.backward()
-            grad_norm = float(mg.optim.clip_grad_norm_(model.parameters(), CLIP))
-            optimizer.step()
+            with amp.autocast():                      # --amp: matmuls in low precision
+                logits = model(batch.src, batch.tgt_in)   # (B, T, vocabulary): next characters
+                loss = mg.cross_entropy(logits.reshape(-1, len(VOCAB)),
+                                        batch.tgt_out.reshape(-1), ignore_index=PAD,
+                                        label_smoothing=config["label_smoothing"])
+            amp.backward(loss)                        # scaled by the GradScaler under --amp
+            grad_norm, skipped = amp.step(optimizer, model.parameters(), CLIP)
             scheduler.step()
             optimizer.zero_grad()
             # .item() waits for the step; with --distributed: the global batch's numbers, and
@@ -234,15 +237,17 @@ def train(model, optimizer, scheduler, next_batch, start, history, config, args,
                                                               interrupt.requested)
             progress.update(step, loss_value, lr, grad_norm, n_tokens, time.perf_counter() - t0)
             history.append(loss_value, lr)
-            monitor.check(step, loss_value, grad_norm)     # diverged: raise, keep the last save
+            # diverged: raise, keep the last save (a step the GradScaler skipped has an inf norm)
+            monitor.check(step, loss_value, None if skipped else grad_norm)
             if stop or (args.checkpoint_every and step % args.checkpoint_every == 0):
                 checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler,
-                                            history, config)
+                                            history, config, extra=amp.checkpoint_extra())
             if stop:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
                 return interrupt.exit_code or 143
     history.tokens_per_second = progress.report_throughput()
-    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
+                                extra=amp.checkpoint_extra())
     return None
 
 

@@ -46,6 +46,7 @@ from shakespeare_pictures import check_attention_choice, draw_attention
 from support import checkpoints, cli, plots, report
 from support.cli import ExampleError
 from support.data import data_rng
+from support.mixed_precision import MixedPrecision
 from support.progress import Progress
 
 DEFAULTS = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.1, batch_size=32,
@@ -134,10 +135,12 @@ def read_run(path, flag):
         raise ExampleError(f"{flag} {path}: its tokenizer cannot be read back") from None
 
 
-def save(run, model, optimizer, scheduler, history, config, tokenizer):
-    """The checkpoint, with the run's own tokenizer in its metadata."""
+def save(run, model, optimizer, scheduler, history, config, tokenizer, amp=None):
+    """The checkpoint, with the run's own tokenizer (and --amp's GradScaler state) in its
+    metadata."""
     checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
-                                extra={"tokenizer": tokenizer.to_dict()})
+                                extra={"tokenizer": tokenizer.to_dict(),
+                                       **(amp.checkpoint_extra() if amp else {})})
 
 
 # ------------------------------------------------------------------ evaluation and samples
@@ -186,6 +189,7 @@ def train(model, optimizer, scheduler, data, start, history, config, args, run, 
     signal (130 Ctrl-C, 143 SIGTERM) that stopped the run after it saved.
     """
     vocab = data.tokenizer.vocab_size
+    amp = MixedPrecision.for_run(args, model)      # --amp: autocast + GradScaler, else float32
     monitor = DivergenceMonitor(chance_loss=math.log(vocab), hint=DIVERGENCE_HINT)
     mark = args.eval_minutes * 60.0
     next_mark = (math.floor(history.train_seconds / mark) + 1) * mark
@@ -198,10 +202,10 @@ def train(model, optimizer, scheduler, data, start, history, config, args, run, 
             x, y = data.batch(step, config)                # a function of (seed, step) alone
             x, y = mg.tensor(x, device=device), mg.tensor(y, device=device)
             lr = optimizer.param_groups[0]["lr"]
-            logits, loss = model(x, y)                     # mean cross-entropy, nats/token
-            loss.backward()
-            grad_norm = float(mg.optim.clip_grad_norm_(model.parameters(), GRAD_CLIP))
-            optimizer.step()
+            with amp.autocast():                      # --amp: matmuls in low precision
+                logits, loss = model(x, y)                 # mean cross-entropy, nats/token
+            amp.backward(loss)                        # scaled by the GradScaler under --amp
+            grad_norm, skipped = amp.step(optimizer, model.parameters(), GRAD_CLIP)
             scheduler.step()
             optimizer.zero_grad()
             loss_value = loss.item()                       # waits for the step
@@ -209,7 +213,8 @@ def train(model, optimizer, scheduler, data, start, history, config, args, run, 
             history.train_seconds += seconds
             progress.update(step, loss_value, lr, grad_norm, x.numel(), seconds)
             history.append(loss_value, lr)
-            monitor.check(step, loss_value, grad_norm)     # diverged: raise, keep the last save
+            # diverged: raise, keep the last save (a step the GradScaler skipped has an inf norm)
+            monitor.check(step, loss_value, None if skipped else grad_norm)
             out_of_time = progress.out_of_time
             if step % args.eval_every == 0 or history.train_seconds >= next_mark \
                     or out_of_time or step == args.steps:
@@ -218,7 +223,7 @@ def train(model, optimizer, scheduler, data, start, history, config, args, run, 
                 evaluate(model, data, history, step, args, device, progress.print)
             if interrupt.requested or out_of_time \
                     or (args.checkpoint_every and step % args.checkpoint_every == 0):
-                save(run, model, optimizer, scheduler, history, config, data.tokenizer)
+                save(run, model, optimizer, scheduler, history, config, data.tokenizer, amp)
             if interrupt.requested:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
                 return interrupt.exit_code or 143
@@ -227,7 +232,7 @@ def train(model, optimizer, scheduler, data, start, history, config, args, run, 
                                f"(go on with --resume {run.checkpoint})")
                 break
     history.tokens_per_second = progress.report_throughput()
-    save(run, model, optimizer, scheduler, history, config, data.tokenizer)
+    save(run, model, optimizer, scheduler, history, config, data.tokenizer, amp)
     return None
 
 

@@ -40,6 +40,7 @@ from support import checkpoints, cli, plots, report
 from support.cli import ExampleError
 from support.data import END
 from support.evaluation import cross_attention
+from support.mixed_precision import MixedPrecision
 from support.progress import Progress
 from translation import averaging, figures, scoring
 from translation.batching import TokenBatches, source_ids, target_ids
@@ -78,6 +79,7 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
     --valid-every steps. Returns None, or the exit status of the signal that stopped
     the run after it saved its checkpoint."""
     vocab = config["vocab_size"]
+    amp = MixedPrecision.for_run(args, model)      # --amp: autocast + GradScaler, else float32
     monitor = DivergenceMonitor(chance_loss=math.log(vocab), hint=DIVERGENCE_HINT)
     model.train()
     with Progress(args.steps, start, args.log_every, not args.no_progress,
@@ -87,19 +89,20 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
             t0 = time.perf_counter()
             batch = batches.batch(step)               # a function of (seed, step) alone
             lr = optimizer.param_groups[0]["lr"]
-            logits = model(batch.src, batch.tgt_in)   # (B, T, vocab): next-token logits
-            loss = mg.cross_entropy(logits.reshape(-1, vocab), batch.tgt_out.reshape(-1),
-                                    ignore_index=PAD, label_smoothing=config["label_smoothing"])
-            loss.backward()
-            grad_norm = float(mg.optim.clip_grad_norm_(model.parameters(), CLIP))
-            optimizer.step()
+            with amp.autocast():                      # --amp: matmuls in low precision
+                logits = model(batch.src, batch.tgt_in)   # (B, T, vocab): next-token logits
+                loss = mg.cross_entropy(logits.reshape(-1, vocab), batch.tgt_out.reshape(-1),
+                                        ignore_index=PAD,
+                                        label_smoothing=config["label_smoothing"])
+            amp.backward(loss)                        # scaled by the GradScaler under --amp
+            grad_norm, skipped = amp.step(optimizer, model.parameters(), CLIP)
             scheduler.step()
             optimizer.zero_grad()
             loss_value = loss.item()                  # waits for the step
             seconds = time.perf_counter() - t0
             progress.update(step, loss_value, lr, grad_norm, batch.n_tokens, seconds)
             history.append(loss_value, lr)
-            monitor.check(step, loss_value, grad_norm)
+            monitor.check(step, loss_value, None if skipped else grad_norm)  # skipped: inf norm
             done = progress.out_of_time or step == args.steps
             if step % args.valid_every == 0 or done:
                 progress.print(valid(model, step, progress.run_time))
@@ -107,7 +110,7 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
             if interrupt.requested or (args.checkpoint_every and
                                        step % args.checkpoint_every == 0):
                 checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler,
-                                            history, config)
+                                            history, config, extra=amp.checkpoint_extra())
                 averaging.snapshot(run.folder, model, step, args.average)
             if interrupt.requested:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
@@ -115,7 +118,8 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
             if done:
                 break
     history.tokens_per_second = progress.report_throughput()
-    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config)
+    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
+                                extra=amp.checkpoint_extra())
     averaging.snapshot(run.folder, model, len(history), args.average)
     return None
 

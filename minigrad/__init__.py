@@ -70,6 +70,9 @@ def __getattr__(name):
     if name in ("nn", "models", "cuda", "backends"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "bfloat16":           # only reached when ml_dtypes is not installed
+        from .dtype import BFLOAT16_MISSING
+        raise AttributeError(BFLOAT16_MISSING)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -2,8 +2,8 @@
 random draws, and the in-place fills, are in minigrad/sampling.py)."""
 import numpy as np
 
-from .backend import to_device, xp_for
-from .dtype import as_dtype, get_default_dtype
+from .backend import generator, to_device, xp_for
+from .dtype import as_dtype, get_default_dtype, kind_of
 from .errors import DTypeError, MinigradError, ShapeError
 from .generator import source
 from .tensor import Tensor
@@ -30,7 +30,7 @@ def _sized(shape, size):
 
 def _float_dtype(dtype, op):
     dtype = as_dtype(dtype) or get_default_dtype()
-    if dtype.kind != "f":
+    if kind_of(dtype) != "f":
         raise DTypeError(f"{op}: draws floating point numbers; dtype {dtype} is not a float dtype")
     return dtype
 

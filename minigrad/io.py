@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from .backend import get_rng_state, set_rng_state, to_device
+from .dtype import kind_of
 from .errors import MinigradError
 from .io_checks import _kind_problems, check_fields, check_numbers, check_value  # noqa: F401
 from .safetensors_format import (CheckpointError, CheckpointWriteError, atomic_write,  # noqa: F401
@@ -57,7 +58,7 @@ def _host_array(name, value):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):            # CuPy: copy to the host
         value = to_device(value, "cpu")
-    if value.dtype.kind not in "biuf":
+    if kind_of(value.dtype) not in "biuf":
         raise CheckpointError(f"save: tensor {name!r} has dtype {value.dtype}, which safetensors "
                               "cannot store")
     # (np.ascontiguousarray would turn a 0-d array into shape (1,))
@@ -103,10 +104,11 @@ def _read(path, device=None, header=None):
 def load(path, device=None):
     """The tensors of a safetensors file as {name: Tensor}, on `device` (default CPU).
 
-    Every safetensors dtype minigrad can hold loads as itself (float16 files from
-    torch included), except bfloat16, which NumPy lacks: it loads as float32, exactly
-    (every bfloat16 is a float32 with its low 16 bits zero); convert with `.half()` or
-    keep float32. Raises CheckpointError naming the file, without running anything
+    Every safetensors dtype minigrad can hold loads as itself (float16 and bfloat16
+    files from torch included; bfloat16 needs ml_dtypes, without which it loads as
+    float32, exactly: every bfloat16 is a float32 with its low 16 bits zero). bfloat16
+    tensors save as BF16, which torch and the safetensors library read. Raises
+    CheckpointError naming the file, without running anything
     from it and after checking the whole header before reading any tensor, when it is
     missing, a directory, unreadable, truncated, hostile (huge or deeply nested
     header, impossible offsets) or not a safetensors file (a pickle, a zip, ...), and
@@ -327,7 +329,7 @@ def _optimizer_problems(optimizer, state):
                 problems += _kind_problems(f"state {key}.{k}", 0, v) if k == "step" else []
             elif tuple(v.shape) == tuple(p.shape) and v.dtype != p.dtype:
                 problems.append(f"state {key}.{k} is {v.dtype}, its parameter is {p.dtype}")
-            elif v.dtype.kind not in "iuf":
+            elif kind_of(v.dtype) not in "iuf":
                 problems.append(f"state {key}.{k} has dtype {v.dtype}, expected a number")
     return problems
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import autograd
 from .backend import parse_device
-from .dtype import as_dtype, is_floating
+from .dtype import as_dtype, is_floating, kind_of
 from .errors import AutogradError, DTypeError, ShapeError
 from .ops import elementwise as ew
 from .ops import gather_scatter as gs
@@ -26,7 +26,7 @@ def to(self, *args, dtype=None, device=None):
     """`.to("cuda")`, `.to(minigrad.float64)`, `.to("cpu", minigrad.float32)`."""
     for a in args:
         if isinstance(a, str) and not a.startswith(("float", "int", "uint", "bool", "half",
-                                                     "double", "long")):
+                                                     "double", "long", "bfloat16")):
             device = a
         else:
             dtype = a
@@ -44,7 +44,7 @@ def astype(self, dtype):
     dtype = as_dtype(dtype)
     if dtype == self.dtype:
         return self
-    if dtype.kind != "f":        # integers and bools carry no gradient (as in PyTorch)
+    if kind_of(dtype) != "f":        # integers and bools carry no gradient (as in PyTorch)
         return Tensor._make(self.array.astype(dtype), False, None)
     return ew.Cast.apply(self, dtype=dtype)
 
@@ -178,6 +178,8 @@ METHODS = {
     "float": lambda self: self.astype(np.float32),
     "double": lambda self: self.astype(np.float64),
     "half": lambda self: self.astype(np.float16),
+    "bfloat16": lambda self: self.astype("bfloat16"),    # DTypeError without ml_dtypes
+    "is_floating_point": lambda self: is_floating(self.dtype),
     "long": lambda self: self.astype(np.int64),
     "int": lambda self: self.astype(np.int32),
     "bool": lambda self: self.astype(np.bool_),

@@ -23,6 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import dtype as _dtypes
 from .errors import MinigradError
 
 MAX_HEADER = 100 * 1024 * 1024   # bytes; safetensors' own limit on the JSON header
@@ -32,8 +33,11 @@ MAX_TENSORS = 100_000            # a 70B-parameter LLM has ~1,000; bounds time a
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4",
           "I16": "<i2", "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1",
           "BOOL": "u1"}
-# BF16 has no NumPy dtype: it is read as float32, exactly (a bfloat16 is the top half of one)
-LOADED_AS = {"BF16": np.dtype("float32"), "BOOL": np.dtype("bool")}
+# BF16 loads as bfloat16 where ml_dtypes gives NumPy one (minigrad.bfloat16); without it,
+# as float32, exactly (a bfloat16 is the top half of a float32)
+BFLOAT16 = getattr(_dtypes, "bfloat16", None)
+LOADED_AS = {"BF16": BFLOAT16 if BFLOAT16 is not None else np.dtype("float32"),
+             "BOOL": np.dtype("bool")}
 
 
 class CheckpointError(MinigradError, ValueError):
@@ -179,7 +183,8 @@ def _entry(path, name, entry):
 
 def read_tensors(path, header, names=None):
     """{name: writable NumPy array} of the tensors `names` (default all) that `header`
-    (from read_header) describes; BF16 comes back as float32, exactly."""
+    (from read_header) describes; BF16 comes back as bfloat16 (float32, exactly, without
+    ml_dtypes)."""
     path = os.fspath(path)
     out = {}
     with _open(path) as f:
@@ -191,7 +196,9 @@ def read_tensors(path, header, names=None):
                 raise CheckpointError(f"load: {path!r} is truncated: tensor {name!r} ends past "
                                       "the end of the file (was it changed while loading?)")
             a = np.frombuffer(buf, DTYPES[t.tag])
-            if t.tag == "BF16":
+            if t.tag == "BF16" and BFLOAT16 is not None:
+                a = a.astype("=u2").view(BFLOAT16)           # the same 16 bits, as bfloat16
+            elif t.tag == "BF16":
                 a = (a.astype(np.uint32) << 16).view(np.float32)
             elif t.tag == "BOOL":
                 if (a > 1).any():

@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from . import io
+from .dtype import kind_of
 from .io import CheckpointError
 from .tensor import Tensor
 
@@ -160,7 +161,7 @@ def _unpack(node, tensors):
         if node["T"] not in tensors:
             raise ValueError(f"it refers to tensor {node['T']!r}, which the file does not hold")
         t = tensors[node["T"]]
-        return t.requires_grad_(True) if node.get("g") and t.dtype.kind == "f" else t
+        return t.requires_grad_(True) if node.get("g") and kind_of(t.dtype) == "f" else t
     if "D" in node:
         items = [(_key(_unpack(k, tensors)), _unpack(v, tensors)) for k, v in node["D"]]
         return collections.OrderedDict(items) if node.get("o") else dict(items)

@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from .backend import device_of, is_array, to_device, to_numpy, wrap_result, xp_of
-from .dtype import as_dtype, get_default_dtype, is_floating
+from .dtype import as_dtype, get_default_dtype, is_floating, kind_of
 from .errors import AutogradError, DTypeError, MinigradError, ShapeError
 from .modes import is_grad_enabled
 
@@ -29,7 +29,7 @@ def _to_array(data, dtype, device):
         except (ValueError, TypeError) as e:     # ragged lists, or things that are not numbers
             raise ShapeError(f"tensor: cannot make a tensor from {type(data).__name__} data: "
                              f"{e}") from None
-        if dtype is None and array.dtype.kind == "f":
+        if dtype is None and kind_of(array.dtype) == "f":
             array = array.astype(get_default_dtype())   # Python floats -> default dtype
         elif dtype is None and array.dtype.kind in "iu" and array.dtype != np.int64:
             array = array.astype(np.int64)
@@ -312,7 +312,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=200,
+        values = self.numpy()
+        if values.dtype.kind == "V":         # bfloat16: NumPy would print its values as ints
+            values = values.astype(np.float32)
+        body = np.array2string(values, separator=", ", precision=4, threshold=200,
                                prefix="tensor(")
         extras = [f"dtype={self.dtype}"]
         if self.device != "cpu":

@@ -62,7 +62,10 @@ def read_hf_folder(folder, who="read_hf_folder"):
         raise CheckpointError(f"{who}: {folder!r} has no {CONFIG_NAME} (found: "
                               f"{sorted(os.listdir(folder))})")
     config = read_json(config_path, who)
-    return config, {name: t.array for name, t in _read_weights(folder, who).items()}
+    # minigrad's models are float32: bfloat16 weights (many Hugging Face checkpoints) come
+    # back as float32, exactly, as they did before minigrad had bfloat16
+    return config, {name: t.array.astype("float32") if str(t.dtype) == "bfloat16" else t.array
+                    for name, t in _read_weights(folder, who).items()}
 
 
 def _read_weights(folder, who):

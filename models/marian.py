@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 import minigrad as mg
+from minigrad.dtype import kind_of
 from minigrad.errors import DTypeError, MinigradError, ShapeError
 from minigrad.nn import Dropout, Embedding, Linear, Module, init
 from minigrad.tensor import Tensor
@@ -313,7 +314,7 @@ class MarianMT(Module):
         if tuple(m.shape) != tuple(ids.shape):
             raise ShapeError(f"MarianMT: {arg} has shape {tuple(m.shape)}, expected the ids' "
                              f"shape {tuple(ids.shape)}")
-        if m.dtype != np.bool_ and m.dtype.kind not in "iuf":
+        if m.dtype != np.bool_ and kind_of(m.dtype) not in "iuf":
             raise DTypeError(f"MarianMT: {arg} must be bool or 0/1 numbers, got dtype {m.dtype}")
         return Tensor._make(ids.xp.asarray(m) == 0, False, None)
 

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from minigrad.backend import xp_for
-from minigrad.dtype import as_dtype, get_default_dtype
+from minigrad.dtype import as_dtype, get_default_dtype, kind_of
 from minigrad.errors import DTypeError, ShapeError
 from minigrad.nn import (Dropout, FeedForward, KeyValueCache, LayerNorm, Module, ModuleList,
                          MultiheadAttention, init)
@@ -299,7 +299,7 @@ class Transformer(Module):
             if mask is None:
                 continue
             m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-            if m.dtype != np.bool_ and m.dtype.kind != "f":
+            if m.dtype != np.bool_ and kind_of(m.dtype) != "f":
                 raise DTypeError(f"Transformer: {name} must be bool (True = blocked) or float "
                                  f"(added to the scores), got dtype {m.dtype}")
             shape, ok = expected[name], [expected[name]]

@@ -25,6 +25,7 @@ import numpy as np
 
 from minigrad.autograd import is_grad_enabled
 from minigrad.backend import xp_of
+from minigrad.dtype import kind_of
 from minigrad.errors import DTypeError, MinigradError, ShapeError
 from minigrad.ops import concat, linear
 from minigrad.ops.attention import scaled_dot_product_attention_with_weights
@@ -227,7 +228,7 @@ class MultiheadAttention(Module):
             if x.shape[-1] != self.embed_dim:
                 raise ShapeError(f"{name}: {arg} has embedding dimension {x.shape[-1]}, expected "
                                  f"embed_dim={self.embed_dim} ({arg} shape {tuple(x.shape)})")
-            if x.dtype.kind != "f":
+            if kind_of(x.dtype) != "f":
                 raise DTypeError(f"{name}: {arg} must be floating point, got dtype {x.dtype}")
         if key.shape[:-1] != value.shape[:-1]:
             raise ShapeError(f"{name}: key {tuple(key.shape)} and value {tuple(value.shape)} must "
@@ -289,7 +290,7 @@ class MultiheadAttention(Module):
 
 
 def _check_mask_dtype(op, arg, m):
-    if m.dtype != np.bool_ and m.dtype.kind != "f":
+    if m.dtype != np.bool_ and kind_of(m.dtype) != "f":
         raise DTypeError(f"{op}: {arg} must be bool (True = blocked) or float (added to the "
                          f"scores), got dtype {m.dtype} (shape {tuple(m.shape)})")
 

@@ -8,11 +8,18 @@ binary_cross_entropy(_with_logits). Each names its `torch.nn.functional`
 counterpart; differences from torch are listed in docs/torch_compat.md.
 
 The losses (`_reduce`) share torch's `reduction` argument: 'mean' (default),
-'sum' or 'none' (kl_div also 'batchmean').
+'sum' or 'none' (kl_div also 'batchmean'). Over float16/bfloat16 input they compute in
+float32 and round the loss once to the input's dtype (as PyTorch's CPU kernels, which
+accumulate in float32); under `minigrad.autocast` they run in float32 and return float32
+(torch.autocast's float32 list).
 """
+import functools
+
 import numpy as np
 
 from minigrad import ops as _ops
+from minigrad.amp.autocast_mode import autocast_op
+from minigrad.dtype import is_half, kind_of
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
 from minigrad.ops.linalg import matmul  # noqa: F401
@@ -202,6 +209,23 @@ def one_hot(tensor, num_classes=-1):
 # ---------------------------------------------------------------- losses
 
 
+def _float32_for_half(loss_fn):
+    """Run a loss over float16/bfloat16 input in float32 and round the loss once to the
+    input's dtype: a half-precision chain of primitive ops rounds each step (its mean's
+    1/N is a float16 subnormal), where PyTorch's fused loss kernels round once."""
+    def up(t):
+        return t.astype(np.float32) if isinstance(t, Tensor) and is_half(t.dtype) else t
+
+    @functools.wraps(loss_fn)
+    def run(input, target, *args, **kwargs):
+        if not (isinstance(input, Tensor) and is_half(input.dtype)):
+            return loss_fn(input, target, *args, **kwargs)
+        out = loss_fn(up(input), up(target), *[up(a) for a in args],
+                      **{k: up(v) for k, v in kwargs.items()})
+        return out.astype(input.dtype)
+    return run
+
+
 def _reduce(loss, reduction, op):
     if reduction == "mean":
         return loss.mean()
@@ -227,6 +251,8 @@ def _same_shape(input, target, op):
                          "must have the same shape")
 
 
+@autocast_op("float32")
+@_float32_for_half
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """(input - target)^2, reduced (torch.nn.functional.mse_loss)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -235,6 +261,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
+@autocast_op("float32")
+@_float32_for_half
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """|input - target|, reduced (torch.nn.functional.l1_loss)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -242,6 +270,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return _reduce(_ops.abs(input - target), reduction, "l1_loss")
 
 
+@autocast_op("float32")
+@_float32_for_half
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     """-input[n, target[n]] * weight[target[n]] for log-probabilities input (N, C) or (N, C, d...).
@@ -278,6 +308,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _reduce(loss, reduction, "nll_loss")
 
 
+@autocast_op("float32")
+@_float32_for_half
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross-entropy of raw logits (N, C) / (N, C, d...) against class ids or class probabilities.
@@ -289,7 +321,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _legacy_reduction(size_average, reduce, reduction)
     t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     class_axis = 1 if input.ndim > 1 else 0
-    if t.dtype.kind == "f":                                  # class probabilities
+    if kind_of(t.dtype) == "f":                                  # class probabilities
         _same_shape(input, target, "cross_entropy")
         c = input.shape[class_axis]
         if label_smoothing:
@@ -311,6 +343,8 @@ def _xlogy(x, y):
     return _ops.where(constant(positive), x * _ops.log(safe_y), 0.0)
 
 
+@autocast_op("float32")
+@_float32_for_half
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL(target || exp(input)) pointwise: target * (log target - input), input log-probabilities.
 
@@ -328,6 +362,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction, "kl_div")
 
 
+@autocast_op("float32")
+@_float32_for_half
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """-[pos_weight * t * log sigmoid(x) + (1 - t) * log(1 - sigmoid(x))], computed stably as
@@ -346,6 +382,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+@autocast_op("float32")
+@_float32_for_half
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-[t * log(p) + (1 - t) * log(1 - p)] for probabilities p; logs clamped at -100 as in torch."""

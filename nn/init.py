@@ -13,12 +13,13 @@ import math
 import numpy as np
 
 from minigrad.backend import generator
+from minigrad.dtype import kind_of
 from minigrad.errors import MinigradError
 
 
 def _draw_dtype(tensor):
     """The dtype to draw in: the tensor's own, except float16 (drawn as float32, then cast)."""
-    if tensor.dtype.kind != "f":
+    if kind_of(tensor.dtype) != "f":
         raise MinigradError(f"init: expected a floating point tensor, got dtype {tensor.dtype}")
     return np.dtype(np.float32) if tensor.dtype == np.float16 else tensor.dtype
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from minigrad.autograd import scope
 from minigrad.backend import parse_device, to_device
-from minigrad.dtype import as_dtype
+from minigrad.dtype import as_dtype, kind_of
 from minigrad.errors import MinigradError, ShapeError
 from minigrad.tensor import Tensor
 
@@ -53,7 +53,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         super().__init__(data.array if isinstance(data, Tensor) else data)
-        if self.dtype.kind == "f":
+        if kind_of(self.dtype) == "f":
             self.requires_grad_(requires_grad)
 
     def __repr__(self):
@@ -340,7 +340,7 @@ class Module:
             data = t.array
             if device is not None:
                 data = to_device(data, device)
-            if dtype is not None and data.dtype.kind == "f":
+            if dtype is not None and kind_of(data.dtype) == "f":
                 data = data.astype(dtype)
             t.array = data
             if t.grad is not None:

@@ -89,8 +89,8 @@ def add_common_arguments(parser, defaults, batch_size_help="sequences per step")
 def add_run_arguments(parser, defaults):
     """The flags of any training run (the seq2seq examples' add_common_arguments and
     shakespeare.py): --device, --log-every, --seed, --out, --resume, --overwrite,
-    --checkpoint-every, --no-progress; `defaults` gives log_every, seed, out and
-    checkpoint_every."""
+    --checkpoint-every, --no-progress, --amp, --amp-dtype; `defaults` gives log_every,
+    seed, out and checkpoint_every."""
     d = defaults
     add = parser.add_argument
     add("--device", default="cpu", help="cpu (default), cuda or cuda:N (needs CuPy and a GPU)")
@@ -107,6 +107,14 @@ def add_run_arguments(parser, defaults):
         help="save the checkpoint every N steps as well as at the end, on Ctrl-C and on "
              f"SIGTERM (default {d['checkpoint_every']}; 0: only at the end and on a signal)")
     add("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    add("--amp", action="store_true",
+        help="mixed precision (support/mixed_precision.py): matmuls and linear layers in "
+             "--amp-dtype under minigrad.autocast, softmax, layer norm and the loss in float32, "
+             "float32 master weights, float16 loss scaling by a GradScaler whose state is saved "
+             "in the checkpoint (on the CPU it is slower than float32: it pays on a GPU)")
+    add("--amp-dtype", choices=("float16", "bfloat16"), default="float16",
+        help="the low precision of --amp (default float16; bfloat16 needs ml_dtypes on the CPU "
+             "and no loss scaling)")
 
 
 def check_common_arguments(args):

@@ -8,10 +8,12 @@
 Ops fall in three groups (torch's CUDA autocast lists, for the ops minigrad has):
 
 - *lower precision* (`LOWER_PRECISION_OPS`): matmul-class ops, where the time goes and
-  float16/bfloat16 pays (tensor cores): `linear`, `scaled_dot_product_attention`. Their
-  floating inputs are cast to the autocast dtype.
+  float16/bfloat16 pays (tensor cores): `matmul` (and `@`), `linear`,
+  `scaled_dot_product_attention`. Their floating inputs are cast to the autocast dtype.
+  On NumPy these multiply in float32 and round the product once (ops/linalg.py says why).
 - *float32* (`FLOAT32_OPS`): ops that sum many terms or take exp/log of them, where
-  float16 loses too much: `softmax`, `log_softmax`, `layer_norm`, `cross_entropy`.
+  float16 loses too much: `softmax`, `log_softmax`, `layer_norm`, `cross_entropy`, `sum`
+  and the losses of nn.functional (mse, l1, nll, kl_div, binary cross-entropy).
   float16/bfloat16 inputs are cast up to float32 and the output is float32.
 - everything else runs in its inputs' dtype (an add of float16 and float32 is float32,
   by the usual promotion).
@@ -36,8 +38,9 @@ from .. import dtype as _dtypes
 from ..errors import DTypeError, MinigradError
 from ..tensor import Tensor
 
-LOWER_PRECISION_OPS = ("linear", "scaled_dot_product_attention")
-FLOAT32_OPS = ("softmax", "log_softmax", "layer_norm", "cross_entropy")
+LOWER_PRECISION_OPS = ("matmul", "linear", "scaled_dot_product_attention")
+FLOAT32_OPS = ("softmax", "log_softmax", "layer_norm", "cross_entropy", "sum", "mse_loss",
+               "l1_loss", "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits")
 DEVICE_TYPES = ("cpu", "cuda")
 
 

@@ -8,6 +8,7 @@ import contextlib
 import threading
 
 from ..backend import xp_of
+from ..dtype import kind_of
 from ..errors import AnomalyError
 from ..modes import state
 from . import hooks
@@ -71,13 +72,13 @@ def check_finite(fn, scope, arrays, inputs, phase):
     (masked_fill with -inf) passes through: masking is not an anomaly, NaN always is.
     """
     for a in arrays:
-        if a is None or getattr(a, "dtype", None) is None or a.dtype.kind not in "fc":
+        if a is None or getattr(a, "dtype", None) is None or kind_of(a.dtype) not in "fc":
             continue
         xp = xp_of(a)
         if bool(xp.isfinite(a).all()):
             continue
         nan, inf = int(xp.isnan(a).sum()), int(xp.isinf(a).sum())
-        came_in = [i for i, t in enumerate(inputs) if t.dtype.kind in "fc"
+        came_in = [i for i, t in enumerate(inputs) if kind_of(t.dtype) in "fc"
                    and not bool(xp_of(t.array).isfinite(t.array).all())] if phase == "forward" else []
         if not nan and phase == "forward" and (came_in or not _finite(getattr(fn, "value", 0.0))):
             continue

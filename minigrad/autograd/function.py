@@ -35,6 +35,7 @@ unpacks the bundle into one gradient per output.
 """
 import numpy as np
 
+from ..dtype import kind_of
 from ..errors import AutogradError
 from ..modes import set_grad_enabled, state
 from ..tensor import Tensor
@@ -119,7 +120,7 @@ def apply_with_ctx(cls, *args):
         raise AutogradError(f"{cls.name}: forward must return a Tensor or a tuple, got "
                             f"{type(out).__name__}")
     skip = ctx.__dict__.get("non_differentiable", ())
-    differentiable = [isinstance(o, Tensor) and id(o) not in skip and o.dtype.kind == "f"
+    differentiable = [isinstance(o, Tensor) and id(o) not in skip and kind_of(o.dtype) == "f"
                       for o in outs]                # integer results carry no gradient (torch)
     if not record or not any(differentiable):
         results = tuple(_plain(o) for o in outs)

@@ -9,6 +9,7 @@ the array is contiguous.
 import numpy as np
 
 from ..backend import device_of, to_device, to_numpy
+from ..dtype import kind_of
 from ..errors import DTypeError
 from .communicator import Communicator, DistributedError, Work, check_op
 
@@ -34,7 +35,7 @@ _MPI_OP_NAMES = {"sum": "SUM", "mean": "SUM", "prod": "PROD", "max": "MAX", "min
 
 
 def check_mean_dtype(array, op, who):
-    if op == "mean" and array.dtype.kind != "f":
+    if op == "mean" and kind_of(array.dtype) != "f":
         raise DTypeError(f"{who}: op 'mean' needs a floating point array, got {array.dtype}")
 
 

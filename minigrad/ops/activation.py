@@ -14,6 +14,7 @@ import numpy as np
 from .. import cuda_kernels
 from ..autograd import Function
 from ..backend import xp_of
+from ..dtype import is_half, kind_of
 from ..errors import DTypeError, MinigradError
 from ..tensor import constant
 from .dispatch import reference, why_not_fused
@@ -45,6 +46,8 @@ class GELU(Function):
         if xp is not np:                       # the GPU: one fused kernel
             return cuda_kernels.gelu_forward(x, self.approximate)
         with np.errstate(all="ignore"):        # -inf * 0 at x = -inf: NaN, as PyTorch
+            if is_half(x.dtype):               # in float32, rounded once, as torch (1 + erf(x)
+                return self._forward(x.astype(np.float32)).astype(x.dtype)   # cancels in float16)
             return self._forward(x)
 
     def _forward(self, x):
@@ -70,6 +73,8 @@ class GELU(Function):
         if xp_of(x) is not np:
             return constant(cuda_kernels.gelu_backward(x, g, self.approximate))
         with np.errstate(all="ignore"):        # inf * 0 at x = +-inf: NaN, as PyTorch
+            if is_half(x.dtype):               # in float32, rounded once (as forward)
+                return constant((g * self._local_derivative(x.astype(np.float32))).astype(g.dtype))
             local = self._local_derivative(x)
             local *= g
             return constant(local)
@@ -104,7 +109,7 @@ def gelu(x, approximate="none"):
     """
     if approximate not in ("none", "tanh"):
         raise MinigradError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    if x.dtype.kind != "f":          # (ints went through in float64)
+    if kind_of(x.dtype) != "f":          # (ints went through in float64)
         raise DTypeError(f"gelu: expected a floating point tensor, got {x.dtype}")
     if why_not_fused("gelu", x) is not None:
         return gelu_reference(x, approximate)

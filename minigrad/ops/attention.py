@@ -21,6 +21,7 @@ import numpy as np
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
+from ..dtype import is_half, kind_of
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, constant
 from .dispatch import reference, why_not_flash, why_not_fused
@@ -187,6 +188,15 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
     _check_qkv(q, k, v, op)
     score_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
     _check_mask(attn_mask, score_shape, op)
+    if is_half(q.dtype) and q.xp is np:
+        # NumPy has no half GEMM (float16 loops slowly, bfloat16 @ gives float32) and sums
+        # bfloat16 in bfloat16: attend in float32 and round once, as a GPU kernel accumulates
+        def up(t):
+            return t if t is None or not is_half(t.dtype) else t.astype(np.float32)
+        out, weights = scaled_dot_product_attention_with_weights(
+            up(q), up(k), up(v), up(attn_mask), dropout_p, is_causal, scale,
+            need_weights=need_weights)
+        return out.astype(q.dtype), (None if weights is None else weights.astype(q.dtype))
     if why_not_fused(op, q, k, v, attn_mask=attn_mask) is not None:
         out, weights = scaled_dot_product_attention_reference(q, k, v, attn_mask, dropout_p,
                                                               is_causal, scale)
@@ -222,7 +232,7 @@ def _check_qkv(q, k, v, op):
     if len(set(devices)) != 1:
         raise DeviceError(f"{op}: query, key and value on different devices: "
                           f"{', '.join(devices)}")
-    if len(set(dtypes)) != 1 or dtypes[0].kind != "f":
+    if len(set(dtypes)) != 1 or kind_of(dtypes[0]) != "f":
         raise DTypeError(f"{op}: query, key and value must share one float "
                          f"dtype, got {', '.join(str(d) for d in dtypes)}")
 
@@ -238,7 +248,7 @@ def _check_mask(attn_mask, score_shape, op):
     if not fits:
         raise ShapeError(f"{op}: attn_mask of shape {shape} does not broadcast to the scores' "
                          f"shape {tuple(score_shape)} (batch..., T, S)")
-    if dtype != np.bool_ and dtype.kind != "f":
+    if dtype != np.bool_ and kind_of(dtype) != "f":
         raise DTypeError(f"{op}: attn_mask must be bool (True = may attend) or float (added to "
                          f"the scores), got dtype {dtype}")
 

@@ -2,6 +2,7 @@
 result; operands promoted as the arithmetic ops promote them."""
 import numpy as np
 
+from ..dtype import kind_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from .elementwise import operands
@@ -11,7 +12,7 @@ def _compare(fn, name, kinds="biuf"):
     def op(a, b):
         given = a, b
         a, b = operands(a, b)
-        if a.dtype.kind not in kinds or b.dtype.kind not in kinds:
+        if kind_of(a.dtype) not in kinds or kind_of(b.dtype) not in kinds:
             got = [f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else repr(x)
                    for x in given]
             raise DTypeError(f"{name}: expected bool or integer tensors, got {got[0]} and {got[1]}")

@@ -13,6 +13,7 @@ import numpy as np
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
 from ..backend import xp_of
+from ..dtype import is_half, kind_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from ..tensor import Tensor, constant
 from .dispatch import reference, why_not_fused
@@ -109,17 +110,17 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0, reduc
     torch.nn.functional.cross_entropy.
 
     Returns a 0-d tensor (reduction "mean" or "sum") or the per-target losses shaped as
-    `targets` ("none"), in the logits' dtype (float16 computed in float32). The mean of
+    `targets` ("none"), in the logits' dtype (float16/bfloat16 computed in float32). The mean of
     no counted targets is NaN (with a zero gradient), as PyTorch.
     Raises DTypeError (non-float logits, non-integer targets), ShapeError (shapes that do
     not fit), IndexOutOfRangeError (a target outside [0, C)), MinigradError (reduction,
     label_smoothing).
     """
-    if logits.dtype == np.float16:   # a row's sum of log-probabilities passes float16's 65504 at
+    if is_half(logits.dtype):        # a row's sum of log-probabilities passes float16's 65504 at
         _check_settings(logits, label_smoothing, reduction)   # logits of 1e4: compute in
         return cross_entropy(                                  # float32, round once (as PyTorch)
             logits.astype(np.float32), targets, ignore_index, label_smoothing,
-            reduction).astype(np.float16)
+            reduction).astype(logits.dtype)
     if why_not_fused("cross_entropy", logits) is not None:
         return cross_entropy_reference(logits, targets, ignore_index, label_smoothing, reduction)
     logits, t, out_shape, no_classes = _rows(logits, targets, ignore_index, label_smoothing,
@@ -136,7 +137,7 @@ def _check_settings(logits, label_smoothing, reduction):
         raise MinigradError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise MinigradError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if logits.dtype.kind != "f":
+    if kind_of(logits.dtype) != "f":
         raise DTypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
-from ..dtype import get_default_dtype
+from ..dtype import get_default_dtype, is_half, kind_of
 from ..errors import DTypeError
 from ..tensor import Tensor
 
@@ -97,7 +97,9 @@ class PowScalar(Function):
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # 0 ** -1 is inf, (-1) ** 0.5 NaN
-            return a ** self.exponent
+            out = a ** self.exponent
+        # NumPy takes bfloat16 ** 0.5 to float32: round back once (as torch's opmath)
+        return out.astype(a.dtype) if out.dtype != a.dtype and is_half(a.dtype) else out
 
     def backward(self, grad):
         (a,) = self.inputs
@@ -371,7 +373,7 @@ def abs(a):
 
 def clip(a, min=None, max=None):
     for bound in (min, max):         # bounds promote as in PyTorch: int tensor, float bound: float
-        if isinstance(bound, (float, np.floating)) and a.dtype.kind != "f":
+        if isinstance(bound, (float, np.floating)) and kind_of(a.dtype) != "f":
             a = a.astype(get_default_dtype())
         elif isinstance(bound, (int, np.integer)) and not isinstance(bound, bool) and \
                 a.dtype == np.bool_:
@@ -388,7 +390,7 @@ def _float(a):
     """`a` as a float tensor (integers and bools become the default float dtype, as in PyTorch)."""
     if not isinstance(a, Tensor):
         a = Tensor(a)
-    if a.dtype.kind != "f":
+    if kind_of(a.dtype) != "f":
         return a.astype(get_default_dtype())
     return a
 

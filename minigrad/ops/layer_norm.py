@@ -13,6 +13,7 @@ import numpy as np
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
 from ..backend import xp_of
+from ..dtype import is_half, kind_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import constant
 from .dispatch import reference, why_not_fused
@@ -92,7 +93,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise `x` (..., *normalized_shape) over its last len(normalized_shape) axes,
     then scale by `weight` and shift by `bias` (both of shape normalized_shape, or None).
 
-    Same shape and dtype as `x` (float16 is computed in float32, as PyTorch). Raises
+    Same shape and dtype as `x` (float16 and bfloat16 are computed in float32 and rounded
+    once, as PyTorch). Raises
     DTypeError for a non-float `x`, ShapeError when the shapes do not fit.
     Source: torch.nn.functional.layer_norm.
     """
@@ -100,7 +102,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     nd = len(normalized_shape)
-    if x.dtype.kind != "f":          # (ints and bools went through in float64)
+    if kind_of(x.dtype) != "f":          # (ints and bools went through in float64)
         raise DTypeError(f"layer_norm: expected a floating point tensor, got {x.dtype}")
     if tuple(x.shape[x.ndim - nd:]) != normalized_shape or nd > x.ndim:
         raise ShapeError(f"layer_norm: input of shape {tuple(x.shape)} does not end in the "
@@ -109,11 +111,11 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match the "
                              f"normalized shape {normalized_shape}")
-    if x.dtype == np.float16:        # mean and variance in float16 lose the small differences
+    if is_half(x.dtype):             # mean and variance in float16 lose the small differences
         return layer_norm(           # that layer norm scales up: compute in float32 (as PyTorch)
             x.astype(np.float32), normalized_shape,
             None if weight is None else weight.astype(np.float32),
-            None if bias is None else bias.astype(np.float32), eps).astype(np.float16)
+            None if bias is None else bias.astype(np.float32), eps).astype(x.dtype)
     # the output has the input's dtype, as in PyTorch (float16 activations, float32 weights)
     weight = weight.astype(x.dtype) if weight is not None and weight.dtype != x.dtype else weight
     bias = bias.astype(x.dtype) if bias is not None and bias.dtype != x.dtype else bias

@@ -1,9 +1,28 @@
-"""Matrix multiplication with batch broadcasting: the op that does most of the work."""
+"""Matrix multiplication with batch broadcasting: the op that does most of the work.
+
+float16 and bfloat16 on the CPU: NumPy has no half-precision BLAS. Its float16 matmul is
+an element loop many times slower than a float32 GEMM, and its bfloat16 matmul (ml_dtypes)
+returns float32. `half_gemm` multiplies in float32 and rounds the product once to the
+inputs' dtype, which is what PyTorch's CPU kernels and a GPU's half GEMM do (float32
+accumulation), so autocast on the CPU gives the numbers it would give on a GPU. CuPy
+arrays keep their own GEMM (cuBLAS float16 on tensor cores).
+"""
 import math
 
+import numpy as np
+
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
+from ..dtype import is_half, kind_of
 from ..errors import DTypeError, ShapeError
 from .elementwise import operands
+
+
+def half_gemm(a, b):
+    """a @ b for arrays; NumPy float16/bfloat16 through a float32 GEMM, rounded once."""
+    if is_half(a.dtype) and isinstance(a, np.ndarray):
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(a.dtype)
+    return a @ b
 
 
 class MatMul(Function):
@@ -11,7 +30,7 @@ class MatMul(Function):
     saves_inputs = "others"
 
     def forward(self, a, b):
-        return a @ b
+        return half_gemm(a, b)
 
     def backward(self, grad):
         a, b = self.inputs
@@ -29,13 +48,16 @@ class MatMul(Function):
         return ga, gb
 
 
+@autocast_op("lower_precision")
 def matmul(a, b):
-    """a @ b: 1-D operands act as vectors, leading dimensions broadcast."""
+    """a @ b: 1-D operands act as vectors, leading dimensions broadcast (torch.matmul).
+    Half-precision operands are multiplied in float32 and rounded once (module doc); under
+    `autocast` floating operands are cast to the autocast dtype first."""
     a, b = operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
-    if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+    if kind_of(a.dtype) not in "fiu" or kind_of(b.dtype) not in "fiu":
         raise DTypeError(f"matmul: expected numeric tensors, got {a.dtype} and {b.dtype}")
     k_a = a.shape[-1]
     k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]

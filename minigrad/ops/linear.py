@@ -7,14 +7,13 @@ leading axes into rows, so a (B, T, in) input makes one (B*T, in) x (in, out)
 GEMM instead of NumPy's loop of one GEMM per batch entry, and its backward writes
 the weight gradient directly in W's (out, in) layout.
 
-float16 on the CPU: NumPy has no float16 BLAS (its loop is several times slower than a
-float32 GEMM); the kernel multiplies in float32 and rounds the product once, which is
+float16/bfloat16 on the CPU: NumPy has no half-precision BLAS (its float16 loop is several
+times slower than a float32 GEMM); the kernel multiplies in float32 and rounds the product
+once (linalg.half_gemm), which is
 also what a GPU's float16 GEMM does (float32 accumulation), so autocast on the CPU gives
 the numbers it would give on a GPU.
 """
 import math
-
-import numpy as np
 
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
@@ -23,7 +22,7 @@ from ..errors import ShapeError
 from ..tensor import constant
 from .dispatch import reference, why_not_fused
 from .elementwise import operands
-from .linalg import matmul
+from .linalg import half_gemm as _gemm, matmul
 
 
 @reference("linear")
@@ -34,13 +33,6 @@ def linear_reference(x, weight, bias=None):
         return linear_reference(rows, weight, bias).reshape(*x.shape[:-1], weight.shape[0])
     out = matmul(x, weight.swapaxes(0, 1))                                   # (N, out)
     return out + bias if bias is not None else out
-
-
-def _gemm(a, b):
-    """a @ b; NumPy float16 through a float32 GEMM, rounded once (see the module docstring)."""
-    if a.dtype == np.float16 and isinstance(a, np.ndarray):
-        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
-    return a @ b
 
 
 class Linear(Function):

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
-from ..dtype import as_dtype
+from ..dtype import as_dtype, is_half, kind_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, constant
 from .dims import torch_dims
@@ -95,7 +95,7 @@ def vector_norm(x, ord=2, axis=None, keepdims=False, dtype=None):
         x = Tensor(x)
     if dtype is not None:
         x = x.to(as_dtype(dtype))
-    if x.dtype.kind != "f":
+    if kind_of(x.dtype) != "f":
         raise DTypeError(f"vector_norm: expected a floating point tensor, got {x.dtype}")
     p = _ord(ord, "vector_norm")
     axes = normalize_axes(axis, x.ndim, "vector_norm") if x.ndim else ()

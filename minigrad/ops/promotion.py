@@ -29,7 +29,7 @@ float32 and float64 ops are unaffected.
 """
 import numpy as np
 
-from ..dtype import get_default_dtype, is_floating
+from ..dtype import finfo, get_default_dtype, is_floating
 from ..errors import DTypeError
 from ..tensor import Tensor
 
@@ -136,7 +136,7 @@ def check_fits(op, dtype, *values):
     (`clamp(-70000.0, 1.0)` on float16); None and inf pass."""
     if not is_floating(dtype):
         return
-    top = float(np.finfo(dtype).max)
+    top = float(finfo(dtype).max)
     for v in values:
         if v is not None and top < abs(float(v)) < float("inf"):
             raise DTypeError(f"{op}: value {v!r} cannot be converted to {dtype} without "

@@ -1,10 +1,19 @@
-"""Reductions over axes: sum, mean, var, max, min, argmax, argmin."""
+"""Reductions over axes: sum, mean, var, max, min, argmax, argmin.
+
+float16 and bfloat16 (`is_half`): sum, mean, var and std accumulate in float32 and round
+to the input's dtype once at the end, as PyTorch does on the CPU. In float16 a running
+sum passes 65504 (inf) after a few thousand terms of 10, a count such as 70000 is inf,
+and 1/70000 is below float16's smallest normal: mean's gradient would be 0 and var NaN.
+float32 and float64 inputs are reduced in their own dtype (no hidden upcast).
+"""
 import builtins
 from collections import namedtuple
 
 import numpy as np
 
+from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
+from ..dtype import is_half, kind_of
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .dims import torch_dims
@@ -38,6 +47,13 @@ def normalize_axes(axis, ndim, op):
     return tuple(sorted(out))
 
 
+def _round(x, dtype):
+    """A float32 result rounded to the half dtype; past its range it is inf, as in PyTorch
+    (no NumPy overflow warning)."""
+    with np.errstate(over="ignore"):
+        return x.astype(dtype)
+
+
 def _kept_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
@@ -57,6 +73,8 @@ class Sum(Function):
 
     def forward(self, a):
         self.in_shape = a.shape
+        if is_half(a.dtype):         # accumulate in float32, round once
+            return _round(a.sum(axis=self.axes, keepdims=self.keepdims, dtype=np.float32), a.dtype)
         return a.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, grad):
@@ -74,10 +92,18 @@ class Mean(Function):
         self.count = int(np.prod([a.shape[i] for i in self.axes]))
         if self.count == 0:          # the mean of nothing is NaN, as in PyTorch (no NumPy warning)
             return a.sum(axis=self.axes, keepdims=self.keepdims) * a.dtype.type(np.nan)
+        if is_half(a.dtype):         # accumulate in float32, round once
+            return _round(a.mean(axis=self.axes, keepdims=self.keepdims, dtype=np.float32), a.dtype)
         return a.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, grad):
-        return _expand_back(grad, self.in_shape, self.axes, self.keepdims) / builtins.max(self.count, 1)
+        # divide the reduced gradient, then spread it (the same numbers, fewer divisions)
+        count = builtins.max(self.count, 1)
+        if is_half(grad.dtype):      # a count over 65504 is inf in float16: divide in float32
+            share = (grad.astype(np.float32) / count).astype(grad.dtype)
+        else:
+            share = grad / count
+        return _expand_back(share, self.in_shape, self.axes, self.keepdims)
 
 
 class Max(Function):
@@ -115,6 +141,7 @@ def _reduced_axes(axis, a, op):
 
 
 @torch_dims
+@autocast_op("float32")
 def sum(a, axis=None, keepdims=False):
     a = _reduce_input(a, "sum")
     axes = _reduced_axes(axis, a, "sum")
@@ -127,7 +154,7 @@ def sum(a, axis=None, keepdims=False):
 def mean(a, axis=None, keepdims=False):
     a = _reduce_input(a, "mean")
     axes = _reduced_axes(axis, a, "mean")
-    if a.dtype.kind != "f":
+    if kind_of(a.dtype) != "f":
         from ..dtype import get_default_dtype
         a = a.astype(get_default_dtype())
     return Mean.apply(a, axes=axes, keepdims=keepdims)
@@ -137,6 +164,8 @@ def mean(a, axis=None, keepdims=False):
 def var(a, axis=None, keepdims=False, correction=1):
     """Variance with PyTorch's default Bessel correction (`correction=0` is NumPy's)."""
     a = _reduce_input(a, "var")
+    if is_half(a.dtype):             # the sum of squares and the count overflow float16
+        return var(a.astype(np.float32), axis, keepdims, correction).astype(a.dtype)
     axes = _reduced_axes(axis, a, "var")
     count = int(np.prod([a.shape[i] for i in axes]))
     centred = a - mean(a, axes, keepdims=True)
@@ -149,6 +178,9 @@ def std(a, axis=None, keepdims=False, correction=1, unbiased=None):
     `unbiased=False` or `correction=0` divides by n)."""
     if unbiased is not None:
         correction = int(bool(unbiased))
+    a = _reduce_input(a, "std")
+    if is_half(a.dtype):             # in float32, rounded once (as var)
+        return std(a.astype(np.float32), axis, keepdims, correction).astype(a.dtype)
     return var(a, axis, keepdims, correction=correction) ** 0.5
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
-from ..dtype import as_dtype
+from ..dtype import as_dtype, is_half, kind_of
 from ..errors import ShapeError
 from ..tensor import Tensor, constant
 from .dims import torch_dims
@@ -22,7 +22,7 @@ from .reduce import normalize_axes
 
 def accumulation_dtype(dtype):
     """The dtype to add or multiply `dtype` values in: float32 for half types."""
-    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize < 4 else dtype
+    return np.dtype(np.float32) if is_half(dtype) else dtype
 
 
 def _reverse_cumsum(xp, a, axis):

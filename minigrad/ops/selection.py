@@ -5,7 +5,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
-from ..dtype import get_default_dtype
+from ..dtype import finfo, get_default_dtype, kind_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from .elementwise import lift, operands
@@ -109,11 +109,11 @@ def masked_fill(a, mask, value):
     if np.broadcast_shapes(m.shape, a.shape) != tuple(a.shape):
         raise ShapeError(f"masked_fill: mask of shape {tuple(m.shape)} would enlarge the input "
                          f"of shape {tuple(a.shape)}")
-    info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.iinfo(a.dtype) \
+    info = finfo(a.dtype) if kind_of(a.dtype) == "f" else np.iinfo(a.dtype) \
         if a.dtype.kind in "iu" else None
-    if info is not None and (np.isfinite(value) or a.dtype.kind != "f") and \
+    if info is not None and (np.isfinite(value) or kind_of(a.dtype) != "f") and \
             not float(info.min) <= float(value) <= float(info.max):
-        hint = "; use -inf, or a smaller value" if a.dtype.kind == "f" else ""
+        hint = "; use -inf, or a smaller value" if kind_of(a.dtype) == "f" else ""
         raise DTypeError(f"masked_fill: value {value!r} does not fit dtype {a.dtype} (range "
                          f"{info.min} to {info.max}){hint}")
-    return MaskedFill.apply(a, mask=m, value=float(value) if a.dtype.kind == "f" else value)
+    return MaskedFill.apply(a, mask=m, value=float(value) if kind_of(a.dtype) == "f" else value)

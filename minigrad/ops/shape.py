@@ -1,9 +1,12 @@
 """Movement ops: reshape, permute, broadcast, concat, stack, split. No arithmetic,
 so each backward just moves the gradient back to where its input came from."""
+import functools
+
 import numpy as np
 
 from ..autograd import Function
 from ..backend import device_of, to_device, xp_of
+from ..dtype import kind_of, result_type
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .dims import torch_dims
@@ -236,8 +239,8 @@ def _check_joinable(tensors, op, axis, same_shape):
             what = "all tensors must have the same shape" if same_shape else \
                 f"shapes must match except in axis {axis}"
             raise ShapeError(f"{op}: {what}, got {shapes}")
-    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]   # as PyTorch: floats win, and
-    dtype = np.result_type(*(floats or [t.dtype for t in tensors]))  # ints do not widen them
+    floats = [t.dtype for t in tensors if kind_of(t.dtype) == "f"]   # as PyTorch: floats win, and
+    dtype = functools.reduce(result_type, floats or [t.dtype for t in tensors])  # ints don't widen
     tensors = [t.astype(dtype) for t in tensors]
     return tensors, axis
 

@@ -11,6 +11,10 @@ NaN, and a row holding +inf or NaN is all NaN, as in PyTorch.
 
 Each op has its reference (`softmax_reference`, `log_softmax_reference`) made of
 primitive ops, and a fused kernel beside it; `dispatch.why_not_fused` picks.
+
+float16 and bfloat16 inputs are computed in float32 and the result rounded once to the
+input's dtype, as PyTorch does on the CPU (a row sum of exponentials in float16 loses
+the small terms, and 1/sum underflows for long rows).
 """
 import math
 
@@ -19,6 +23,7 @@ import numpy as np
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
 from ..backend import xp_of
+from ..dtype import is_half, kind_of
 from ..errors import DTypeError
 from ..tensor import constant
 from .dims import torch_dims
@@ -132,7 +137,7 @@ class LogSoftmax(Function):
 
 # ------------------------------------------------------------------ the public functions
 def _axis(x, axis, op):
-    if x.dtype.kind != "f":
+    if kind_of(x.dtype) != "f":
         raise DTypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
     return normalize_axes(axis, x.ndim, op)[0] if x.ndim else None
 
@@ -143,6 +148,8 @@ def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) over `axis` (torch.softmax's `dim`), stable; same shape and
     dtype as `x`. Raises DTypeError for a non-float `x`, ShapeError for a bad axis."""
     axis = _axis(x, axis, "softmax")
+    if is_half(x.dtype):             # in float32, rounded once (module doc)
+        return softmax(x.astype(np.float32), axis).astype(x.dtype)
     if x.ndim == 0:                  # one element, as a 1-element row (PyTorch gives 1)
         return softmax(x.reshape(1), 0).reshape(())
     if why_not_fused("softmax", x) is None:
@@ -156,6 +163,8 @@ def log_softmax(x, axis=-1):
     """log(softmax(x)) over `axis` (torch.log_softmax), stable; same shape and dtype as
     `x`. Raises DTypeError for a non-float `x`, ShapeError for a bad axis."""
     axis = _axis(x, axis, "log_softmax")
+    if is_half(x.dtype):             # in float32, rounded once (module doc)
+        return log_softmax(x.astype(np.float32), axis).astype(x.dtype)
     if x.ndim == 0:
         return log_softmax(x.reshape(1), 0).reshape(())
     if why_not_fused("log_softmax", x) is None:

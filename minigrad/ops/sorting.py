@@ -10,6 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..backend import xp_of
+from ..dtype import kind_of
 from ..errors import ShapeError
 from ..tensor import Tensor, constant
 from .dims import torch_dims
@@ -62,7 +63,7 @@ def sort(a, axis=-1, descending=False, stable=False):
     a = _as_tensor(a)
     indices = argsort(a, axis, descending)
     if a.ndim == 0:
-        return SortResult(a * 1 if a.dtype.kind == "f" else a, indices)
+        return SortResult(a * 1 if kind_of(a.dtype) == "f" else a, indices)
     return SortResult(gather(a, _axis(a, axis, "sort"), indices), indices)
 
 

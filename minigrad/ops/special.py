@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
+from ..dtype import kind_of
 from ..errors import DTypeError
 
 _A = (3.16112374387056560, 113.864154151050156, 377.485237685302021,
@@ -43,7 +44,7 @@ class Erf(Function):
 def erf(x):
     """The error function of a float tensor, elementwise; same shape and dtype (torch.erf).
     Raises DTypeError for a non-float tensor."""
-    if x.dtype.kind != "f":
+    if kind_of(x.dtype) != "f":
         raise DTypeError(f"erf: expected a floating point tensor, got {x.dtype}")
     return Erf.apply(x)
 

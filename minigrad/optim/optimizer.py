@@ -19,6 +19,7 @@ import math
 import numbers
 
 from ..backend import to_device, xp_of
+from ..dtype import kind_of
 from ..errors import MinigradError, ShapeError
 from ..tensor import Tensor, constant
 
@@ -219,7 +220,7 @@ class Optimizer:
         if not hasattr(value, "shape"):
             return value
         array = to_device(value, param.device)
-        if array.dtype.kind == "f":
+        if kind_of(array.dtype) == "f":
             array = array.astype(param.dtype, copy=True)
         else:
             array = array.copy()

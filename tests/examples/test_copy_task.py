@@ -139,7 +139,7 @@ def test_periodic_checkpoint_saves_every_n_steps_and_a_finished_run_trains_no_mo
     saved = []                                  # the step of every checkpoint written
     save = checkpoints.save_checkpoint
     monkeypatch.setattr(checkpoints, "save_checkpoint",
-                        lambda path, *a: saved.append(len(a[-2])) or save(path, *a))
+                        lambda path, *a, **kw: saved.append(len(a[-2])) or save(path, *a, **kw))
     small = ["--d-model", "16", "--d-ff", "32", "--batch-size", "4", "--no-progress",
              "--out", str(tmp_path)]
     history = train_copy_task(small + ["--steps", "5", "--checkpoint-every", "2"])
