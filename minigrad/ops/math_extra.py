@@ -113,7 +113,7 @@ def _rounding(kind, a, decimals=0):
     if not isinstance(a, Tensor):
         a = Tensor(a)
     if a.dtype.kind in "biu":
-        if kind == "sign" and a.dtype.kind == "i":
+        if kind == "sign" and a.dtype.kind in "iu":
             return Tensor._make(a.xp.sign(a.array), False, None)
         if kind == "round" and decimals:
             raise DTypeError(f"round: decimals={decimals} is not supported for integer "

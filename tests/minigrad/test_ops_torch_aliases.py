@@ -230,17 +230,9 @@ class Spec:
         return self.name
 
 
-def method(name, **fixed):
-    return lambda x, **p: getattr(x, name)(**fixed, **p)
-
-
 def both(name, **fixed):
     """The same call on minigrad and torch: x.name(*others, **params)."""
     return lambda *xs, **p: getattr(xs[0], name)(*xs[1:], **fixed, **p)
-
-
-def _mask(lib, x, p):
-    return lib.tensor(p["mask"]) if lib is mg else __import__("torch").from_numpy(p["mask"])
 
 
 SPECS = [
@@ -261,8 +253,7 @@ SPECS = [
          lambda a, b, mode: a.div(b, rounding_mode=mode)),
     *(Spec(n, draw_compare, both(n), both(n), gradcheck=False)
       for n in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "isclose"]),
-    Spec("lerp", draw_lerp, lambda a, b, w=None, **p: a.lerp(b, w if w is not None else p["w"]),
-         lambda a, b, w=None, **p: a.lerp(b, w if w is not None else p["w"])),
+    Spec("lerp", draw_lerp, lambda a, b, w: a.lerp(b, w), lambda a, b, w: a.lerp(b, w)),
     Spec("where", draw_where,
          lambda a, b, cond: a.where(mg.tensor(cond), b),
          lambda a, b, cond: a.where(__import__("torch").from_numpy(cond), b)),
@@ -347,3 +338,197 @@ def test_matches_torch(spec, dtype, data):
         tg = torch.zeros(x.shape, dtype=ts[0].dtype) if tg is None else tg
         assert g.dtype == x.dtype
         close(g, tg, dtype)
+
+
+# ------------------------------------------------------------------ one by one
+METHOD_NAMES = """add sub mul div pow neg eq ne lt le gt ge where reciprocal square log1p expm1 floor
+ceil round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose
+equal log2 t narrow select mm bmm dot outer unique diag diagonal logsumexp erf lerp tile movedim
+masked_scatter pow_ neg_ exp_ sqrt_ abs_ clamp_min clamp_max element_size nelement
+is_contiguous stride""".split()
+FUNCTION_NAMES = """add sub mul div pow neg eq ne lt le gt ge reciprocal square log1p expm1 floor ceil
+round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose equal
+reshape permute transpose t squeeze unsqueeze flatten narrow mm bmm dot outer unique diag
+diagonal logsumexp erf lerp broadcast_to meshgrid argwhere count_nonzero tensordot""".split()
+
+
+def test_every_listed_name_exists():
+    assert [n for n in METHOD_NAMES if not hasattr(Tensor, n)] == []
+    assert [n for n in FUNCTION_NAMES if not hasattr(mg, n)] == []
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "trunc", "sign", "square", "log1p",
+                                  "expm1", "log2", "erf", "reciprocal", "neg", "isnan", "isinf",
+                                  "isfinite", "logical_not"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+def test_integer_inputs_match_torch(name, dtype):
+    torch = require_torch()
+    x = np.array([[0, 1, 3], [4, 2, 7]], dtype=dtype)
+    out, expected = getattr(mg.tensor(x), name)(), getattr(torch.from_numpy(x), name)()
+    assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_allclose(out.numpy().astype(np.float64),
+                               expected.numpy().astype(np.float64), rtol=1e-6)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+def test_integer_division_modes_match_torch(mode):
+    torch = require_torch()
+    a = np.array([-7, 7, -8, 8, 0, 9, -9], dtype=np.int64)
+    b = np.array([2, -2, 3, 3, 5, -4, -4], dtype=np.int64)
+    out = mg.tensor(a).div(mg.tensor(b), rounding_mode=mode)
+    expected = torch.from_numpy(a).div(torch.from_numpy(b), rounding_mode=mode)
+    assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    assert mg.div(mg.tensor(a), 2, rounding_mode=mode).tolist() == \
+        torch.div(torch.from_numpy(a), 2, rounding_mode=mode).tolist()
+
+
+def test_division_errors():
+    with pytest.raises(ZeroDivisionError):
+        mg.tensor([1, 2]).div(mg.tensor([1, 0]), rounding_mode="trunc")
+    with pytest.raises(ValueError, match="rounding_mode"):
+        mg.tensor([1.0]).div(2.0, rounding_mode="round")
+
+
+@pytest.mark.torch
+def test_nan_inf_tests_and_closeness_match_torch():
+    torch = require_torch()
+    a = np.array([1.0, np.nan, np.inf, -np.inf, 1.0, 0.0, 1e-9])
+    b = np.array([1.0 + 1e-6, np.nan, np.inf, np.inf, 1.1, 1e-9, 0.0])
+    A, B, TA, TB = mg.tensor(a), mg.tensor(b), torch.from_numpy(a), torch.from_numpy(b)
+    for name in ["isnan", "isinf", "isfinite"]:
+        assert getattr(A, name)().tolist() == getattr(TA, name)().tolist()
+    for kwargs in [{}, dict(equal_nan=True), dict(rtol=0.2), dict(atol=0.0, rtol=0.0)]:
+        assert A.isclose(B, **kwargs).tolist() == TA.isclose(TB, **kwargs).tolist()
+        assert mg.allclose(A, B, **kwargs) is bool(torch.allclose(TA, TB, **kwargs))
+    assert mg.allclose(mg.tensor([1.0, 2.0]), mg.tensor([1.0, 2.0 + 1e-7])) is True
+    assert mg.equal(A, A) is False                       # NaN is never equal, as in torch
+    assert mg.equal(B[:1], B[:1]) is True
+    assert mg.equal(mg.tensor([1.0, 2.0]), mg.tensor([[1.0, 2.0]])) is False  # shapes differ
+    assert mg.isclose(mg.tensor([1, 2]), mg.tensor([1, 3])).tolist() == [True, False]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_logsumexp_infinities_and_large_values(dtype):
+    torch = require_torch()
+    x = np.array([[-np.inf, -np.inf], [np.inf, 1.0], [60.0, 59.0], [-np.inf, 2.0]], dtype=dtype)
+    if dtype == np.float16:
+        x[2] = [20.0, 19.0]                           # exp(20) overflows float16 itself
+    out, expected = mg.tensor(x).logsumexp(1), torch.from_numpy(x).logsumexp(1)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.numpy().astype(np.float64), expected.double().numpy(),
+                               rtol=1e-3)
+    assert mg.logsumexp(mg.tensor(np.zeros((0, 3), dtype)), dim=0).tolist() == [-np.inf] * 3
+
+
+def test_rounding_has_zero_gradient():
+    x = mg.tensor([-1.5, -0.5, 0.5, 2.25], requires_grad=True)
+    for name in ["floor", "ceil", "round", "trunc", "sign"]:
+        x.grad = None
+        getattr(x, name)().sum().backward()
+        assert x.grad.tolist() == [0.0] * 4
+    assert mg.round(mg.tensor([0.5, 1.5, 2.5, -0.5])).tolist() == [0.0, 2.0, 2.0, -0.0]
+
+
+@pytest.mark.torch
+@SETTINGS
+@given(data=st.data())
+def test_unique_matches_torch(data):
+    torch = require_torch()
+    x = data.draw(hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+                             elements=st.integers(-3, 3)), label="x")
+    dim = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1), label="dim")
+    out = mg.tensor(x).unique(return_inverse=True, return_counts=True, dim=dim)
+    expected = torch.from_numpy(x).unique(return_inverse=True, return_counts=True, dim=dim)
+    for o, e in zip(out, expected):
+        assert str(o.dtype) == str(e.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(o.numpy(), e.numpy())
+    np.testing.assert_array_equal(mg.unique(mg.tensor(x)).numpy(), torch.unique(
+        torch.from_numpy(x)).numpy())
+
+
+@pytest.mark.parametrize("op, shapes, message", [
+    ("mm", [(2, 3, 4), (4, 2)], "mm: self must be a 2-D"),
+    ("mm", [(2, 3), (4, 2)], "mm: mat1 and mat2 shapes"),
+    ("bmm", [(2, 3), (3, 2)], "bmm: batch1 must be a 3-D"),
+    ("bmm", [(2, 2, 3), (3, 3, 2)], "bmm: shapes"),
+    ("dot", [(2, 3), (3,)], "dot: self must be a 1-D"),
+    ("dot", [(2,), (3,)], "dot: inconsistent"),
+    ("outer", [(2, 1), (3,)], "outer: self must be a 1-D"),
+    ("tensordot", [(2, 3), (3, 2)], "tensordot: contracted"),
+])
+def test_product_shape_errors(op, shapes, message):
+    with pytest.raises(mg.ShapeError, match=message):
+        getattr(mg, op)(*[mg.zeros(s) for s in shapes])
+
+
+def test_view_errors():
+    x = mg.zeros(2, 3)
+    with pytest.raises(mg.IndexOutOfRangeError, match="narrow"):
+        x.narrow(1, 2, 2)
+    with pytest.raises(mg.IndexOutOfRangeError, match="select"):
+        x.select(0, 2)
+    with pytest.raises(mg.ShapeError, match="t: "):
+        mg.zeros(2, 3, 4).t()
+    with pytest.raises(mg.ShapeError, match="diag"):
+        mg.zeros(2, 2, 2).diag()
+    with pytest.raises(mg.ShapeError, match="masked_scatter"):
+        x.masked_scatter(mg.ones(2, 3).bool(), mg.zeros(5))
+    with pytest.raises(mg.DTypeError, match="dot"):
+        mg.dot(mg.zeros(2), mg.zeros(2, dtype=mg.float64))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, args", [("pow_", (2,)), ("neg_", ()), ("exp_", ()),
+                                        ("sqrt_", ()), ("abs_", ())])
+def test_in_place_forms_match_torch(name, args):
+    torch = require_torch()
+    x = np.array([[0.5, 1.5], [2.0, 0.25]])
+    a, ta = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    b, tb = a * 1.0, ta * 1.0
+    assert getattr(b, name)(*args) is b
+    getattr(tb, name)(*args)
+    np.testing.assert_allclose(b.numpy(), tb.detach().numpy())
+    (b * b).sum().backward()
+    (tb * tb).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy())
+
+
+@pytest.mark.torch
+def test_layout_queries_match_torch():
+    torch = require_torch()
+    x = np.arange(24.0).reshape(2, 3, 4)
+    for dtype in [np.float32, np.float16, np.int64, np.bool_]:
+        a, ta = mg.tensor(x.astype(dtype)), torch.from_numpy(x.astype(dtype))
+        assert a.element_size() == ta.element_size()
+        assert a.nelement() == ta.nelement() == 24
+        assert a.stride() == ta.stride() and a.stride(1) == ta.stride(1)
+        assert a.is_contiguous() and ta.is_contiguous()
+        assert a.transpose(0, 2).stride() == ta.transpose(0, 2).stride()
+        assert a.transpose(0, 2).is_contiguous() == ta.transpose(0, 2).is_contiguous()
+
+
+@pytest.mark.torch
+def test_shape_functions_and_selections_match_torch():
+    torch = require_torch()
+    x = np.arange(24.0).reshape(2, 1, 3, 4) % 5
+    a, ta = mg.tensor(x), torch.from_numpy(x)
+    pairs = [(mg.reshape(a, (4, 6)), torch.reshape(ta, (4, 6))),
+             (mg.permute(a, (3, 0, 2, 1)), torch.permute(ta, (3, 0, 2, 1))),
+             (mg.transpose(a, 0, 2), torch.transpose(ta, 0, 2)),
+             (mg.squeeze(a, 1), torch.squeeze(ta, 1)), (mg.squeeze(a), torch.squeeze(ta)),
+             (mg.unsqueeze(a, -1), torch.unsqueeze(ta, -1)),
+             (mg.flatten(a, 1, 2), torch.flatten(ta, 1, 2)),
+             (mg.broadcast_to(a, (3, 2, 5, 3, 4)), torch.broadcast_to(ta, (3, 2, 5, 3, 4))),
+             (mg.t(a[0, 0]), torch.t(ta[0, 0])),
+             (mg.argwhere(a), torch.argwhere(ta)), (a.argwhere(), ta.argwhere()),
+             (mg.count_nonzero(a), torch.count_nonzero(ta)),
+             (mg.count_nonzero(a, dim=2), torch.count_nonzero(ta, dim=2)),
+             (mg.add(a, a, alpha=3), torch.add(ta, ta, alpha=3)),
+             (mg.sub(a, 1, alpha=2), torch.sub(ta, 1, alpha=2))]
+    for out, expected in pairs:
+        assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(out.numpy(), expected.numpy())
