@@ -12,7 +12,6 @@ From one table of specs:
   float64, float32 and float16, over hypothesis-drawn shapes (broadcast pairs included).
 Then the edge cases one by one: integer dtypes, rounding modes, NaN / inf, errors.
 """
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable
