@@ -52,6 +52,19 @@ from .generator import Generator  # noqa: E402
 from .sampling import bernoulli, multinomial, normal, randperm  # noqa: E402
 from .ops.scatter import index_add, index_copy, index_fill, scatter, scatter_add  # noqa: E402
 from .typeinfo import finfo, iinfo, is_floating_point, is_tensor, numel  # noqa: E402
+# alias15: everyday torch functions (issue 15): arithmetic and comparison by name, more
+# unary math and rounding, float tests, shape functions, views and products
+from .ops.elementwise import (eq, ge, gt, isfinite, le, logical_and, logical_not,  # noqa: E402
+                              logical_or, lt, mul, ne, neg, pow, reciprocal)
+from .ops.math_extra import (allclose, ceil, count_nonzero, equal, erf, expm1, floor,  # noqa: E402
+                             isclose, isinf, isnan, lerp, log1p, log2, logsumexp, round, sign,
+                             square, trunc, clamp_max, clamp_min)
+from .ops.math_extra import add_alpha as add, div_mode as div, sub_alpha as sub  # noqa: E402
+from .ops.shape import (broadcast_to, flatten, permute, reshape, squeeze, transpose,  # noqa: E402
+                        unsqueeze)
+from .ops.views_extra import (argwhere, bmm, diag, diagonal, dot, meshgrid, mm, narrow,  # noqa: E402
+                              masked_scatter, movedim, outer, select, t, tensordot, tile,
+                              unique)
 
 __version__ = "0.1.0"
 

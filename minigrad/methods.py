@@ -18,6 +18,7 @@ from .ops import division, norms, rearrange, scan, sorting  # ops15
 from .ops.softmax import log_softmax, softmax
 from . import creation, sampling, typeinfo  # noqa: E402  (create15)
 from .ops import scatter  # noqa: E402  (create15)
+from .ops import math_extra as mx, views_extra as vx  # noqa: E402  (alias15)
 from .tensor import Tensor
 
 
@@ -166,6 +167,13 @@ div_ = _in_place("div_", ew.div)
 clamp_ = _in_place("clamp_", ew.clip)
 masked_fill_ = _in_place("masked_fill_", ew.masked_fill)
 
+def _stride(self, dim=None):
+    """torch.Tensor.stride(): the step between neighbours along each dim, in elements
+    (alias15)."""
+    steps = tuple(s // self.dtype.itemsize for s in self.array.strides)
+    return steps if dim is None else steps[dim]
+
+
 METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
     "masked_fill_": masked_fill_,
@@ -251,6 +259,30 @@ METHODS = {
     "index_fill": scatter.index_fill, "index_add": scatter.index_add,
     "index_add_": scatter.index_add_, "index_copy": scatter.index_copy,
     "index_copy_": scatter.index_copy_,
+    # alias15: everyday torch methods (issue 15): arithmetic and comparison by name, more
+    # unary math and rounding (ops/math_extra.py), views and products (ops/views_extra.py),
+    # more in-place forms, and memory layout queries
+    "add": mx.add_alpha, "sub": mx.sub_alpha, "mul": ew.mul, "pow": ew.pow, "neg": ew.neg,
+    "div": mx.div_mode, "reciprocal": ew.reciprocal, "square": mx.square,
+    "eq": ew.eq, "ne": ew.ne, "lt": ew.lt, "le": ew.le, "gt": ew.gt, "ge": ew.ge,
+    "where": lambda self, condition, other: ew.where(condition, self, other),
+    "log1p": mx.log1p, "expm1": mx.expm1, "log2": mx.log2, "erf": mx.erf,
+    "floor": mx.floor, "ceil": mx.ceil, "round": mx.round, "sign": mx.sign, "trunc": mx.trunc,
+    "isnan": mx.isnan, "isinf": mx.isinf, "isfinite": ew.isfinite,
+    "logical_not": ew.logical_not, "logical_and": ew.logical_and, "logical_or": ew.logical_or,
+    "allclose": mx.allclose, "isclose": mx.isclose, "equal": mx.equal,
+    "logsumexp": mx.logsumexp, "lerp": mx.lerp, "clamp_min": mx.clamp_min,
+    "clamp_max": mx.clamp_max, "count_nonzero": mx.count_nonzero,
+    "t": vx.t, "narrow": vx.narrow, "select": vx.select, "mm": vx.mm, "bmm": vx.bmm,
+    "dot": vx.dot, "outer": vx.outer, "unique": vx.unique, "diag": vx.diag,
+    "diagonal": vx.diagonal, "tile": vx.tile, "movedim": vx.movedim,
+    "masked_scatter": vx.masked_scatter, "argwhere": vx.argwhere,
+    "pow_": _in_place("pow_", ew.pow), "neg_": _in_place("neg_", ew.neg),
+    "exp_": _in_place("exp_", ew.exp), "sqrt_": _in_place("sqrt_", ew.sqrt),
+    "abs_": _in_place("abs_", ew.abs),
+    "element_size": lambda self: self.dtype.itemsize, "nelement": lambda self: self.numel(),
+    "is_contiguous": lambda self, memory_format=None: bool(self.array.flags.c_contiguous),
+    "stride": _stride,
 }
 
 for _name, _method in METHODS.items():

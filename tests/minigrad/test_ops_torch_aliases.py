@@ -1,0 +1,533 @@
+"""Issue 15 (alias15): the everyday torch methods and functions a plain PyTorch program
+calls: arithmetic and comparisons by name (add(alpha=), div(rounding_mode=), eq, ...),
+log1p / expm1 / log2 / erf, the rounding family, isnan / isinf / isclose / allclose /
+equal, logsumexp, lerp, t / narrow / select / diag / diagonal / tile / movedim,
+masked_scatter, mm / bmm / dot / outer / tensordot, meshgrid, unique, in-place forms
+and the layout queries (stride, is_contiguous, element_size, nelement).
+
+From one table of specs:
+* `test_gradcheck`: float64 central differences (`minigrad.gradcheck`) for every
+  differentiable op (rounding ops too: their gradient is zero away from the jumps);
+* `test_matches_torch`: values, dtypes and every input gradient equal PyTorch's in
+  float64, float32 and float16, over hypothesis-drawn shapes (broadcast pairs included).
+Then the edge cases one by one: integer dtypes, rounding modes, NaN / inf, errors.
+"""
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+from minigrad.tensor import Tensor
+from testutil import FRESH_CASES, require_torch
+
+EXAMPLES = int(os.environ.get("MINIGRAD_EXAMPLES", "5"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FRESH_CASES,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# ------------------------------------------------------------------ drawing inputs
+@dataclass
+class Case:
+    values: list                         # float64 arrays: the differentiable inputs
+    params: dict = field(default_factory=dict)
+
+
+def rng(data):
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
+def shape_of(data, min_dims=0, max_dims=3, min_side=1, max_side=4):
+    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                                      max_side=max_side), label="shape")
+
+
+def pair_shapes(data, n=2):
+    return data.draw(hnp.mutually_broadcastable_shapes(num_shapes=n, max_dims=3, min_side=1,
+                                                       max_side=3), label="shapes").input_shapes
+
+
+def unary(kind):
+    """One input; `kind` keeps it where the op is smooth (and float16 rounds alike)."""
+    def draw(data):
+        r = rng(data)
+        shape = shape_of(data)
+        if kind == "log1p":
+            x = r.uniform(-0.8, 3.0, shape)
+        elif kind == "positive":
+            x = r.uniform(0.25, 4.0, shape)
+        elif kind == "steps":        # away from the jumps of floor, ceil, round, trunc, sign
+            x = r.integers(-4, 5, shape) + r.choice([0.125, 0.375, 0.625, 0.875], shape)
+        else:
+            x = r.standard_normal(shape)
+        return Case([x])
+    return draw
+
+
+def binary(kind="any"):
+    def draw(data):
+        r = rng(data)
+        sa, sb = pair_shapes(data)
+        a = r.standard_normal(sa)
+        b = r.uniform(0.5, 2.0, sb) * r.choice([-1.0, 1.0], sb) if kind == "divisor" else \
+            r.standard_normal(sb)
+        if kind == "pow":
+            a = r.uniform(0.5, 2.0, sa)
+        return Case([a, b])
+    return draw
+
+
+def draw_division(data):
+    """a = (q + f) * b with f in [0.1, 0.9]: a / b stays away from the integers."""
+    r = rng(data)
+    shape = shape_of(data)
+    b = r.uniform(0.5, 2.0, shape) * r.choice([-1.0, 1.0], shape)
+    a = (r.integers(-3, 4, shape) + r.uniform(0.1, 0.9, shape)) * b
+    return Case([a, b], dict(mode=data.draw(st.sampled_from(["trunc", "floor"]))))
+
+
+def draw_alpha(data):
+    case = binary()(data)
+    case.params["alpha"] = data.draw(st.sampled_from([1, 2, -0.5]), label="alpha")
+    return case
+
+
+def draw_lerp(data):
+    r = rng(data)
+    sa, sb, sw = pair_shapes(data, 3)
+    if data.draw(st.booleans(), label="scalar weight"):
+        return Case([r.standard_normal(sa), r.standard_normal(sb)], dict(w=0.3))
+    return Case([r.standard_normal(sa), r.standard_normal(sb), r.uniform(0, 1, sw)])
+
+
+def draw_compare(data):
+    """Halves in [-1, 1]: exact in float16, with ties."""
+    r = rng(data)
+    sa, sb = pair_shapes(data)
+    return Case([r.integers(-2, 3, sa) / 2, r.integers(-2, 3, sb) / 2])
+
+
+def draw_logsumexp(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, min_dims=1)) * 3
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1) |
+                    st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, max_size=x.ndim,
+                             unique_by=lambda d: d % x.ndim).map(tuple), label="dim")
+    return Case([x], dict(dim=dim, keepdim=data.draw(st.booleans(), label="keepdim")))
+
+
+def draw_t(data):
+    return Case([rng(data).standard_normal(shape_of(data, 0, 2))])
+
+
+def draw_narrow(data):
+    x = rng(data).standard_normal(shape_of(data, min_dims=1))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    n = x.shape[dim]
+    start = data.draw(st.integers(-n, n - 1), label="start")
+    length = data.draw(st.integers(0, n - start % n), label="length")
+    return Case([x], dict(dim=dim, start=start, length=length))
+
+
+def draw_select(data):
+    x = rng(data).standard_normal(shape_of(data, min_dims=1))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    n = x.shape[dim]
+    return Case([x], dict(dim=dim, index=data.draw(st.integers(-n, n - 1), label="index")))
+
+
+def draw_diag(data):
+    x = rng(data).standard_normal(shape_of(data, 1, 2))
+    return Case([x], dict(diagonal=data.draw(st.integers(-3, 3), label="diagonal")))
+
+
+def draw_diagonal(data):
+    x = rng(data).standard_normal(shape_of(data, 2, 4))
+    d1, d2 = data.draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=2, max_size=2,
+                                unique_by=lambda d: d % x.ndim), label="dims")
+    return Case([x], dict(offset=data.draw(st.integers(-3, 3)), dim1=d1, dim2=d2))
+
+
+def draw_tile(data):
+    x = rng(data).standard_normal(shape_of(data))
+    return Case([x], dict(dims=tuple(data.draw(st.lists(st.integers(1, 3), max_size=4)))))
+
+
+def draw_movedim(data):
+    x = rng(data).standard_normal(shape_of(data, min_dims=1))
+    n = data.draw(st.integers(1, x.ndim), label="count")
+    one = st.integers(-x.ndim, x.ndim - 1)
+    src, dst = (tuple(data.draw(st.lists(one, min_size=n, max_size=n,
+                                         unique_by=lambda d: d % x.ndim))) for _ in range(2))
+    return Case([x], dict(source=src, destination=dst))
+
+
+def draw_masked_scatter(data):
+    r = rng(data)
+    shape = shape_of(data)
+    mask_shape = data.draw(st.integers(0, len(shape)), label="mask dims")
+    mask = np.asarray(r.random(shape[mask_shape:]) < 0.5)
+    n = int(np.broadcast_to(mask, shape).sum())
+    return Case([r.standard_normal(shape), r.standard_normal(n + data.draw(st.integers(0, 2)))],
+                dict(mask=mask))
+
+
+def draw_products(op):
+    def draw(data):
+        r = rng(data)
+        n, m, p, b = (data.draw(st.integers(1, 4)) for _ in range(4))
+        shapes = {"mm": [(n, m), (m, p)], "bmm": [(b, n, m), (b, m, p)], "dot": [(n,), (n,)],
+                  "outer": [(n,), (m,)]}[op]
+        return Case([r.standard_normal(s) for s in shapes])
+    return draw
+
+
+def draw_tensordot(data):
+    r = rng(data)
+    a_shape = shape_of(data, 1, 3)
+    k = data.draw(st.integers(0, len(a_shape)), label="dims")
+    extra = shape_of(data, 0, 2)
+    if data.draw(st.booleans(), label="pairs") and k:
+        perm = tuple(data.draw(st.permutations(range(k))))
+        con = list(range(len(a_shape) - k, len(a_shape)))
+        b_shape = tuple(a_shape[con[i]] for i in perm) + extra
+        dims = ([con[i] for i in perm], list(range(k)))
+    else:
+        b_shape, dims = a_shape[len(a_shape) - k:] + extra, k
+    return Case([r.standard_normal(a_shape), r.standard_normal(b_shape)], dict(dims=dims))
+
+
+def draw_meshgrid(data):
+    r = rng(data)
+    n = data.draw(st.integers(1, 3), label="count")
+    return Case([r.standard_normal(data.draw(st.integers(1, 3))) for _ in range(n)],
+                dict(indexing=data.draw(st.sampled_from(["ij", "xy"]))))
+
+
+def draw_where(data):
+    r = rng(data)
+    sa, sb, sc = pair_shapes(data, 3)
+    return Case([r.standard_normal(sa), r.standard_normal(sb)], dict(cond=np.asarray(r.random(sc) < 0.5)))
+
+
+# ------------------------------------------------------------------ the table
+@dataclass
+class Spec:
+    name: str
+    draw: Callable
+    mg: Callable
+    torch: Callable
+    gradcheck: bool = True
+    half: bool = True                    # also compared in float16
+
+    def __repr__(self):
+        return self.name
+
+
+def both(name, **fixed):
+    """The same call on minigrad and torch: x.name(*others, **params)."""
+    return lambda *xs, **p: getattr(xs[0], name)(*xs[1:], **fixed, **p)
+
+
+SPECS = [
+    *(Spec(n, unary(k), both(n), both(n)) for n, k in [
+        ("log1p", "log1p"), ("expm1", "any"), ("log2", "positive"), ("erf", "any"),
+        ("square", "any"), ("reciprocal", "positive"), ("neg", "any"), ("floor", "steps"),
+        ("ceil", "steps"), ("round", "steps"), ("trunc", "steps"), ("sign", "steps")]),
+    Spec("round_decimals", unary("steps"), both("round", decimals=1), both("round", decimals=1)),
+    *(Spec(n, unary("any"), both(n), both(n), gradcheck=False)
+      for n in ["isnan", "isinf", "isfinite", "logical_not"]),
+    Spec("add_alpha", draw_alpha, both("add"), both("add")),
+    Spec("sub_alpha", draw_alpha, both("sub"), both("sub")),
+    Spec("mul", binary(), both("mul"), both("mul")),
+    Spec("div", binary("divisor"), both("div"), both("div")),
+    Spec("pow", binary("pow"), both("pow"), both("pow")),
+    Spec("div_rounding", draw_division,
+         lambda a, b, mode: a.div(b, rounding_mode=mode),
+         lambda a, b, mode: a.div(b, rounding_mode=mode)),
+    *(Spec(n, draw_compare, both(n), both(n), gradcheck=False)
+      for n in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "isclose"]),
+    Spec("lerp", draw_lerp, lambda a, b, w: a.lerp(b, w), lambda a, b, w: a.lerp(b, w)),
+    Spec("where", draw_where,
+         lambda a, b, cond: a.where(mg.tensor(cond), b),
+         lambda a, b, cond: a.where(__import__("torch").from_numpy(cond), b)),
+    Spec("logsumexp", draw_logsumexp, both("logsumexp"), both("logsumexp")),
+    Spec("mg.logsumexp", draw_logsumexp, lambda x, **p: mg.logsumexp(x, **p),
+         lambda x, **p: __import__("torch").logsumexp(x, **p)),
+    Spec("clamp_min", unary("any"), both("clamp_min", min=0.25), both("clamp_min", min=0.25)),
+    Spec("clamp_max", unary("any"), both("clamp_max", max=-0.25), both("clamp_max", max=-0.25)),
+    Spec("t", draw_t, both("t"), both("t")),
+    Spec("narrow", draw_narrow, both("narrow"), both("narrow")),
+    Spec("select", draw_select, both("select"), both("select")),
+    Spec("diag", draw_diag, both("diag"), both("diag")),
+    Spec("diagonal", draw_diagonal, both("diagonal"), both("diagonal")),
+    Spec("tile", draw_tile, lambda x, dims: x.tile(dims), lambda x, dims: x.tile(dims)),
+    Spec("movedim", draw_movedim, both("movedim"), both("movedim")),
+    Spec("masked_scatter", draw_masked_scatter,
+         lambda x, s, mask: x.masked_scatter(mg.tensor(mask), s),
+         lambda x, s, mask: x.masked_scatter(__import__("torch").from_numpy(mask), s)),
+    *(Spec(n, draw_products(n), both(n), both(n)) for n in ["mm", "bmm", "dot", "outer"]),
+    Spec("tensordot", draw_tensordot, lambda a, b, dims: mg.tensordot(a, b, dims=dims),
+         lambda a, b, dims: __import__("torch").tensordot(a, b, dims=dims)),
+    Spec("meshgrid", draw_meshgrid, lambda *xs, indexing: mg.meshgrid(*xs, indexing=indexing),
+         lambda *xs, indexing: __import__("torch").meshgrid(*xs, indexing=indexing)),
+]
+
+
+def outputs(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.gradcheck], ids=repr)
+@settings(SETTINGS, max_examples=max(2, EXAMPLES // 2))
+@given(data=st.data())
+def test_gradcheck(spec, data):
+    case = spec.draw(data)
+    xs = [Tensor(np.array(v, np.float64), requires_grad=True) for v in case.values]
+    assert mg.gradcheck(lambda *t: sum(o.sum() * (i + 1) for i, o in
+                                       enumerate(outputs(spec.mg(*t, **case.params)))), xs)
+
+
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5, np.float16: 1e-2}
+
+
+def close(actual, expected, dtype):
+    a = np.asarray(actual.numpy(), dtype=np.float64)
+    e = expected.detach().double().numpy()
+    assert a.shape == e.shape, f"shape {a.shape} != {e.shape}"
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(a, e, rtol=tol, atol=tol * max(1.0, float(np.abs(e).max(initial=0))))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16],
+                         ids=["float64", "float32", "float16"])
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+@SETTINGS
+@given(data=st.data())
+def test_matches_torch(spec, dtype, data):
+    torch = require_torch()
+    case = spec.draw(data)
+    arrays = [np.asarray(v, dtype=dtype) for v in case.values]
+    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    outs, touts = outputs(spec.mg(*xs, **case.params)), outputs(spec.torch(*ts, **case.params))
+    assert len(outs) == len(touts)
+    for o, t in zip(outs, touts):
+        assert str(o.dtype) == str(t.dtype).replace("torch.", ""), (o.dtype, t.dtype)
+        if o.dtype.kind == "f":
+            close(o, t, dtype)
+        else:
+            np.testing.assert_array_equal(o.numpy(), t.numpy())
+    floats = [(o, t) for o, t in zip(outs, touts) if o.dtype.kind == "f"]
+    if not any(t.requires_grad for _, t in floats):
+        return
+    weights = [np.random.default_rng(1).standard_normal(o.shape).astype(dtype) for o, _ in floats]
+    grads = mg.grad([o for o, _ in floats], xs, grad_outputs=[Tensor(w) for w in weights],
+                    allow_unused=True)
+    tgrads = torch.autograd.grad([t for _, t in floats], ts, allow_unused=True,
+                                 grad_outputs=[torch.from_numpy(w) for w in weights])
+    for x, g, tg in zip(xs, grads, tgrads):
+        g = Tensor(np.zeros(x.shape, x.dtype)) if g is None else g
+        tg = torch.zeros(x.shape, dtype=ts[0].dtype) if tg is None else tg
+        assert g.dtype == x.dtype
+        close(g, tg, dtype)
+
+
+# ------------------------------------------------------------------ one by one
+METHOD_NAMES = """add sub mul div pow neg eq ne lt le gt ge where reciprocal square log1p expm1 floor
+ceil round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose
+equal log2 t narrow select mm bmm dot outer unique diag diagonal logsumexp erf lerp tile movedim
+masked_scatter pow_ neg_ exp_ sqrt_ abs_ clamp_min clamp_max element_size nelement
+is_contiguous stride""".split()
+FUNCTION_NAMES = """add sub mul div pow neg eq ne lt le gt ge reciprocal square log1p expm1 floor ceil
+round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose equal
+reshape permute transpose t squeeze unsqueeze flatten narrow mm bmm dot outer unique diag
+diagonal logsumexp erf lerp broadcast_to meshgrid argwhere count_nonzero tensordot""".split()
+
+
+def test_every_listed_name_exists():
+    assert [n for n in METHOD_NAMES if not hasattr(Tensor, n)] == []
+    assert [n for n in FUNCTION_NAMES if not hasattr(mg, n)] == []
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "trunc", "sign", "square", "log1p",
+                                  "expm1", "log2", "erf", "reciprocal", "neg", "isnan", "isinf",
+                                  "isfinite", "logical_not"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+def test_integer_inputs_match_torch(name, dtype):
+    torch = require_torch()
+    x = np.array([[0, 1, 3], [4, 2, 7]], dtype=dtype)
+    out, expected = getattr(mg.tensor(x), name)(), getattr(torch.from_numpy(x), name)()
+    assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_allclose(out.numpy().astype(np.float64),
+                               expected.numpy().astype(np.float64), rtol=1e-6)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+def test_integer_division_modes_match_torch(mode):
+    torch = require_torch()
+    a = np.array([-7, 7, -8, 8, 0, 9, -9], dtype=np.int64)
+    b = np.array([2, -2, 3, 3, 5, -4, -4], dtype=np.int64)
+    out = mg.tensor(a).div(mg.tensor(b), rounding_mode=mode)
+    expected = torch.from_numpy(a).div(torch.from_numpy(b), rounding_mode=mode)
+    assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    assert mg.div(mg.tensor(a), 2, rounding_mode=mode).tolist() == \
+        torch.div(torch.from_numpy(a), 2, rounding_mode=mode).tolist()
+
+
+def test_division_errors():
+    with pytest.raises(ZeroDivisionError):
+        mg.tensor([1, 2]).div(mg.tensor([1, 0]), rounding_mode="trunc")
+    with pytest.raises(ValueError, match="rounding_mode"):
+        mg.tensor([1.0]).div(2.0, rounding_mode="round")
+
+
+@pytest.mark.torch
+def test_nan_inf_tests_and_closeness_match_torch():
+    torch = require_torch()
+    a = np.array([1.0, np.nan, np.inf, -np.inf, 1.0, 0.0, 1e-9])
+    b = np.array([1.0 + 1e-6, np.nan, np.inf, np.inf, 1.1, 1e-9, 0.0])
+    A, B, TA, TB = mg.tensor(a), mg.tensor(b), torch.from_numpy(a), torch.from_numpy(b)
+    for name in ["isnan", "isinf", "isfinite"]:
+        assert getattr(A, name)().tolist() == getattr(TA, name)().tolist()
+    for kwargs in [{}, dict(equal_nan=True), dict(rtol=0.2), dict(atol=0.0, rtol=0.0)]:
+        assert A.isclose(B, **kwargs).tolist() == TA.isclose(TB, **kwargs).tolist()
+        assert mg.allclose(A, B, **kwargs) is bool(torch.allclose(TA, TB, **kwargs))
+    assert mg.allclose(mg.tensor([1.0, 2.0]), mg.tensor([1.0, 2.0 + 1e-7])) is True
+    assert mg.equal(A, A) is False                       # NaN is never equal, as in torch
+    assert mg.equal(B[:1], B[:1]) is True
+    assert mg.equal(mg.tensor([1.0, 2.0]), mg.tensor([[1.0, 2.0]])) is False  # shapes differ
+    assert mg.isclose(mg.tensor([1, 2]), mg.tensor([1, 3])).tolist() == [True, False]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_logsumexp_infinities_and_large_values(dtype):
+    torch = require_torch()
+    x = np.array([[-np.inf, -np.inf], [np.inf, 1.0], [60.0, 59.0], [-np.inf, 2.0]], dtype=dtype)
+    if dtype == np.float16:
+        x[2] = [20.0, 19.0]                           # exp(20) overflows float16 itself
+    out, expected = mg.tensor(x).logsumexp(1), torch.from_numpy(x).logsumexp(1)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.numpy().astype(np.float64), expected.double().numpy(),
+                               rtol=1e-3)
+    assert mg.logsumexp(mg.tensor(np.zeros((0, 3), dtype)), dim=0).tolist() == [-np.inf] * 3
+
+
+def test_rounding_has_zero_gradient():
+    x = mg.tensor([-1.5, -0.5, 0.5, 2.25], requires_grad=True)
+    for name in ["floor", "ceil", "round", "trunc", "sign"]:
+        x.grad = None
+        getattr(x, name)().sum().backward()
+        assert x.grad.tolist() == [0.0] * 4
+    assert mg.round(mg.tensor([0.5, 1.5, 2.5, -0.5])).tolist() == [0.0, 2.0, 2.0, -0.0]
+
+
+@pytest.mark.torch
+@SETTINGS
+@given(data=st.data())
+def test_unique_matches_torch(data):
+    torch = require_torch()
+    x = data.draw(hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+                             elements=st.integers(-3, 3)), label="x")
+    dim = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1), label="dim")
+    out = mg.tensor(x).unique(return_inverse=True, return_counts=True, dim=dim)
+    expected = torch.from_numpy(x).unique(return_inverse=True, return_counts=True, dim=dim)
+    for o, e in zip(out, expected):
+        assert str(o.dtype) == str(e.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(o.numpy(), e.numpy())
+    np.testing.assert_array_equal(mg.unique(mg.tensor(x)).numpy(), torch.unique(
+        torch.from_numpy(x)).numpy())
+
+
+@pytest.mark.parametrize("op, shapes, message", [
+    ("mm", [(2, 3, 4), (4, 2)], "mm: self must be a 2-D"),
+    ("mm", [(2, 3), (4, 2)], "mm: mat1 and mat2 shapes"),
+    ("bmm", [(2, 3), (3, 2)], "bmm: batch1 must be a 3-D"),
+    ("bmm", [(2, 2, 3), (3, 3, 2)], "bmm: shapes"),
+    ("dot", [(2, 3), (3,)], "dot: self must be a 1-D"),
+    ("dot", [(2,), (3,)], "dot: inconsistent"),
+    ("outer", [(2, 1), (3,)], "outer: self must be a 1-D"),
+    ("tensordot", [(2, 3), (3, 2)], "tensordot: contracted"),
+])
+def test_product_shape_errors(op, shapes, message):
+    with pytest.raises(mg.ShapeError, match=message):
+        getattr(mg, op)(*[mg.zeros(s) for s in shapes])
+
+
+def test_view_errors():
+    x = mg.zeros(2, 3)
+    with pytest.raises(mg.IndexOutOfRangeError, match="narrow"):
+        x.narrow(1, 2, 2)
+    with pytest.raises(mg.IndexOutOfRangeError, match="select"):
+        x.select(0, 2)
+    with pytest.raises(mg.ShapeError, match="t: "):
+        mg.zeros(2, 3, 4).t()
+    with pytest.raises(mg.ShapeError, match="diag"):
+        mg.zeros(2, 2, 2).diag()
+    with pytest.raises(mg.ShapeError, match="masked_scatter"):
+        x.masked_scatter(mg.ones(2, 3).bool(), mg.zeros(5))
+    with pytest.raises(mg.DTypeError, match="dot"):
+        mg.dot(mg.zeros(2), mg.zeros(2, dtype=mg.float64))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, args", [("pow_", (2,)), ("neg_", ()), ("exp_", ()),
+                                        ("sqrt_", ()), ("abs_", ())])
+def test_in_place_forms_match_torch(name, args):
+    torch = require_torch()
+    x = np.array([[0.5, 1.5], [2.0, 0.25]])
+    a, ta = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    b, tb = a * 1.0, ta * 1.0
+    assert getattr(b, name)(*args) is b
+    getattr(tb, name)(*args)
+    np.testing.assert_allclose(b.numpy(), tb.detach().numpy())
+    (b * b).sum().backward()
+    (tb * tb).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy())
+
+
+@pytest.mark.torch
+def test_layout_queries_match_torch():
+    torch = require_torch()
+    x = np.arange(24.0).reshape(2, 3, 4)
+    for dtype in [np.float32, np.float16, np.int64, np.bool_]:
+        a, ta = mg.tensor(x.astype(dtype)), torch.from_numpy(x.astype(dtype))
+        assert a.element_size() == ta.element_size()
+        assert a.nelement() == ta.nelement() == 24
+        assert a.stride() == ta.stride() and a.stride(1) == ta.stride(1)
+        assert a.is_contiguous() and ta.is_contiguous()
+        assert a.transpose(0, 2).stride() == ta.transpose(0, 2).stride()
+        assert a.transpose(0, 2).is_contiguous() == ta.transpose(0, 2).is_contiguous()
+
+
+@pytest.mark.torch
+def test_shape_functions_and_selections_match_torch():
+    torch = require_torch()
+    x = np.arange(24.0).reshape(2, 1, 3, 4) % 5
+    a, ta = mg.tensor(x), torch.from_numpy(x)
+    pairs = [(mg.reshape(a, (4, 6)), torch.reshape(ta, (4, 6))),
+             (mg.permute(a, (3, 0, 2, 1)), torch.permute(ta, (3, 0, 2, 1))),
+             (mg.transpose(a, 0, 2), torch.transpose(ta, 0, 2)),
+             (mg.squeeze(a, 1), torch.squeeze(ta, 1)), (mg.squeeze(a), torch.squeeze(ta)),
+             (mg.unsqueeze(a, -1), torch.unsqueeze(ta, -1)),
+             (mg.flatten(a, 1, 2), torch.flatten(ta, 1, 2)),
+             (mg.broadcast_to(a, (3, 2, 5, 3, 4)), torch.broadcast_to(ta, (3, 2, 5, 3, 4))),
+             (mg.t(a[0, 0]), torch.t(ta[0, 0])),
+             (mg.argwhere(a), torch.argwhere(ta)), (a.argwhere(), ta.argwhere()),
+             (mg.count_nonzero(a), torch.count_nonzero(ta)),
+             (mg.count_nonzero(a, dim=2), torch.count_nonzero(ta, dim=2)),
+             (mg.add(a, a, alpha=3), torch.add(ta, ta, alpha=3)),
+             (mg.sub(a, 1, alpha=2), torch.sub(ta, 1, alpha=2))]
+    for out, expected in pairs:
+        assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(out.numpy(), expected.numpy())
