@@ -68,6 +68,15 @@ def setitem(self, index_, value):
     self.array[index.as_index(index_)] = value
 
 
+def contiguous(self, memory_format=None):
+    """`self` if its memory is already in row-major (C) order, else a C-ordered copy that
+    gradients flow through (torch.Tensor.contiguous; `memory_format` is accepted and
+    ignored: minigrad has no channels-last layouts)."""
+    if self.array.flags.c_contiguous:
+        return self
+    return ew.Clone.apply(self)
+
+
 def clone(self):
     """A copy with its own memory; gradients flow back to `self` (torch.Tensor.clone)."""
     return ew.Clone.apply(self)
@@ -228,7 +237,7 @@ METHODS = {
     "transpose": shape.transpose,
     "swapaxes": shape.swapaxes, "expand": shape.expand, "broadcast_to": shape.broadcast_to,
     "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "split": shape.split,
-    "chunk": shape.chunk, "contiguous": lambda self: self,
+    "chunk": shape.chunk, "contiguous": contiguous,
     "view_as": lambda self, other: shape.reshape(self, other.shape),
     "sum_to_size": lambda self, *size: shape.sum_to(self, shape._shape_arg(size)),
     # ops15: sorting, scans and products, norms, rearranging, selection, // and %

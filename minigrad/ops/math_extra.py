@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
+from ..dtype import kind_of
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from . import division, special
@@ -151,13 +152,13 @@ def sign(a):
 # ------------------------------------------------------------------ float tests
 def isnan(a):
     """torch.isnan: a bool tensor, True where a is NaN (never for integers)."""
-    return Tensor._make(a.xp.isnan(a.array) if a.dtype.kind in "fc" else
+    return Tensor._make(a.xp.isnan(a.array) if kind_of(a.dtype) in "fc" else
                         a.xp.zeros(a.shape, np.bool_), False, None)
 
 
 def isinf(a):
     """torch.isinf: a bool tensor, True where a is +inf or -inf (never for integers)."""
-    return Tensor._make(a.xp.isinf(a.array) if a.dtype.kind in "fc" else
+    return Tensor._make(a.xp.isinf(a.array) if kind_of(a.dtype) in "fc" else
                         a.xp.zeros(a.shape, np.bool_), False, None)
 
 
@@ -199,7 +200,7 @@ def lerp(start, end, weight):
     """torch.lerp: start + weight * (end - start), broadcast; `weight` a number or a tensor.
     Differentiable in all three. Raises DTypeError for non-float tensors (as torch)."""
     for t in (start, end, weight):
-        if isinstance(t, Tensor) and t.dtype.kind != "f":
+        if isinstance(t, Tensor) and kind_of(t.dtype) != "f":
             raise DTypeError(f"lerp: expected floating point tensors, got {t.dtype}")
     return start + mul(sub(end, start), weight)
 

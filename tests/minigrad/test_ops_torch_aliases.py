@@ -531,3 +531,21 @@ def test_shape_functions_and_selections_match_torch():
     for out, expected in pairs:
         assert str(out.dtype) == str(expected.dtype).replace("torch.", "")
         np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+def test_contiguous_copies_only_when_the_layout_is_not_row_major():
+    torch = pytest.importorskip("torch")
+    x = mg.randn(3, 4, requires_grad=True)
+    assert x.contiguous() is x
+    y = x.t().contiguous()
+    assert y.is_contiguous() and not x.t().is_contiguous()
+    assert y.stride() == torch.zeros(4, 3).stride()
+    (y * mg.arange(12.0).reshape(4, 3)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(12.0).reshape(4, 3).T)
+
+
+def test_isnan_and_isinf_see_bfloat16_values():
+    pytest.importorskip("ml_dtypes")
+    b = mg.tensor([float("nan"), float("inf"), 1.0]).bfloat16()
+    assert mg.isnan(b).tolist() == [True, False, False]
+    assert mg.isinf(b).tolist() == [False, True, False]
