@@ -333,8 +333,8 @@ def pow(a, b):
                              f"(got a {a.dtype} tensor ** {b}, as PyTorch refuses too)")
         # (the exponent is rounded to the tensor's dtype first, as PyTorch's kernel does)
         return PowScalar.apply(as_operand(a, dtype, a), exponent=b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype == np.bool_:
-        return Pow.apply(a, b).astype(np.bool_)  # NumPy gives int8; PyTorch and logic: bool
+    if result_type(a, b) == np.bool_:    # bool ** bool, tensors or Python bools: bool, as
+        return binary(Pow, a, b).astype(np.bool_)   # PyTorch and logic (NumPy gives int8)
     return binary(Pow, a, b)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
 from ..dtype import is_half, kind_of
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from .dims import torch_dims
 from .gather_scatter import gather
@@ -134,6 +134,12 @@ def _reduce_input(a, op):
     return a
 
 
+def _check_floating(a, op):
+    if kind_of(a.dtype) != "f":
+        raise DTypeError(f"{op}: expected a floating point tensor, got {a.dtype} (as PyTorch: "
+                         "std and var only support floating point dtypes; use .float() first)")
+
+
 def _reduced_axes(axis, a, op):
     """The axes to reduce; a 0-d tensor accepts axis 0 or -1 and has none to reduce."""
     axes = normalize_axes(axis, a.ndim, op)
@@ -164,6 +170,7 @@ def mean(a, axis=None, keepdims=False):
 def var(a, axis=None, keepdims=False, correction=1):
     """Variance with PyTorch's default Bessel correction (`correction=0` is NumPy's)."""
     a = _reduce_input(a, "var")
+    _check_floating(a, "var")
     if is_half(a.dtype):             # the sum of squares and the count overflow float16
         return var(a.astype(np.float32), axis, keepdims, correction).astype(a.dtype)
     axes = _reduced_axes(axis, a, "var")
@@ -179,6 +186,7 @@ def std(a, axis=None, keepdims=False, correction=1, unbiased=None):
     if unbiased is not None:
         correction = int(bool(unbiased))
     a = _reduce_input(a, "std")
+    _check_floating(a, "std")
     if is_half(a.dtype):             # in float32, rounded once (as var)
         return std(a.astype(np.float32), axis, keepdims, correction).astype(a.dtype)
     return var(a, axis, keepdims, correction=correction) ** 0.5
