@@ -27,7 +27,6 @@ For the measured comparison run both back to back on a quiet machine:
 (the last prints both runs' validation losses by training minute and their tok/s, and
 draws runs/cmp_torch/compare.png).
 """
-import json
 import math
 import os
 import sys
@@ -135,13 +134,7 @@ def compare(folders):
     """Print the validation losses and speeds of finished runs (their results.json) side
     by side, and draw their validation loss against training minutes into compare.png
     in the last folder. Returns the picture's path."""
-    runs = []
-    for folder in folders:
-        try:
-            with open(os.path.join(folder, "results.json")) as f:
-                runs.append((folder, json.load(f)))
-        except (OSError, ValueError) as e:
-            raise ExampleError(f"--compare: cannot read {folder}/results.json: {e}") from None
+    runs = report.read_results(folders)
     curves = []
     for folder, r in runs:
         name = r.get("framework", "minigrad")

@@ -17,7 +17,6 @@ weights through minigrad's greedy and beam search (models.convert.from_torch), s
 the two runs differ in their training framework only: what is compared is the
 training's speed (tokens/s) and the BLEU it reaches in the budget.
 """
-import json
 import math
 import os
 import sys
@@ -102,16 +101,10 @@ def compare(folders):
     """Print finished runs (their results.json) side by side: throughput, test scores and
     the validation score at each evaluation; draw validation BLEU (chrF for Korean)
     against training minutes into compare.png in the last folder. Returns its path."""
+    from support import report
     from support.plots import plot_runs_over_time
     from translation import scoring
-    runs = []
-    for folder in folders:
-        try:
-            with open(os.path.join(folder, "results.json")) as f:
-                runs.append((folder, json.load(f)))
-        except (OSError, ValueError) as e:
-            raise translate.ExampleError(f"--compare: cannot read {folder}/results.json: "
-                                         f"{e}") from None
+    runs = report.read_results(folders)
     metric = scoring.main_score(runs[0][1].get("pair", "en-de").split("-")[-1])
     curves = []
     for folder, r in runs:

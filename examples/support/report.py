@@ -1,7 +1,11 @@
 """The end of a run: results.json and the list of files written, with the wall time."""
+import json
+import os
 import time
 
 import minigrad.distributed as dist
+
+from .cli import ExampleError
 
 
 def finish_run(run, files, results, started, train_seconds, start, history, device, config):
@@ -25,3 +29,16 @@ def print_summary(files, wall_seconds, train_seconds):
 def format_seconds(seconds):
     m, s = divmod(seconds, 60)
     return f"{int(m)} min {s:.1f} s" if m else f"{s:.1f} s"
+
+
+def read_results(folders):
+    """[(folder, results)] of finished runs, from each folder's results.json (the
+    benchmarks' --compare); raises ExampleError naming a folder it cannot read."""
+    runs = []
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "results.json")) as f:
+                runs.append((folder, json.load(f)))
+        except (OSError, ValueError) as e:
+            raise ExampleError(f"--compare: cannot read {folder}/results.json: {e}") from None
+    return runs
