@@ -121,7 +121,8 @@ def main(argv=None):
         import torch  # noqa: F401
     except ImportError:
         sys.exit("long_context: PyTorch is needed for the side-by-side benchmark: pip install torch")
-    kernel = "dense" if args.dense_attention else "tiled from T*S >= 1024*1024"
+    from minigrad.ops.flash_attention import FLASH_MIN_SCORES
+    kernel = "dense" if args.dense_attention else f"tiled from T*S >= {FLASH_MIN_SCORES}"
     print(f"2+2 layers, d_model {CONFIG['d_model']}, {CONFIG['nhead']} heads, batch 1; "
           f"peak RSS over baseline of the first step; median of {args.reps} later steps; "
           f"minigrad attention: {kernel}; dropout {args.dropout}")

@@ -237,7 +237,7 @@ def _openblas():
                     get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
                     put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
                     if get is not None and put is not None and not _blas:
-                        _blas = (get, put)
+                        _blas = (get, put, getattr(lib, "blas_thread_shutdown_", None))
     return _blas or None
 
 
@@ -261,6 +261,21 @@ def set_num_threads(n):
     before = blas[0]()
     blas[1](int(n))
     return before
+
+
+def stop_blas_threads():
+    """Stop the BLAS's worker threads now (NumPy's bundled OpenBLAS; elsewhere a no-op);
+    its next multi-threaded matmul starts them again (about 0.3 ms).
+
+    After a matmul OpenBLAS's threads spin, waiting for the next one, for about 0.1 s
+    (OPENBLAS_THREAD_TIMEOUT, read when NumPy loads). Code that runs its own threads
+    right after a matmul (the tiled attention kernel) would share the cores with them:
+    on 2 cores its forward took 44 ms instead of 25. Call it only while no other
+    thread is inside a BLAS call.
+    """
+    blas = _openblas()
+    if blas and blas[2] is not None:
+        blas[2]()
 
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3      # glibc's mallopt options

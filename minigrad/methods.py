@@ -141,7 +141,8 @@ def _backward_reads(out, old, other):
             continue
         seen.add(fn)
         for i, t in enumerate(fn.inputs):
-            if t is old:
+            stands_for = t.__dict__.get("stands_for")        # engine._stand_in
+            if t is old or (stands_for is not None and stands_for() is old):
                 if fn.saves_inputs and autograd.engine.reads_saved(fn, i):
                     return True
             elif t is not other and t._ctx is not None:

@@ -214,11 +214,14 @@ class DecoderCache:
         """How many target positions are cached (the next position's index)."""
         return len(self.layers[0][0]) if self.layers else 0
 
-    def reorder(self, rows):
-        """Keep (and reorder) the batch rows named by `rows`, in every layer."""
+    def reorder(self, rows, static=True):
+        """Keep (and reorder) the batch rows named by `rows`, in every layer; static=False
+        leaves the cross-attention caches as they are (the caller knows that every row
+        keeps the memory it had: EncoderDecoderState.reorder)."""
         for self_cache, cross_cache in self.layers:
             self_cache.reorder(rows)
-            cross_cache.reorder(rows)
+            if static:
+                cross_cache.reorder(rows)
 
 
 class Transformer(Module):

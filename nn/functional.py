@@ -23,6 +23,7 @@ from minigrad.dtype import is_half, kind_of
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
 from minigrad.ops.linalg import matmul  # noqa: F401
+from minigrad.ops.linear import linear as _linear
 from minigrad.tensor import Tensor, constant
 
 # ---------------------------------------------------------------- activations
@@ -140,7 +141,7 @@ def linear(input, weight, bias=None):
 
     One fused op: the leading axes fold into rows, so a (B, T, in) input makes one GEMM.
     """
-    return _ops.linalg.linear(input, weight, bias)
+    return _linear(input, weight, bias)
 
 
 def embedding(input, weight, padding_idx=None):

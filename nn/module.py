@@ -10,10 +10,10 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from minigrad.autograd import scope
 from minigrad.backend import parse_device, to_device
 from minigrad.dtype import as_dtype, kind_of
 from minigrad.errors import MinigradError, ShapeError
+from minigrad.modes import state as _mode_state
 from minigrad.tensor import Tensor
 
 from . import backward_hooks
@@ -135,24 +135,28 @@ class Module:
         stack = _running.stack
         name = self._name_under(stack[-1]) if stack else ""
         stack.append(self)
+        # ops run inside belong to this module (minigrad.autograd.scope, written out: this
+        # runs for every layer of every step)
+        outer = _mode_state.scope
+        _mode_state.scope = outer + ((name, type(self).__name__),)
         try:
-            with scope(name, type(self).__name__):
-                if self._forward_pre_hooks:
-                    for hook in list(self._forward_pre_hooks.values()):
-                        new = hook(self, args)
-                        if new is not None:        # a hook may replace the inputs
-                            args = new if isinstance(new, tuple) else (new,)
-                record = None
-                if self._backward_hooks or self._backward_pre_hooks:
-                    args, record = backward_hooks.wrap_inputs(self, args)
-                out = self.forward(*args, **kwargs)
-                if self._forward_hooks:
-                    for hook in list(self._forward_hooks.values()):
-                        new = hook(self, args, out)
-                        if new is not None:        # ... or the output
-                            out = new
-                return backward_hooks.wrap_outputs(record, out) if record is not None else out
+            if self._forward_pre_hooks:
+                for hook in list(self._forward_pre_hooks.values()):
+                    new = hook(self, args)
+                    if new is not None:        # a hook may replace the inputs
+                        args = new if isinstance(new, tuple) else (new,)
+            record = None
+            if self._backward_hooks or self._backward_pre_hooks:
+                args, record = backward_hooks.wrap_inputs(self, args)
+            out = self.forward(*args, **kwargs)
+            if self._forward_hooks:
+                for hook in list(self._forward_hooks.values()):
+                    new = hook(self, args, out)
+                    if new is not None:        # ... or the output
+                        out = new
+            return backward_hooks.wrap_outputs(record, out) if record is not None else out
         finally:
+            _mode_state.scope = outer
             stack.pop()
 
     def register_forward_pre_hook(self, hook):

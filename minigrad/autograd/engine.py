@@ -20,9 +20,12 @@ arrays and declare `once_differentiable = True` (see once_differentiable.py).
 Everything else (anomaly checks, gradient norms for pictures, data-parallel hooks)
 hangs off the walk through one extension point: `hooks.py`.
 """
+import weakref
+
+import numpy as np
 from numpy import errstate
 
-from ..backend import CPU_ARRAY
+from ..backend import CPU_ARRAY, xp_of
 from ..errors import AutogradError, DeviceError, MinigradError, ShapeError
 from ..modes import set_grad_enabled, state
 from ..tensor import Tensor
@@ -44,13 +47,17 @@ class Function:
 
     `saves_inputs` says which input values `backward` reads, so that changing one
     in place between forward and backward is an error (as in PyTorch) and changing
-    another is not: True (all), False (none), or "others" (a product: input i is
-    read only when another input wants a gradient, as d(ab)/da = b).
+    another is not: True (all), False (none), "others" (a product: input i is
+    read only when another input wants a gradient, as d(ab)/da = b), or a tuple of
+    the indices of the inputs it reads. An input that backward does not read and
+    that was computed (not a leaf) is held as a stand-in without its values
+    (`_stand_in`), so that its memory can go, as PyTorch frees it.
     """
 
     name = "op"
     once_differentiable = False
-    saves_inputs = True      # True, False or "others": see above
+    saves_inputs = True      # True, False, "others" or a tuple of indices: see above
+    holds_inputs = False     # True: self.inputs are the real tensors whatever saves_inputs says
     tensor_hooks = ()        # hooks on the output's gradient (Tensor.register_hook, retain_grad)
     retained = True          # False while a backward that frees the graph runs this op
 
@@ -93,8 +100,17 @@ class Function:
                 h.on_forward(fn, out, inputs)
         if not record:
             return Tensor._make(out, False, None)
-        fn.inputs = inputs
         fn.edges = [t._ctx for t in inputs]    # each input's creator now (see below)
+        saves = cls.saves_inputs
+        if saves is not True and not cls.holds_inputs:
+            # computed inputs that backward does not read are held as stand-ins (shape,
+            # dtype, device, history, no values): their memory goes when nothing else uses it
+            if saves == "others":            # x * c: x is read only for c's gradient
+                saves = tuple([i for i in range(len(needs))
+                               if any(needs[:i]) or any(needs[i + 1:])])
+            inputs = tuple([t if t._ctx is None or (saves and i in saves) else _stand_in(t)
+                            for i, t in enumerate(inputs)])
+        fn.inputs = inputs
         fn.scope = state.scope
         if fn.saves_inputs:
             fn.versions = tuple([t._vc[0] for t in inputs])
@@ -126,6 +142,22 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name} backward>"
+
+
+def _stand_in(t):
+    """A tensor in place of computed input `t` for an op whose backward reads no input
+    value (add, relu, reshape, ...): same shape, dtype, device, requires_grad and
+    creator, and one zero broadcast over its shape (no memory of its own). The engine
+    reads an input's shape and dtype to pass its gradient on; graph pictures read
+    shape, dtype and creator. PyTorch keeps no reference to such inputs either, so an
+    activation used only by them is freed as soon as the forward is done with it."""
+    a = t.array
+    xp = xp_of(a) if type(a) is not CPU_ARRAY else np
+    stand_in = Tensor._make(xp.broadcast_to(xp.zeros((), a.dtype), a.shape), t.requires_grad,
+                            t._ctx)
+    stand_in._vc = t._vc
+    stand_in.stands_for = weakref.ref(t)
+    return stand_in
 
 
 def _check_same_device(op, inputs):
@@ -179,6 +211,8 @@ def check_versions(fn, saved, versions):
 
 def reads_saved(fn, i):
     """Whether fn's backward reads saved tensor i (see Function.saves_inputs)."""
+    if type(fn.saves_inputs) is tuple:
+        return i in fn.saves_inputs
     if fn.saves_inputs != "others":
         return True
     return any(need for k, need in enumerate(fn.needs_input_grad) if k != i)

@@ -96,6 +96,7 @@ class _Output(Function):
     Function's node, labelled with the index."""
     name = "output"
     saves_inputs = False
+    holds_inputs = True          # backward hands the bundle tensor itself back
     index: int
     value: object                # the output's array
     name: str

@@ -53,6 +53,7 @@ class CrossEntropy(Function):
     """logits (N, C), targets (N,) -> per-row loss or its sum / mean."""
     name = "cross_entropy"
     once_differentiable = True
+    saves_inputs = False             # backward reads the softmax it kept, not the logits
     targets: object                  # (N,) int array of class ids
     ignore_index: int
     label_smoothing: float

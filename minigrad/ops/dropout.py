@@ -33,6 +33,7 @@ class Dropout(Function):
     """x * mask, the mask {0, 1/keep} drawn by `dropout_mask` (one form: no separate
     fused kernel; the fast part is drawing the mask)."""
     name = "dropout"
+    saves_inputs = False             # backward reads the mask, not x
     mask: object                     # settings of this op, given to apply() as keywords
 
     def forward(self, x):

@@ -38,6 +38,7 @@ class LayerNorm(Function):
     """One pass forward that saves xhat = (x - mean) / std and 1/std for the backward."""
     name = "layer_norm"
     once_differentiable = True
+    saves_inputs = (1,)              # backward reads xhat and the weight (input 1), not x
     nd: int                          # how many trailing axes are normalised
     eps: float
     has_weight: bool

@@ -73,16 +73,27 @@ class EncoderDecoderState(DecodingState):
     memory: Any = None
     memory_mask: Any = None
     cache: Any = None
+    sentences: Any = None    # (B,) int64: the source row of start_decoding each row came from
 
     def reorder(self, rows):
         """Keep, repeat or reorder the batch rows `rows` (B',) int64 of the memory, its
-        mask and the caches (beam expansion and reordering); returns the state."""
+        mask and the caches (beam expansion and reordering); returns the state.
+
+        The memory, its mask and the cross-attention caches depend only on which source
+        sentence a row decodes. A reorder that leaves every row with its sentence (beam
+        search choosing among the beams of each sentence) leaves them as they are and
+        reorders only the self-attention caches."""
         rows = rows.numpy() if isinstance(rows, Tensor) else np.asarray(rows, dtype=np.int64)
         index = Tensor(rows, device=self.device)             # index arrays live with the data
-        self.memory = self.memory[index]
-        if self.memory_mask is not None:
-            self.memory_mask = self.memory_mask[index]
-        self.cache.reorder(index)
+        sentences = np.arange(self.batch_size) if self.sentences is None else self.sentences
+        new_sentences = sentences[rows]
+        same_sentences = np.array_equal(new_sentences, sentences)
+        if not same_sentences:
+            self.memory = self.memory[index]
+            if self.memory_mask is not None:
+                self.memory_mask = self.memory_mask[index]
+        self.cache.reorder(index, static=not same_sentences)
+        self.sentences = new_sentences
         self.batch_size = len(rows)
         return self
 
