@@ -23,12 +23,14 @@ import math
 
 import numpy as np
 
-from minigrad.autograd import is_grad_enabled
+from minigrad.amp import is_autocast_enabled
+from minigrad.autograd import fused_enabled, is_grad_enabled
 from minigrad.backend import xp_of
-from minigrad.dtype import kind_of
+from minigrad.dtype import is_half, kind_of
 from minigrad.errors import DTypeError, MinigradError, ShapeError
 from minigrad.ops import concat, linear
-from minigrad.ops.attention import scaled_dot_product_attention_with_weights
+from minigrad.ops.attention import attend_arrays, scaled_dot_product_attention_with_weights
+from minigrad.ops.linear import linear_arrays
 from minigrad.tensor import Tensor
 
 from . import init
@@ -167,6 +169,9 @@ class MultiheadAttention(Module):
                 average_attn_weights=True, is_causal=False, *, cache=None):
         """`cache` (a KeyValueCache) turns on incremental decoding; see KeyValueCache."""
         self._check_inputs(query, key, value, cache)
+        if cache is not None and self._decodes_on_arrays(query, key, value, attn_mask,
+                                                         need_weights):
+            return self._decode_step(query, key, value, key_padding_mask, cache), None
         batched = query.ndim == 3
         batch_first = self.batch_first or not batched
         if not batched:                       # (T, E) -> (1, T, E)
@@ -193,6 +198,70 @@ class MultiheadAttention(Module):
         if average_attn_weights:
             weights = weights.mean(axis=1)
         return out, (weights if batched else weights.squeeze(0))
+
+    # ------------------------------------------------------------ decoding, fused
+    def _decodes_on_arrays(self, query, key, value, attn_mask, need_weights):
+        """Whether this call is one step of incremental decoding that `_decode_step` may
+        run: one new position, nothing to record, no weights, no attention mask, the
+        fused kernels on, no autocast, no dropout, one float dtype, no hooks on out_proj."""
+        out = self.out_proj
+        dtype = self.in_proj_weight.dtype
+        return (not need_weights and attn_mask is None and query.ndim == 3
+                and query.shape[1 if self.batch_first else 0] == 1
+                and not is_grad_enabled() and fused_enabled()
+                and not is_autocast_enabled(query.device.split(":")[0])
+                and not (self.training and self.dropout > 0)
+                and query.dtype == key.dtype == value.dtype == dtype == out.weight.dtype
+                and kind_of(dtype) == "f" and not is_half(dtype)
+                and not (out._forward_hooks or out._forward_pre_hooks or out._backward_hooks
+                         or out._backward_pre_hooks))
+
+    def _decode_step(self, query, key, value, key_padding_mask, cache):
+        # fused inference path: equal to forward's five steps in value (the same GEMMs,
+        # head views, cache and attention kernel), without recording an op for each
+        """forward for one new position under no_grad (see _decodes_on_arrays), on arrays:
+        the ops of a decoding step cost more in Python than in arithmetic."""
+        bf = self.batch_first
+        e, h, d = self.embed_dim, self.num_heads, self.head_dim
+        w = self.in_proj_weight.array
+        bias = None if self.in_proj_bias is None else self.in_proj_bias.array
+
+        def heads(x, lo, hi):
+            """Rows lo:hi of the packed projection of x, split into (parts, B, h, T, d_k)."""
+            y, _ = linear_arrays(x.array, w[lo:hi], None if bias is None else bias[lo:hi])
+            y = y.reshape(y.shape[0], y.shape[1], (hi - lo) // e, h, d)
+            return y.transpose(2, 0, 3, 1, 4) if bf else y.transpose(2, 1, 3, 0, 4)
+
+        # 1. and 2.: project and split into heads (as _project_heads)
+        if cache.static and cache.k is not None:
+            q, k, v = heads(query, 0, e)[0], cache.k.array, cache.v.array
+        else:
+            if query is key and key is value:
+                q, k, v = heads(query, 0, 3 * e)
+            elif key is value:
+                q, (k, v) = heads(query, 0, e)[0], heads(key, e, 3 * e)
+            else:
+                q, k, v = heads(query, 0, e)[0], heads(key, e, 2 * e)[0], \
+                    heads(value, 2 * e, 3 * e)[0]
+            k, v = (t.array for t in cache.update(Tensor._make(k, False, None),
+                                                  Tensor._make(v, False, None)))
+        # 3. attend (as scaled_dot_product_attention without a graph: attend_arrays)
+        # (is_causal changes nothing: the one query is the newest position, after every key)
+        b, s = q.shape[0], k.shape[2]
+        mask, _ = self._merge_masks(None, key_padding_mask, False, b, 1, s, q.dtype, xp_of(q))
+        blocked = additive = None
+        if mask is not None and mask.dtype == np.bool_:
+            blocked = ~mask
+        elif mask is not None:
+            additive = mask
+        out = attend_arrays(q, k, v, 1.0 / math.sqrt(d), blocked, additive)[0]  # (B, h, 1, d_k)
+        # 4. merge the heads and 5. the output projection
+        out = out.transpose(0, 2, 1, 3).reshape(b, 1, e) if bf else \
+            out.transpose(2, 0, 1, 3).reshape(1, b, e)
+        out_proj = self.out_proj
+        out, _ = linear_arrays(out, out_proj.weight.array,
+                               None if out_proj.bias is None else out_proj.bias.array)
+        return Tensor._make(out, False, None)
 
     # ------------------------------------------------------------ heads
     def _project_heads(self, query, key, value, batch_first, cache):

@@ -45,15 +45,13 @@ Dropout: each tile's mask is drawn from its own generator, seeded by (seed, i, j
 so the backward draws exactly the forward's mask again instead of storing it.
 A query that may attend to no key gets output 0 and gradient 0 (lse = +inf there).
 """
-import concurrent.futures
 import math
-import os
-import threading
 
 import numpy as np
 
+from .. import parallel
 from ..autograd import Function
-from ..backend import generator, get_num_threads, set_num_threads, stop_blas_threads, xp_of
+from ..backend import generator, xp_of
 from ..tensor import Tensor, constant
 
 # Tile sizes: the (batch..., block_k, block_q) score tile and the one or two buffers
@@ -132,43 +130,17 @@ def _with_column(x, column):
     return out
 
 
-# ------------------------------------------------------------------ CPU threads
 # From this many scores per call (batch x T x S) on, the query tiles run on several
-# threads. Below it the threads' start-up costs more than they save: 2+2-layer model of
-# benchmarks/long_context.py, 8 heads, 2 cores: at length 512 (2M scores) a step took
-# 0.084-0.175 s with threads and 0.092-0.101 s without; at 1024 (8M) 0.19 s with and
-# 0.25-0.39 s without.
+# threads (minigrad/parallel.py). Below it the threads' start-up costs more than they
+# save: 2+2-layer model of benchmarks/long_context.py, 8 heads, 2 cores: at length 512
+# (2M scores) a step took 0.084-0.175 s with threads and 0.092-0.101 s without; at 1024
+# (8M) 0.19 s with and 0.25-0.39 s without.
 PARALLEL_MIN_SCORES = 1 << 22
-_pool = None
-_pool_pid = None
-_pool_lock = threading.Lock()
 
 
 def _run(jobs, work, xp, scores):
-    """work(jobs[w::n], w) for each of n workers; returns their results in order.
-
-    On the CPU, from PARALLEL_MIN_SCORES `scores` on, the workers are threads (n =
-    minigrad.get_num_threads(), at most the number of jobs) and the BLAS runs one
-    thread inside each while they work; on a GPU, for less work, and with one
-    thread, everything runs here in order."""
-    n = 1
-    if xp is np and scores >= PARALLEL_MIN_SCORES:
-        n = min(len(jobs), get_num_threads() or 1)
-    if n <= 1:
-        return [work(jobs, 0)]
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():      # a forked child needs its own
-            _pool = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2,
-                                                          thread_name_prefix="minigrad-attn")
-            _pool_pid = os.getpid()
-    before = set_num_threads(1)
-    stop_blas_threads()      # their spin-wait after the last matmul would take a core
-    try:
-        futures = [_pool.submit(work, jobs[w::n], w) for w in range(n)]
-        return [f.result() for f in futures]
-    finally:
-        set_num_threads(before)
+    """work(jobs[w::n], w) on n worker threads (minigrad/parallel.py); their results."""
+    return parallel.run(jobs, work, parallel.threads_for(xp, scores, PARALLEL_MIN_SCORES))
 
 
 class FlashAttention(Function):

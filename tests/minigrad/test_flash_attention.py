@@ -246,7 +246,7 @@ def threads_always(monkeypatch):
     """The tiled kernel's worker threads for any size (normally from PARALLEL_MIN_SCORES)."""
     from minigrad.ops import flash_attention as fa
     monkeypatch.setattr(fa, "PARALLEL_MIN_SCORES", 0)
-    monkeypatch.setattr(fa, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(mg.parallel, "get_num_threads", lambda: 2)
 
 
 @settings(SETTINGS, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -281,7 +281,7 @@ def test_thread_count_changes_only_the_rounding_of_key_gradients(monkeypatch):
     arrays = [r.standard_normal((2, 3, 70, 8)).astype(np.float32) for _ in range(3)]
     results = []
     for threads in (1, 2):
-        monkeypatch.setattr(fa, "get_num_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(mg.parallel, "get_num_threads", lambda threads=threads: threads)
         xs = [mg.tensor(a, requires_grad=True) for a in arrays]
         out = flash_attention(*xs, is_causal=True, block_q=16, block_k=32)
         grads = mg.grad((out * out).sum(), xs)

@@ -357,3 +357,36 @@ def test_adaptive_state_is_named_as_torch(name):
     assert sorted(mine["state"][0]) == sorted(ref["state"][0])
     assert sorted(mine["param_groups"][0]) == sorted(
         k for k in ref["param_groups"][0] if k in mine["param_groups"][0])
+
+
+@pytest.mark.parametrize("cls,kw", [(mg.optim.Adam, dict(weight_decay=0.01)),
+                                    (mg.optim.AdamW, dict(weight_decay=0.1, amsgrad=True)),
+                                    (mg.optim.Adam, {})])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_adam_in_blocks_on_threads_gives_the_same_bits(cls, kw, threads, monkeypatch):
+    """The CPU update runs parameters in blocks of Adam.BLOCK elements spread over the
+    threads (forced here: small blocks, threads from any size); elementwise, so the
+    weights and moments equal a whole-parameter update bit for bit."""
+    monkeypatch.setattr(mg.optim.Adam, "BLOCK", 1000)
+    monkeypatch.setattr(mg.optim.Adam, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(mg.parallel, "get_num_threads", lambda: threads)
+    shapes = [(30, 70), (5,), (7001,), (3, 4, 5)]
+    results = []
+    for blocked in (True, False):
+        ps = [mg.tensor(np.random.default_rng(1).standard_normal(s).astype(np.float32),
+                        requires_grad=True) for s in shapes]
+        ps.append(mg.tensor(np.ones((6, 4), np.float32), requires_grad=True))
+        opt = cls(ps, lr=1e-2, **kw)
+        if not blocked:
+            opt._blocks = lambda w, g, state, h: [((w, g, state["exp_avg"], state["exp_avg_sq"],
+                                                    state.get("max_exp_avg_sq")), h)]
+        for step in range(3):
+            for i, p in enumerate(ps):
+                grad = np.random.default_rng(step * 10 + i).standard_normal(p.shape)
+                p.grad = mg.tensor(grad.astype(np.float32))
+            ps[-1].grad = mg.tensor(np.ones((4, 6), np.float32)).T    # a strided gradient
+            opt.step()
+        results.append([p.numpy() for p in ps] +
+                       [opt.state[p]["exp_avg_sq"].copy() for p in ps])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
