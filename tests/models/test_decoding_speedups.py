@@ -92,3 +92,35 @@ def test_top_by_argmax_equals_a_stable_sort():
         assert np.array_equal(_top(cand, width), expected)
     cand = rng.standard_normal((3, 100))
     assert np.array_equal(_top(cand, 40), np.argsort(-cand, axis=1, kind="stable")[:, :40])
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_attention_decoding_on_arrays_gives_the_same_bits_as_the_ops(norm_first, monkeypatch):
+    """nn.MultiheadAttention._decode_step (one new position under no_grad) equals the
+    module's op-by-op forward: greedy ids and logits, and beam search, bit for bit; and
+    it is the path decoding takes."""
+    import minigrad.nn.attention as attention
+    rng = np.random.default_rng(5)
+    model = Seq2SeqTransformer(40, 40, d_model=32, nhead=4, num_encoder_layers=2,
+                               num_decoder_layers=2, dim_feedforward=48, dropout=0.1,
+                               norm_first=norm_first).eval()
+    src = rng.integers(3, 40, (5, 9))
+    src[1, -3:] = 0                                    # padding: a key padding mask
+    calls = []
+    fast = attention.MultiheadAttention._decode_step
+    monkeypatch.setattr(attention.MultiheadAttention, "_decode_step",
+                        lambda self, *a: calls.append(1) or fast(self, *a))
+    results = []
+    for on_arrays in (True, False):
+        if not on_arrays:
+            monkeypatch.setattr(attention.MultiheadAttention, "_decodes_on_arrays",
+                                lambda self, *a: False)
+        ids, logits = model.greedy_decode(src, 12, 1, 2, return_logits=True)
+        beams = model.beam_search(src, 3, 12, 1, 2)[0]
+        results.append((ids, np.asarray(logits), beams))
+        if on_arrays:
+            assert calls, "decoding did not take the fused path"
+            calls.clear()
+    assert not calls
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
