@@ -204,3 +204,38 @@ def test_keep_freed_memory_is_a_setting_that_changes_no_numbers():
             "print('ok', applied)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("layout", ["q,k,v", "qkv", "q,kv"])
+@pytest.mark.parametrize("mask", [None, "padding", "causal", "float"])
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+def test_dense_attention_on_threads_gives_the_same_bits(layout, mask, dropout_p, monkeypatch):
+    """The dense attention kernel splits its batch over threads (forced here for small
+    shapes): outputs, weights and gradients equal the one-thread kernel bit for bit."""
+    import minigrad.ops.attention as attention
+    r = np.random.default_rng(0)
+    x = r.standard_normal((3, 5, 2, 7, 4)).astype(np.float32)     # (3 parts, B, h, T, d)
+    weighting = mg.tensor(r.standard_normal((5, 2, 7, 4)).astype(np.float32))
+    m = {None: None, "causal": None,
+         "padding": r.random((5, 1, 1, 7)) < 0.8,
+         "float": r.standard_normal((7, 7)).astype(np.float32)}[mask]
+    sdpa = mg.ops.attention.scaled_dot_product_attention_with_weights
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(attention, "PARALLEL_MIN_SCORES", 0)
+        monkeypatch.setattr(mg.parallel, "get_num_threads", lambda threads=threads: threads)
+        packed = mg.tensor(x, requires_grad=True)
+        q, k, v = packed[0], packed[1], packed[2]
+        mg.manual_seed(3)
+        kw = dict(attn_mask=m, dropout_p=dropout_p, is_causal=mask == "causal")
+        if layout == "qkv":
+            out, w = sdpa(q, k, v, packed=packed, **kw)
+        elif layout == "q,kv":
+            kv = packed[1:]
+            out, w = sdpa(q, kv[0], kv[1], packed=kv, **kw)
+        else:
+            out, w = sdpa(q * 1.0, k * 1.0, v * 1.0, **kw)
+        (out * weighting).sum().backward()
+        results.append([out.numpy(), w.numpy(), packed.grad.numpy()])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
