@@ -13,7 +13,11 @@ core from the workers.
     results = parallel.run(jobs, work, threads)   # work(jobs[w::threads], w) per worker
 
 With one thread (minigrad.set_num_threads(1), a small job, or a GPU) everything runs in
-the calling thread, in order.
+the calling thread, in order. One parallel region runs at a time: a second Python thread
+that asks for one meanwhile runs its jobs itself, in order (the BLAS thread count and
+its workers are process-wide). Stopping the BLAS's workers assumes that no other Python
+thread is inside a BLAS call at that moment; a program that drives minigrad from several
+threads at once should call minigrad.set_num_threads(1).
 """
 import concurrent.futures
 import os
@@ -26,6 +30,7 @@ from .backend import get_num_threads, set_num_threads, stop_blas_threads
 _pool = None
 _pool_pid = None
 _pool_lock = threading.Lock()
+_region = threading.Lock()      # held while a parallel region runs
 
 
 def threads_for(xp, work, minimum):
@@ -41,8 +46,15 @@ def run(jobs, work, threads):
     """work(jobs[w::n], w) for each of n = min(threads, len(jobs)) workers; returns their
     results in worker order. A worker's exception is raised here."""
     n = min(threads, len(jobs))
-    if n <= 1:
+    if n <= 1 or not _region.acquire(blocking=False):
         return [work(jobs, 0)]
+    try:
+        return _run_on_threads(jobs, work, n)
+    finally:
+        _region.release()
+
+
+def _run_on_threads(jobs, work, n):
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():      # a forked child needs its own

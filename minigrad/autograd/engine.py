@@ -144,6 +144,9 @@ class Function:
         return f"<{self.name} backward>"
 
 
+_ZERO_BYTES = bytes(16)       # a read-only zero that every stand-in's strides point at
+
+
 def _stand_in(t):
     """A tensor in place of computed input `t` for an op whose backward reads no input
     value (add, relu, reshape, ...): same shape, dtype, device, requires_grad and
@@ -152,9 +155,12 @@ def _stand_in(t):
     shape, dtype and creator. PyTorch keeps no reference to such inputs either, so an
     activation used only by them is freed as soon as the forward is done with it."""
     a = t.array
-    xp = xp_of(a) if type(a) is not CPU_ARRAY else np
-    stand_in = Tensor._make(xp.broadcast_to(xp.zeros((), a.dtype), a.shape), t.requires_grad,
-                            t._ctx)
+    if type(a) is CPU_ARRAY and a.dtype.itemsize <= len(_ZERO_BYTES):
+        zeros = np.ndarray(a.shape, a.dtype, buffer=_ZERO_BYTES, strides=(0,) * a.ndim)
+    else:
+        xp = xp_of(a)
+        zeros = xp.broadcast_to(xp.zeros((), a.dtype), a.shape)
+    stand_in = Tensor._make(zeros, t.requires_grad, t._ctx)
     stand_in._vc = t._vc
     stand_in.stands_for = weakref.ref(t)
     return stand_in
