@@ -217,6 +217,10 @@ class FlashAttention(Function):
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         t_q, t_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
         dtype = q.dtype
+        if t_q == 0 or t_k == 0:     # no query, or no key to attend to: output 0 (as torch)
+            self.lse = xp.full(batch + (t_q, 1), np.inf, dtype=dtype)
+            self.out = xp.zeros(batch + (t_q, d_v), dtype=dtype)
+            return self.out
         self.block_k = min(self.block_k, t_k)
         q_scaled = q * dtype.type(self.scale)
         # the fixed shift c_i of each query (module doc), where it is safe
@@ -291,6 +295,9 @@ class FlashAttention(Function):
         g = grad.array
         t_q, t_k = q.shape[-2], k.shape[-2]
         batch = g.shape[:-2]
+        if t_q == 0 or t_k == 0:     # nothing was attended: every gradient is 0
+            return tuple(constant(xp.zeros(batch + a.shape[-2:], dtype=dtype)) if want else None
+                         for a, want in zip((q, k, v), self.needs_input_grad))
         big_d = (g * self.out).sum(axis=-1, keepdims=True)     # D = rowsum(dO * O)
         # the largest finite number stands in for lse = +inf (rows that see no key), so
         # the matmul meets no infinity: exp(s - huge) is 0 all the same

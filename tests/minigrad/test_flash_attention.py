@@ -321,3 +321,15 @@ def test_a_bool_mask_that_blocks_nothing_is_dropped():
     out = flash_attention(x, x, x, attn_mask=np.ones((6, 6), bool), block_q=2, block_k=2)
     assert out._ctx.blocked is None
     assert np.array_equal(out.numpy(), flash_attention(x, x, x, block_q=2, block_k=2).numpy())
+
+
+@pytest.mark.parametrize("t,s", [(0, 5), (5, 0), (0, 0)])
+def test_no_queries_or_no_keys(t, s):
+    """As torch: no queries give an empty output; no keys give zeros (nothing to attend)."""
+    q = mg.randn(2, t, 4, requires_grad=True)
+    k, v = mg.randn(2, s, 4, requires_grad=True), mg.randn(2, s, 3, requires_grad=True)
+    out = flash_attention(q, k, v, is_causal=True)
+    assert out.shape == (2, t, 3) and not out.numpy().any()
+    grads = mg.grad(out.sum(), [q, k, v])
+    assert [g.shape for g in grads] == [(2, t, 4), (2, s, 4), (2, s, 3)]
+    assert not any(g.numpy().any() for g in grads)
