@@ -19,7 +19,7 @@ def _run(script, *args):
     return result.stdout
 
 
-@pytest.mark.parametrize("amp", [[], ["--amp"]])
+@pytest.mark.parametrize("amp", [[], ["--amp"], ["--keep-freed-memory"]])
 def test_train_step_prints_both_frameworks_and_the_ratio(amp):
     require_torch()
     out = _run("train_step.py", "--config", TINY, "--reps", "2", "--warmup", "1", *amp)
