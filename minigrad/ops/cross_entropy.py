@@ -66,15 +66,17 @@ class CrossEntropy(Function):
         keep = self.targets != self.ignore_index
         safe_t = xp.where(keep, self.targets, 0)
         z = _shifted(logits, 1)                           # logits - row max
-        p = xp.exp(z)
         ones = xp.ones(c, dtype=logits.dtype)
+        z_target = z[xp.arange(n), safe_t]                # what exp is about to overwrite:
+        z_sum = z @ ones if eps else None                 # (one (N, C) array, not two)
+        p = xp.exp(z, out=z) if z is not logits else xp.exp(z)
         total = p @ ones                                  # row sums through BLAS
         p /= total[:, None]                               # softmax, kept for backward
         lse = xp.log(total)
-        picked = z[xp.arange(n), safe_t] - lse            # log-probability of the target
+        picked = z_target - lse                           # log-probability of the target
         loss = -(1.0 - eps) * picked
         if eps:                                           # smoothing: mean log-probability
-            loss -= (eps / c) * (z @ ones - c * lse)
+            loss -= (eps / c) * (z_sum - c * lse)
         w = keep.astype(logits.dtype)
         loss *= w
         self.p, self.safe_t, self.w = p, safe_t, w
