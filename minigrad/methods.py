@@ -197,7 +197,6 @@ METHODS = {
     "double": lambda self: self.astype(np.float64),
     "half": lambda self: self.astype(np.float16),
     "bfloat16": lambda self: self.astype("bfloat16"),    # DTypeError without ml_dtypes
-    "is_floating_point": lambda self: is_floating(self.dtype),
     "long": lambda self: self.astype(np.int64),
     "int": lambda self: self.astype(np.int32),
     "bool": lambda self: self.astype(np.bool_),
