@@ -89,17 +89,14 @@ class Adam(Optimizer):
 
     def _blocks(self, w, g, state, h):
         """(arrays, settings) jobs: flat slices of one parameter's w, g, m, v (, vmax)."""
-        if not (w.flags.c_contiguous and g.flags.c_contiguous):
-            g = np.ascontiguousarray(g)
-            if not w.flags.c_contiguous:         # (a parameter is an array of its own)
-                return [((w, g, state["exp_avg"], state["exp_avg_sq"],
-                          state.get("max_exp_avg_sq")), h)]
-        flat = [a.reshape(-1) for a in (w, g, state["exp_avg"], state["exp_avg_sq"])]
-        vmax = state.get("max_exp_avg_sq")
-        flat.append(None if vmax is None else vmax.reshape(-1))
-        n = w.size
+        m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
+        updated = [a for a in (w, m, v, vmax) if a is not None]
+        if not all(a.flags.c_contiguous for a in updated):
+            return [((w, g, m, v, vmax), h)]     # slices of a flat copy would update the copy
+        g = np.ascontiguousarray(g)
+        flat = [None if a is None else a.reshape(-1) for a in (w, g, m, v, vmax)]
         return [(tuple(None if a is None else a[i:i + self.BLOCK] for a in flat), h)
-                for i in range(0, n, self.BLOCK)]
+                for i in range(0, w.size, self.BLOCK)]
 
     def _run_blocks(self, jobs):
         if not jobs:

@@ -390,3 +390,21 @@ def test_adam_in_blocks_on_threads_gives_the_same_bits(cls, kw, threads, monkeyp
                        [opt.state[p]["exp_avg_sq"].copy() for p in ps])
     for a, b in zip(*results):
         assert np.array_equal(a, b)
+
+
+def test_adam_updates_strided_state_in_place():
+    """A moment array that is not C-ordered (as one could load it) is updated in place,
+    not through a flat copy, and gives the same weights as a C-ordered one."""
+    results = []
+    for fortran in (False, True):
+        p = mg.tensor(np.arange(24, dtype=np.float32).reshape(4, 6) / 10, requires_grad=True)
+        opt = mg.optim.Adam([p], lr=0.1)
+        p.grad = mg.ones(4, 6)
+        opt.step()
+        if fortran:
+            opt.state[p]["exp_avg"] = np.asfortranarray(opt.state[p]["exp_avg"])
+        p.grad = mg.tensor(np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6))
+        opt.step()
+        results.append((p.numpy().copy(), np.array(opt.state[p]["exp_avg"])))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])
