@@ -28,6 +28,7 @@ from hypothesis.extra import numpy as hnp
 import minigrad as mg
 from minigrad import ops
 from minigrad.tensor import Tensor
+from opspecs import Case, outputs, rng
 from testutil import FRESH_CASES, assert_close, require_torch
 
 EXAMPLES = int(os.environ.get("MINIGRAD_EXAMPLES", "15"))
@@ -37,17 +38,6 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FRESH_
 
 
 # ------------------------------------------------------------------ drawing inputs
-@dataclass
-class Case:
-    """One drawn example: values of the differentiable inputs, and constant params."""
-    values: list
-    params: dict = field(default_factory=dict)
-
-
-def rng(data):
-    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-
-
 def values(r, shape, kind="normal"):
     """float64 values of one input; `kind` keeps them where the op is smooth."""
     if kind == "normal":
@@ -679,10 +669,6 @@ SPECS = [
 
 
 # ------------------------------------------------------------------ running a spec
-def outputs(result):
-    return list(result) if isinstance(result, (tuple, list)) else [result]
-
-
 def make_inputs(case, dtype, data):
     layouts = [data.draw(st.sampled_from(LAYOUTS), label="layout") for _ in case.values]
     return [lay_out(v, dtype, lay) for v, lay in zip(case.values, layouts)]

@@ -13,7 +13,7 @@ From one table of specs:
 Then the edge cases one by one: integer dtypes, rounding modes, NaN / inf, errors.
 """
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -24,6 +24,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad.tensor import Tensor
+from opspecs import Case, assert_matches_torch, outputs, rng, shape_of
 from testutil import FRESH_CASES, require_torch
 
 EXAMPLES = int(os.environ.get("MINIGRAD_EXAMPLES", "5"))
@@ -32,21 +33,6 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FRESH_
 
 
 # ------------------------------------------------------------------ drawing inputs
-@dataclass
-class Case:
-    values: list                         # float64 arrays: the differentiable inputs
-    params: dict = field(default_factory=dict)
-
-
-def rng(data):
-    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-
-
-def shape_of(data, min_dims=0, max_dims=3, min_side=1, max_side=4):
-    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                                      max_side=max_side), label="shape")
-
-
 def pair_shapes(data, n=2):
     return data.draw(hnp.mutually_broadcastable_shapes(num_shapes=n, max_dims=3, min_side=1,
                                                        max_side=3), label="shapes").input_shapes
@@ -279,10 +265,6 @@ SPECS = [
 ]
 
 
-def outputs(result):
-    return list(result) if isinstance(result, (tuple, list)) else [result]
-
-
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.gradcheck], ids=repr)
 @settings(SETTINGS, max_examples=max(2, EXAMPLES // 2))
 @given(data=st.data())
@@ -291,17 +273,6 @@ def test_gradcheck(spec, data):
     xs = [Tensor(np.array(v, np.float64), requires_grad=True) for v in case.values]
     assert mg.gradcheck(lambda *t: sum(o.sum() * (i + 1) for i, o in
                                        enumerate(outputs(spec.mg(*t, **case.params)))), xs)
-
-
-TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5, np.float16: 1e-2}
-
-
-def close(actual, expected, dtype):
-    a = np.asarray(actual.numpy(), dtype=np.float64)
-    e = expected.detach().double().numpy()
-    assert a.shape == e.shape, f"shape {a.shape} != {e.shape}"
-    tol = TOLERANCE[dtype]
-    np.testing.assert_allclose(a, e, rtol=tol, atol=tol * max(1.0, float(np.abs(e).max(initial=0))))
 
 
 @pytest.mark.torch
@@ -313,30 +284,8 @@ def close(actual, expected, dtype):
 def test_matches_torch(spec, dtype, data):
     torch = require_torch()
     case = spec.draw(data)
-    arrays = [np.asarray(v, dtype=dtype) for v in case.values]
-    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
-    ts = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
-    outs, touts = outputs(spec.mg(*xs, **case.params)), outputs(spec.torch(*ts, **case.params))
-    assert len(outs) == len(touts)
-    for o, t in zip(outs, touts):
-        assert str(o.dtype) == str(t.dtype).replace("torch.", ""), (o.dtype, t.dtype)
-        if o.dtype.kind == "f":
-            close(o, t, dtype)
-        else:
-            np.testing.assert_array_equal(o.numpy(), t.numpy())
-    floats = [(o, t) for o, t in zip(outs, touts) if o.dtype.kind == "f"]
-    if not any(t.requires_grad for _, t in floats):
-        return
-    weights = [np.random.default_rng(1).standard_normal(o.shape).astype(dtype) for o, _ in floats]
-    grads = mg.grad([o for o, _ in floats], xs, grad_outputs=[Tensor(w) for w in weights],
-                    allow_unused=True)
-    tgrads = torch.autograd.grad([t for _, t in floats], ts, allow_unused=True,
-                                 grad_outputs=[torch.from_numpy(w) for w in weights])
-    for x, g, tg in zip(xs, grads, tgrads):
-        g = Tensor(np.zeros(x.shape, x.dtype)) if g is None else g
-        tg = torch.zeros(x.shape, dtype=ts[0].dtype) if tg is None else tg
-        assert g.dtype == x.dtype
-        close(g, tg, dtype)
+    arrays = [np.asarray(v, dtype=dtype).copy() for v in case.values]
+    assert_matches_torch(torch, spec.mg, spec.torch, arrays, case.params, dtype)
 
 
 # ------------------------------------------------------------------ one by one

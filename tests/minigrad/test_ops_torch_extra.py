@@ -12,7 +12,7 @@ integer semantics of // and %, stable sorting, dtypes of scans, einsum's forms, 
 """
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 from unittest import mock
 
@@ -24,6 +24,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad.tensor import Tensor
+from opspecs import Case, assert_matches_torch, outputs, rng, shape_of
 from testutil import FRESH_CASES, require_torch
 
 EXAMPLES = int(os.environ.get("MINIGRAD_EXAMPLES", "15"))
@@ -33,21 +34,6 @@ INF = math.inf
 
 
 # ------------------------------------------------------------------ drawing inputs
-@dataclass
-class Case:
-    values: list                         # float64 arrays: the differentiable inputs
-    params: dict = field(default_factory=dict)
-
-
-def rng(data):
-    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-
-
-def shape_of(data, min_dims=0, max_dims=3, min_side=1, max_side=4):
-    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                                      max_side=max_side), label="shape")
-
-
 def distinct(r, shape, zeros=False):
     """Values whose magnitudes differ by at least 0.25 (exact in float16, so no ties
     appear when rounding), of random sign: sorting, max and norms are smooth there."""
@@ -264,10 +250,6 @@ SPECS = [
 
 
 # ------------------------------------------------------------------ running a spec
-def outputs(result):
-    return list(result) if isinstance(result, (tuple, list)) else [result]
-
-
 def lay_out(vals, dtype, transposed):
     """`vals` in `dtype`, contiguous or as a transposed (Fortran-order) buffer."""
     vals = np.asarray(vals, dtype=dtype)
@@ -283,17 +265,6 @@ def test_gradcheck(spec, data):
     assert mg.gradcheck(lambda *t: outputs(spec.mg(*t, **case.params))[0], xs)
 
 
-TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5, np.float16: 1e-2}
-
-
-def close(actual, expected, dtype):
-    a = np.asarray(actual.numpy(), dtype=np.float64)
-    e = expected.detach().double().numpy()
-    assert a.shape == e.shape, f"shape {a.shape} != {e.shape}"
-    tol = TOLERANCE[dtype]
-    np.testing.assert_allclose(a, e, rtol=tol, atol=tol * max(1.0, float(np.abs(e).max(initial=0))))
-
-
 @pytest.mark.torch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16],
                          ids=["float64", "float32", "float16"])
@@ -304,30 +275,7 @@ def test_matches_torch(spec, dtype, data):
     torch = require_torch()
     case = spec.draw(data)
     arrays = [lay_out(v, dtype, data.draw(st.booleans(), label="transposed")) for v in case.values]
-    xs = [Tensor(a, requires_grad=True) for a in arrays]
-    ts = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
-    outs, touts = outputs(spec.mg(*xs, **case.params)), outputs(spec.torch(*ts, **case.params))
-    assert len(outs) == len(touts)
-    for o, t in zip(outs, touts):
-        assert str(o.dtype) == str(t.dtype).replace("torch.", ""), (o.dtype, t.dtype)
-        if o.dtype.kind == "f":
-            close(o, t, dtype)
-        else:
-            np.testing.assert_array_equal(o.numpy(), t.numpy())
-    weights = [np.random.default_rng(1).standard_normal(o.shape).astype(dtype) for o in outs
-               if o.dtype.kind == "f"]
-    floats = [(o, t) for o, t in zip(outs, touts) if o.dtype.kind == "f"]
-    if not any(t.requires_grad for _, t in floats):
-        return
-    grads = mg.grad([o for o, _ in floats], xs, grad_outputs=[Tensor(w) for w in weights],
-                    allow_unused=True)
-    tgrads = torch.autograd.grad([t for _, t in floats], ts, allow_unused=True,
-                                 grad_outputs=[torch.from_numpy(w) for w in weights])
-    for x, g, tg in zip(xs, grads, tgrads):
-        g = Tensor(np.zeros(x.shape, x.dtype)) if g is None else g
-        tg = torch.zeros(x.shape, dtype=ts[0].dtype) if tg is None else tg
-        assert g.dtype == x.dtype
-        close(g, tg, dtype)
+    assert_matches_torch(torch, spec.mg, spec.torch, arrays, case.params, dtype)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=repr)
