@@ -8,15 +8,20 @@
 # 1. installs CuPy for the machine's CUDA (cupy-cuda11x / 12x / 13x, from the CUDA
 #    version nvidia-smi or nvcc reports; from $WHEELS if given, else the package index),
 #    then minigrad from this checkout (no dependencies, no build isolation),
-# 2. runs the `gpu`-marked tests (every op and the modules on "cuda" against the CPU),
-# 3. trains the copy task with --device cuda (and with --amp, once the examples have it),
+# 2. runs the `gpu`-marked tests of the modules, training, checkpoints, decoding and
+#    attention on "cuda" against the CPU,
+# 3. trains the copy task with --device cuda, and with --amp,
 # 4. times a training step against PyTorch CUDA eager for `small` and `base`, in float32
-#    and with autocast + GradScaler (--amp), and prints the ratios.
+#    and with autocast + GradScaler (--amp), and prints the ratios,
+# 5. runs every entry of the op tables on "cuda" against the CPU
+#    (tests/gpu/test_cuda_op_table.py; in parallel where pytest-xdist is installed).
 # Every stage has its own time limit, cut to what is left of a 460 s budget
-# (GPU_CHECK_SECONDS), so the whole ends in under 8 minutes.
+# (GPU_CHECK_SECONDS), so the whole ends in under 8 minutes. Logs go to
+# $GPU_CHECK_LOGS, else $OUT, else a fresh temporary folder; the failing tests' names
+# are listed in the summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-LOG_DIR=${OUT:-$(mktemp -d)}
+LOG_DIR=${GPU_CHECK_LOGS:-${OUT:-$(mktemp -d)}}
 mkdir -p "$LOG_DIR"
 PY=${PYTHON:-python3}
 SUMMARY="$LOG_DIR/summary.txt"
@@ -68,11 +73,19 @@ $PY -m pip install --no-deps --no-build-isolation -q -e . >"$LOG_DIR/install.log
 rc=$?
 status "minigrad install (editable, no deps)" "$([ $rc -eq 0 ] && echo ok || echo 'FAILED: see install.log')"
 
-# ---- 2. the gpu tests
-start=$(date +%s)
-timeout $(limit 100) $PY -m pytest -q -p no:cacheprovider -m gpu tests/gpu >"$LOG_DIR/gpu_tests.log" 2>&1
-rc=$?
-status "gpu tests ($(elapsed $start))" "$(tail -n 1 "$LOG_DIR/gpu_tests.log") (rc $rc)"
+# ---- 2. the gpu tests (the op table runs last: it is the longest)
+XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 12")
+gpu_tests() {            # $1: label, $2: log name, $3: seconds, $4...: pytest arguments
+    local label=$1 log=$2 seconds=$3; shift 3
+    local start; start=$(date +%s)
+    timeout "$(limit "$seconds")" $PY -m pytest -q -p no:cacheprovider -m gpu --tb=short "$@" \
+        >"$LOG_DIR/$log" 2>&1
+    local rc=$?
+    status "$label ($(elapsed "$start"))" "$(tail -n 1 "$LOG_DIR/$log") (rc $rc)"
+    grep -E "^(FAILED|ERROR) " "$LOG_DIR/$log" | cut -c1-200 | tee -a "$SUMMARY"
+}
+gpu_tests "gpu tests" gpu_tests.log 120 tests/gpu/test_cuda_ops.py tests/gpu/test_cuda_training.py \
+    tests/minigrad/test_flash_attention.py
 
 # ---- 3. the copy task on the GPU
 copy_task() {            # $1: label, $2: run name, $3...: extra flags
@@ -104,6 +117,9 @@ for mode in float32 amp; do
         "rc $rc$([ $rc -ne 0 ] && echo ": $(tail -n 1 "$LOG_DIR/train_step_$mode.log")")"
     grep -E "^(==|minigrad|pytorch|ratio)" "$LOG_DIR/train_step_$mode.log" | tee -a "$SUMMARY"
 done
+
+# ---- 5. every op table entry on cuda
+gpu_tests "op tables on cuda" op_table.log 240 $XDIST tests/gpu/test_cuda_op_table.py
 
 echo
 echo "== summary (logs in $LOG_DIR)"

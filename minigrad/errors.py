@@ -31,3 +31,8 @@ class IndexOutOfRangeError(MinigradError, IndexError):
 
 class AnomalyError(MinigradError, FloatingPointError):
     """NaN or inf produced while anomaly detection is on."""
+
+
+class MissingPackageError(MinigradError, ImportError):
+    """An optional package a feature needs is not installed (graphviz for pictures...);
+    the message says which and how to install it. Caught by `except ImportError` too."""

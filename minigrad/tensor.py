@@ -11,7 +11,7 @@ import numpy as np
 
 from .backend import device_of, is_array, to_device, to_numpy, wrap_result, xp_of
 from .dtype import as_dtype, get_default_dtype, is_floating, kind_of
-from .errors import AutogradError, DTypeError, MinigradError, ShapeError
+from .errors import AutogradError, DeviceError, DTypeError, MinigradError, ShapeError
 from .modes import is_grad_enabled
 
 
@@ -356,3 +356,19 @@ class _RetainGrad:
 def constant(array):
     """Wrap an array that needs no gradient (masks, saved results) as a Tensor."""
     return Tensor._make(array, False, None)
+
+
+def operand_array(value, like, op, what):
+    """The array of a mask, condition, index or target argument `value` (a Tensor, an
+    array, a list or a scalar) of op `op` on `like`'s device (`like`: the op's input
+    Tensor). Arrays, lists and scalars are placed on that device, as torch takes
+    Python sequences; a Tensor must already be there (0-d tensors excepted, as in
+    torch). Raises DeviceError naming `op` and `what` for a Tensor on another device."""
+    if not isinstance(value, Tensor):
+        return like.xp.asarray(value)
+    if value.device == like.device:
+        return value.array
+    if value.ndim == 0:
+        return like.xp.asarray(to_numpy(value.array))
+    raise DeviceError(f"{op}: {what} is on {value.device} but the input is on {like.device}; "
+                      f"expected all tensors on one device (move it with .to({like.device!r}))")

@@ -12,7 +12,7 @@ user's program (module and parameter names) is HTML-escaped, so a module named
 """
 import html
 
-from ..errors import MinigradError
+from ..errors import MinigradError, MissingPackageError
 from . import style
 from .roles import label_attention, label_biases, label_residuals
 from .simplify import simplify
@@ -23,7 +23,7 @@ def _graphviz():
     try:
         import graphviz
     except ImportError:
-        raise MinigradError("graph: the 'graphviz' Python package is needed to build pictures; "
+        raise MissingPackageError("graph: the 'graphviz' Python package is needed to build pictures; "
                             "install it with `pip install graphviz` (or `pip install "
                             "minigrad[viz]`)") from None
     return graphviz

@@ -15,7 +15,7 @@ from ..autograd import Function
 from ..backend import xp_of
 from ..dtype import is_half, kind_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
-from ..tensor import Tensor, constant
+from ..tensor import constant, operand_array
 from .dispatch import reference, why_not_fused
 from .index import getitem
 from .softmax import _shifted, log_softmax_reference
@@ -148,7 +148,7 @@ def _rows(logits, targets, ignore_index, label_smoothing, reduction):
     """Check the arguments; return logits as (rows, C), targets as (rows,) ids, the shape
     of the per-target losses, and the result itself when there are no classes (else None)."""
     _check_settings(logits, label_smoothing, reduction)
-    t = targets.array if isinstance(targets, Tensor) else xp_of(logits.array).asarray(targets)
+    t = operand_array(targets, logits, "cross_entropy", "target")
     if t.dtype.kind not in "iu":
         raise DTypeError(f"cross_entropy: targets must be integer class ids, got dtype {t.dtype}")
     if logits.ndim < 1 or logits.ndim == 1 and t.ndim != 0 or \

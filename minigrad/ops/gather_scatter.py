@@ -9,12 +9,15 @@ import numpy as np
 from ..autograd import Function
 from ..backend import scatter_add, xp_of
 from ..errors import IndexOutOfRangeError, ShapeError
-from ..tensor import Tensor, constant
+from ..tensor import Tensor, constant, operand_array
 
 
 def _grid(xp, index, dim):
     """The full index tuple of a gather along `dim`: broadcast grids elsewhere."""
-    grid = list(xp.indices(index.shape, sparse=True))
+    # np.indices(shape, sparse=True), written out: CuPy's indices has no `sparse`
+    n = index.ndim
+    grid = [xp.arange(size).reshape((1,) * axis + (size,) + (1,) * (n - axis - 1))
+            for axis, size in enumerate(index.shape)]
     grid[dim] = index
     return tuple(grid)
 
@@ -55,7 +58,7 @@ class Gather(Function):
 def check_index(op, a, dim, index):
     """`index` as an int64 array with a's number of dims, in range along `dim`;
     `dim` as a non-negative int."""
-    idx = index.array if isinstance(index, Tensor) else a.xp.asarray(index)
+    idx = operand_array(index, a, op, "index")
     if idx.dtype.kind not in "iu":
         raise IndexOutOfRangeError(f"{op}: index must be an integer tensor, got {idx.dtype}")
     ndim = max(a.ndim, 1)
@@ -118,7 +121,7 @@ def check_index_vector(op, a, dim, index, negative_ok=True):
     integer tensor) as a 1-d int64 array of positions along it (negative ones count
     from the end when `negative_ok`, as torch's index_fill; index_add/index_copy refuse
     them, as torch)."""
-    idx = index.array if isinstance(index, Tensor) else a.xp.asarray(index)
+    idx = operand_array(index, a, op, "index")
     ndim = max(a.ndim, 1)
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
         raise ShapeError(f"{op}: dim {dim!r} out of range for a tensor of {a.ndim} "

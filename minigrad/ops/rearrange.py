@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, ShapeError
-from ..tensor import Tensor
+from ..tensor import operand_array
 from .dims import torch_dims
 from .index import getitem
 from .reduce import normalize_axes
@@ -147,7 +147,7 @@ def index_select(a, axis, index):
     """torch.index_select(input, dim, index): the entries at `index` (a 1-D or 0-D integer
     tensor) along `dim`; the result has len(index) there. Raises IndexOutOfRangeError for
     an index out of range or not integer, ShapeError for a 2-D+ index."""
-    idx = index.array if isinstance(index, Tensor) else a.xp.asarray(index)
+    idx = operand_array(index, a, "index_select", "index")
     if idx.dtype.kind not in "iu":
         raise IndexOutOfRangeError(f"index_select: index must be an integer tensor, got "
                                    f"{idx.dtype}")
@@ -166,7 +166,7 @@ def index_select(a, axis, index):
 def masked_select(a, mask):
     """torch.masked_select: the entries of `a` where the boolean `mask` is True, as a 1-D
     tensor (a and mask broadcast together). Raises DTypeError for a non-boolean mask."""
-    m = mask.array if isinstance(mask, Tensor) else a.xp.asarray(mask)
+    m = operand_array(mask, a, "masked_select", "mask")
     if m.dtype != np.bool_:
         raise DTypeError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
     try:

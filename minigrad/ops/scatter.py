@@ -15,12 +15,11 @@ Indices must be in range; negative ones are refused, as torch does (index_fill a
 them, as torch). A repeated index in scatter / index_copy writes the last of its values
 (torch leaves the choice open). Half precision adds up in float32 (issue 21).
 """
-import numpy as np
 
 from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
-from ..tensor import Tensor, constant
+from ..tensor import Tensor, constant, operand_array
 from .gather_scatter import Gather, _grid, add_at, check_index, check_index_vector
 from .selection import MaskedFill, Where, masked_fill
 
@@ -76,7 +75,7 @@ def _scatter_args(op, a, dim, index, src, value):
         raise MinigradError(f"{op}: give src or value, not both")
     if a.ndim == 0:
         raise ShapeError(f"{op}: a 0-d input is not supported (reshape it to 1-d)")
-    raw = index.array if isinstance(index, Tensor) else a.xp.asarray(index)
+    raw = operand_array(index, a, op, "index")
     if raw.size and raw.dtype.kind in "iu" and int(raw.min()) < 0:
         raise IndexOutOfRangeError(f"{op}: index {int(raw.min())} is out of bounds (negative "
                                    "indices are not allowed, as in torch)")

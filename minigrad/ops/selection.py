@@ -7,7 +7,7 @@ from ..autograd import Function
 from ..backend import xp_of
 from ..dtype import finfo, get_default_dtype, kind_of
 from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, operand_array
 from .elementwise import lift, operands
 
 
@@ -87,10 +87,12 @@ def minimum(a, b):
 def where(cond, a, b):
     """Elements of `a` where `cond` is True, else of `b`."""
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    if like is None:
+    if like is None:            # two scalars: the result lives where the condition does
         like = Tensor(np.asarray(a, dtype=get_default_dtype()))
+        if isinstance(cond, Tensor) and cond.device != "cpu":
+            like = like.to(cond.device)
     a, b = operands(lift(a, like), lift(b, like))
-    c = cond.array if isinstance(cond, Tensor) else like.xp.asarray(cond)
+    c = operand_array(cond, like, "where", "condition")
     if c.dtype != np.bool_:
         raise DTypeError(f"where: condition must be a bool tensor, got dtype {c.dtype}")
     return Where.apply(a, b, cond=c)
@@ -98,7 +100,7 @@ def where(cond, a, b):
 
 def masked_fill(a, mask, value):
     """`a` with `value` wherever `mask` (bool, broadcastable to `a`) is True."""
-    m = mask.array if isinstance(mask, Tensor) else a.xp.asarray(mask)
+    m = operand_array(mask, a, "masked_fill", "mask")
     if m.dtype != np.bool_:
         raise DTypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
     try:

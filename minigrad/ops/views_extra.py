@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, operand_array
 from .dims import torch_dims
 from .elementwise import mul, operands
 from .gather_scatter import nonzero
@@ -151,7 +151,7 @@ def masked_scatter(a, mask, source):
     entries of `source`. Gradients: input's where mask is False, source's first entries.
     Raises DTypeError for a non-bool mask or a source of another dtype, ShapeError when
     source has too few entries."""
-    m = mask.array if isinstance(mask, Tensor) else a.xp.asarray(mask)
+    m = operand_array(mask, a, "masked_scatter", "mask")
     if m.dtype != np.bool_:
         raise DTypeError(f"masked_scatter: mask must be a bool tensor, got dtype {m.dtype}")
     if source.dtype != a.dtype:

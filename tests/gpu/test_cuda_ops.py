@@ -28,7 +28,7 @@ CASES = {
     "gelu": (lambda a: mg.gelu(a) + mg.gelu(a, approximate="tanh"), [(3, 4)]),
     "matmul": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
     "sum_mean_var": (lambda a: a.sum(0) + a.mean(-1, keepdims=True) + a.var(1), [(4, 4)]),
-    "max": (lambda a: a.max(-1), [(3, 5)]),
+    "max": (lambda a: a.max(-1).values + a.amax(0).sum(), [(3, 5)]),
     "shape": (lambda a: a.reshape(6, 2).T.unsqueeze(0).expand(2, 2, 6), [(3, 4)]),
     "concat": (lambda a, b: mg.concat([a, b], 1), [(3, 4), (3, 2)]),
     "stack": (lambda a, b: mg.stack([a, b], 1), [(3, 4), (3, 4)]),
@@ -94,3 +94,21 @@ def test_device_round_trip_and_mixing_error():
     np.testing.assert_array_equal(b.to("cpu").numpy(), a.numpy())
     with pytest.raises(mg.DeviceError, match="cpu.*cuda:0|cuda:0.*cpu"):
         a + b
+
+
+def test_masks_and_indices_from_the_host():
+    """Arrays and lists are placed on the input's device (torch takes Python sequences
+    so); a CPU tensor of several elements is refused with the op's name, a 0-d one is
+    taken (both as torch)."""
+    x = mg.arange(6.0, device="cuda").reshape(2, 3)
+    mask = np.array([[True, False, True], [False, True, False]])
+    np.testing.assert_array_equal(x.masked_select(mask).numpy(), [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(x.masked_fill(mask.tolist(), -1.0).numpy(),
+                                  [[-1, 1, -1], [3, -1, 5]])
+    np.testing.assert_array_equal(mg.where(mg.tensor(True), x, 0.0).numpy(), x.numpy())
+    np.testing.assert_array_equal(x.index_select(1, [2, 0]).numpy(), [[2, 0], [5, 3]])
+    for op, call in [("masked_select", lambda: x.masked_select(mg.tensor(mask))),
+                     ("where", lambda: mg.where(mg.tensor(mask), x, 0.0)),
+                     ("cross_entropy", lambda: mg.cross_entropy(x, mg.tensor([0, 1])))]:
+        with pytest.raises(mg.DeviceError, match=f"{op}: .* is on cpu but the input is on cuda:0"):
+            call()

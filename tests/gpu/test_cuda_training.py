@@ -44,7 +44,16 @@ def test_transformer_training_steps_match_cpu():
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-4)
     for (name, a), (_, b) in zip(cpu_model.state_dict().items(), gpu_model.state_dict().items()):
         assert b.device == "cuda:0", name
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        a, b = a.numpy(), b.numpy()
+        if name.endswith("in_proj_bias"):
+            # The key bias adds q.b_k to every score of a query, which its softmax
+            # ignores: its gradient is 0 up to rounding, and Adam turns that noise into
+            # steps of about lr in either direction. So it may differ by 2 lr a step.
+            d = len(a) // 3
+            np.testing.assert_allclose(b[d:2 * d], a[d:2 * d], atol=2 * 1e-3 * len(gpu_losses),
+                                       err_msg=name)
+            a, b = np.delete(a, np.s_[d:2 * d]), np.delete(b, np.s_[d:2 * d])
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5, err_msg=name)
     for state in gpu_opt.state.values():
         for value in state.values():
             if hasattr(value, "shape"):
@@ -70,5 +79,5 @@ def test_greedy_decoding_on_the_gpu_matches_cpu():
         model = _model(device).eval()
         with mg.no_grad():
             ys = model.greedy_decode(mg.tensor(src, device=device), max_len=8, start_symbol=1)
-        out[device] = (ys if isinstance(ys, mg.Tensor) else ys[0]).numpy()
+        out[device] = ys.numpy() if isinstance(ys, mg.Tensor) else np.asarray(ys)
     np.testing.assert_array_equal(out["cuda"], out["cpu"])
