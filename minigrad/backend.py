@@ -118,6 +118,29 @@ def to_numpy(array):
     return array if isinstance(array, np.ndarray) else array.get()
 
 
+def int_range(array, ignore=None):
+    """(smallest, largest) entry of an integer array as Python ints, entries equal to
+    `ignore` left out; None when no entry is left. The range checks of ids and targets
+    use it: on a GPU it costs one wait for the device (one transfer of three numbers)
+    instead of a boolean selection and two or four reads."""
+    if isinstance(array, np.ndarray):
+        data = array if ignore is None else array[array != ignore]
+        return (int(data.min()), int(data.max())) if data.size else None
+    if array.size == 0:
+        return None
+    xp = xp_of(array)
+    if ignore is None:
+        lo, hi, count = array.min(), array.max(), xp.ones((), array.dtype)
+    else:
+        keep = array != ignore
+        info = np.iinfo(array.dtype)
+        lo = xp.where(keep, array, info.max).min()
+        hi = xp.where(keep, array, info.min).max()
+        count = keep.any().astype(array.dtype)
+    lo, hi, count = (int(v) for v in xp.stack([lo, hi, count]).get())
+    return (lo, hi) if count else None
+
+
 def scatter_add(out, index, values):
     """out[index] += values, adding up repeated indices (np.add.at / cupyx.scatter_add)."""
     if isinstance(out, np.ndarray):

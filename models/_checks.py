@@ -1,6 +1,7 @@
 """Checks of model inputs shared by the models (Seq2SeqTransformer, MarianMT, GPT)."""
 import numpy as np
 
+from minigrad.backend import int_range
 from minigrad.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from minigrad.tensor import Tensor
 
@@ -24,9 +25,9 @@ def token_ids(ids, who, arg, vocab_size, vocab_name="vocab_size", ignore_index=N
     if ids.ndim != 2:
         raise ShapeError(f"{who}: {arg} must be (batch, length) token ids, got shape "
                          f"{tuple(ids.shape)}")
-    data = ids.array if ignore_index is None else ids.array[ids.array != ignore_index]
-    if data.size:
-        lo, hi = int(data.min()), int(data.max())
+    bounds = int_range(ids.array, ignore_index)
+    if bounds is not None:
+        lo, hi = bounds
         if lo < 0 or hi >= vocab_size:
             raise IndexOutOfRangeError(
                 f"{who}: {arg} token id {hi if hi >= vocab_size else lo} is out of range for "

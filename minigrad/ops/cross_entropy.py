@@ -12,7 +12,7 @@ import numpy as np
 
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import int_range, xp_of
 from ..dtype import is_half, kind_of
 from ..errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from ..tensor import constant, operand_array
@@ -85,6 +85,9 @@ class CrossEntropy(Function):
         total = loss.sum()
         if self.reduction == "sum":
             return total
+        if xp is not np:                 # the count stays on the GPU: no wait for it here
+            self.count = w.sum()         # (0 rows: 0 / 0 = NaN, and a zero gradient below)
+            return total / self.count
         self.count = float(w.sum())
         return total / logits.dtype.type(self.count) if self.count else total * logits.dtype.type(np.nan)
 
@@ -98,7 +101,9 @@ class CrossEntropy(Function):
         if eps:
             d -= eps / c
         d[xp.arange(n), self.safe_t] -= (1.0 - eps)
-        if self.reduction == "mean":
+        if self.reduction == "mean" and xp is not np:
+            scale = self.w * xp.where(self.count > 0, g / xp.maximum(self.count, 1), 0)
+        elif self.reduction == "mean":
             scale = self.w * (g / g.dtype.type(self.count) if self.count else g * 0)
         else:
             scale = self.w * g
@@ -156,9 +161,9 @@ def _rows(logits, targets, ignore_index, label_smoothing, reduction):
         raise ShapeError(f"cross_entropy: logits of shape {tuple(logits.shape)} need targets of "
                          f"shape {tuple(logits.shape[:1] + logits.shape[2:])}, got {tuple(t.shape)}")
     c = logits.shape[1] if logits.ndim > 1 else logits.shape[0]
-    valid = t[t != ignore_index]
-    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= c):
-        bad = int(valid.max()) if int(valid.max()) >= c else int(valid.min())
+    bounds = int_range(t, ignore_index)
+    if bounds is not None and (bounds[0] < 0 or bounds[1] >= c):
+        bad = bounds[1] if bounds[1] >= c else bounds[0]
         raise IndexOutOfRangeError(f"cross_entropy: target {bad} is out of range for {c} classes")
     out_shape = t.shape
     if logits.ndim == 1:                                  # one sample

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .. import cuda_kernels
 from ..autograd import Function, is_grad_enabled
 from ..backend import generator
 from ..errors import MinigradError
@@ -20,8 +21,7 @@ def dropout_mask(shape, p, dtype, device):
     """
     gen = generator(device)
     if device != "cpu":
-        keep = 1.0 - p
-        return (gen.random(shape, dtype="float32") < keep).astype(dtype) * dtype.type(1.0 / keep)
+        return cuda_kernels.dropout_mask(gen.random(shape, dtype="float32"), 1.0 - p, dtype)
     n = math.prod(shape)
     threshold = max(1, round((1.0 - p) * 65536))
     bits = gen.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]

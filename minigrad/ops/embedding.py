@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import int_range, xp_of
 from ..errors import DTypeError, IndexOutOfRangeError, ShapeError
 from ..tensor import Tensor, constant
 from .index import scatter_add
@@ -47,8 +47,9 @@ def embedding(ids, weight, padding_idx=None):
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
     vocab = weight.shape[0]
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= vocab):
-        bad = int(idx.max()) if int(idx.max()) >= vocab else int(idx.min())
+    bounds = int_range(idx)
+    if bounds is not None and (bounds[0] < 0 or bounds[1] >= vocab):
+        bad = bounds[1] if bounds[1] >= vocab else bounds[0]
         raise IndexOutOfRangeError(
             f"embedding: token id {bad} is out of range for a vocabulary of {vocab} "
             f"(weight shape {tuple(weight.shape)})")

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import cuda_kernels
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function
 from ..backend import xp_of
@@ -49,6 +50,13 @@ class LayerNorm(Function):
         bias = params[-1] if self.has_bias else None
         axes = tuple(range(x.ndim - self.nd, x.ndim))
         self.n = n = max(1, math.prod(x.shape[x.ndim - self.nd:]))
+        self.on_gpu = xp_of(x) is not np and cuda_kernels.layer_norm_supported(x)
+        if self.on_gpu:
+            # fused GPU kernel (cuda_kernels.py): these same steps, one launch per pass
+            y, xhat, rstd = cuda_kernels.layer_norm_forward(x, weight, bias, n, self.eps)
+            self.xhat, self.axes, self.weight = xhat.reshape(x.shape), axes, weight
+            self.rstd = rstd.reshape(x.shape[:x.ndim - self.nd] + (1,) * self.nd)
+            return y.reshape(x.shape)
         # (x.sum() / n rather than x.mean(): a normalized shape with a 0 is an empty slice)
         with np.errstate(all="ignore"):   # inf in a row, or eps=0 on a constant row: NaN, as PyTorch
             xhat = x - x.sum(axis=axes, keepdims=True) / n
@@ -68,6 +76,8 @@ class LayerNorm(Function):
         """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in place where possible."""
         g, xhat, axes = grad.array, self.xhat, self.axes
         batch_axes = tuple(range(g.ndim - self.nd))
+        if self.on_gpu:
+            return self._backward_gpu(g, batch_axes)
         dxhat = g * self.weight if self.weight is not None else g.copy()
         work = dxhat * xhat
         mean_dx_xhat = work.sum(axis=axes, keepdims=True) / self.n
@@ -86,6 +96,19 @@ class LayerNorm(Function):
             dxhat -= work
             dxhat *= self.rstd
             grads[0] = constant(dxhat)
+        return tuple(grads)
+
+    def _backward_gpu(self, g, batch_axes):
+        """The backward above with dx from one fused kernel (cuda_kernels.py)."""
+        grads = [None]
+        if self.needs_input_grad[0]:
+            dx = cuda_kernels.layer_norm_backward(g, self.xhat, self.rstd, self.weight, self.n)
+            grads[0] = constant(dx.reshape(g.shape))
+        if self.has_weight:
+            grads.append(constant((g * self.xhat).sum(axis=batch_axes))
+                         if self.needs_input_grad[1] else None)
+        if self.has_bias:
+            grads.append(constant(g.sum(axis=batch_axes)) if self.needs_input_grad[-1] else None)
         return tuple(grads)
 
 

@@ -61,11 +61,12 @@ def softmax_(s, axis):
     with np.errstate(invalid="ignore"):   # a row holding +inf or NaN: NaN, as PyTorch
         if s.size:                   # an empty axis has no maximum (and needs no shift)
             m = s.max(axis=axis, keepdims=True)
-            m[m == -np.inf] = 0
+            # copyto(where=), not m[m == -inf] = 0: a boolean assignment waits for the GPU
+            xp.copyto(m, 0, where=m == -np.inf)
             s -= m
         xp.exp(s, out=s)
         total = s.sum(axis=axis, keepdims=True)
-        total[total == 0] = 1
+        xp.copyto(total, 1, where=total == 0)
         s /= total
     return s
 
@@ -106,7 +107,7 @@ def _shifted(x, axis):
     if x.size == 0:                  # an empty axis has no maximum (and needs no shift)
         return x
     m = x.max(axis=axis, keepdims=True)
-    m[m == -np.inf] = 0
+    xp_of(m).copyto(m, 0, where=m == -np.inf)          # no boolean assignment: see softmax_
     with np.errstate(invalid="ignore"):   # +inf - +inf: NaN, as PyTorch
         return x - m
 

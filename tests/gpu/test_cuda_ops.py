@@ -112,3 +112,52 @@ def test_masks_and_indices_from_the_host():
                      ("cross_entropy", lambda: mg.cross_entropy(x, mg.tensor([0, 1])))]:
         with pytest.raises(mg.DeviceError, match=f"{op}: .* is on cpu but the input is on cuda:0"):
             call()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape,nd", [((3, 1), 1), ((2, 5, 33), 1), ((4, 1500), 1),
+                                      ((2, 3, 4, 5), 2), ((7, 256), 1), ((1, 64), 1)])
+def test_fused_layer_norm_kernel_matches_cpu(shape, nd, affine, dtype):
+    """cuda_kernels' one-launch layer norm: the CPU's values and gradients (rows shorter
+    and longer than a thread block, several normalised axes, a constant row)."""
+    r = np.random.default_rng(1)
+    x = (r.standard_normal(shape) * 3 + 1).astype(dtype)
+    x[(0,) * (x.ndim - nd)] = 2.5                      # a constant row: variance 0
+    norm = shape[-nd:]
+    arrays = [x] + ([r.standard_normal(norm).astype(dtype) for _ in range(2)] if affine else [])
+    weights = r.standard_normal(shape).astype(dtype)
+    results = {}
+    for device in ("cpu", "cuda"):
+        inputs = [mg.tensor(a, device=device, requires_grad=True) for a in arrays]
+        out = mg.layer_norm(inputs[0], norm, *inputs[1:], eps=1e-5)
+        (out * mg.tensor(weights, device=device)).sum().backward()
+        results[device] = [out.numpy()] + [t.grad.numpy() for t in inputs]
+    tol = 2e-5 if dtype == np.float32 else 1e-10
+    for got, want in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1, np.abs(want).max()))
+
+
+def test_range_checks_and_ignored_targets_on_the_gpu():
+    from minigrad.backend import int_range
+    cp = pytest.importorskip("cupy")
+    for values, ignore in [([3, -100, 5], -100), ([-100, -100], -100), ([[2, 9], [0, 1]], None),
+                           ([], None), ([7], 7)]:
+        a = np.asarray(values, dtype=np.int64)
+        assert int_range(cp.asarray(a), ignore) == int_range(a, ignore), (values, ignore)
+    assert int_range(cp.asarray(np.array([4, 200], np.uint8))) == (4, 200)
+    with pytest.raises(mg.IndexOutOfRangeError, match="cross_entropy: target 5"):
+        mg.cross_entropy(mg.zeros(2, 5, device="cuda"), mg.tensor([1, 5], device="cuda"))
+    logits = mg.randn(3, 4, device="cuda", requires_grad=True)
+    loss = mg.cross_entropy(logits, mg.tensor([-100, -100, -100], device="cuda"))
+    loss.backward()                  # the mean over no targets: NaN, and a zero gradient
+    assert np.isnan(loss.item()) and not logits.grad.numpy().any()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_dropout_mask_kernel_values(dtype):
+    """The one-pass GPU mask: only 0 and 1/keep, in the input's dtype, about keep kept."""
+    y = mg.dropout(mg.ones(400, 500, device="cuda", dtype=dtype), 0.3).numpy()
+    assert y.dtype == dtype
+    assert set(np.unique(y).tolist()) == {0.0, float(dtype(1 / 0.7))}
+    assert abs((y != 0).mean() - 0.7) < 0.01
