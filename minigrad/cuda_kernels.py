@@ -67,7 +67,6 @@ def gelu_backward(x, grad, approximate):
     return _kernel(f"minigrad_gelu_grad_{approximate}", "T x, T g", "T dx", body)(x, grad)
 
 
-
 def dropout_mask(uniform, keep, dtype):
     """The dropout mask {0, 1/keep} in `dtype` from uniform draws in [0, 1) (float32), in
     one pass (for (uniform < keep).astype(dtype) * (1 / keep): three)."""
@@ -76,6 +75,7 @@ def dropout_mask(uniform, keep, dtype):
     kernel = _kernel("minigrad_dropout_mask", "float32 u, float32 keep, T scale", "T m",
                      "m = u < keep ? scale : (T)(0.0f);")
     return kernel(uniform, np.float32(keep), dtype.type(1.0 / keep), out)
+
 
 # ------------------------------------------------------------------ layer norm
 # One thread block per row: the row's mean, then its variance around that mean (two

@@ -23,9 +23,9 @@ def _graphviz():
     try:
         import graphviz
     except ImportError:
-        raise MissingPackageError("graph: the 'graphviz' Python package is needed to build pictures; "
-                            "install it with `pip install graphviz` (or `pip install "
-                            "minigrad[viz]`)") from None
+        raise MissingPackageError("graph: the 'graphviz' Python package is needed to build "
+                                  "pictures; install it with `pip install graphviz` (or "
+                                  "`pip install minigrad[viz]`)") from None
     return graphviz
 
 

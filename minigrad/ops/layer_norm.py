@@ -52,7 +52,7 @@ class LayerNorm(Function):
         self.n = n = max(1, math.prod(x.shape[x.ndim - self.nd:]))
         self.on_gpu = xp_of(x) is not np and cuda_kernels.layer_norm_supported(x)
         if self.on_gpu:
-            # fused GPU kernel (cuda_kernels.py): these same steps, one launch per pass
+            # fused GPU kernel (cuda_kernels.py): these same steps in one launch
             y, xhat, rstd = cuda_kernels.layer_norm_forward(x, weight, bias, n, self.eps)
             self.xhat, self.axes, self.weight = xhat.reshape(x.shape), axes, weight
             self.rstd = rstd.reshape(x.shape[:x.ndim - self.nd] + (1,) * self.nd)
