@@ -19,6 +19,7 @@ import numpy as np
 
 from minigrad import ops as _ops
 from minigrad.amp.autocast_mode import autocast_op
+from minigrad.backend import int_range
 from minigrad.dtype import is_half, kind_of
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
@@ -198,11 +199,12 @@ def one_hot(tensor, num_classes=-1):
     ids = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if ids.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: expected an integer tensor, got dtype {ids.dtype}")
+    bounds = int_range(ids)
     if num_classes == -1:
-        num_classes = int(ids.max()) + 1 if ids.size else 0
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= num_classes):
+        num_classes = bounds[1] + 1 if bounds else 0
+    if bounds and (bounds[0] < 0 or bounds[1] >= num_classes):
         raise IndexOutOfRangeError(f"one_hot: class ids must be in [0, {num_classes}), got "
-                                   f"{int(ids.min())}..{int(ids.max())}")
+                                   f"{bounds[0]}..{bounds[1]}")
     xp = tensor.xp if isinstance(tensor, Tensor) else np
     return constant((ids[..., None] == xp.arange(num_classes)).astype(np.int64))
 
@@ -290,10 +292,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ShapeError(f"nll_loss: input {tuple(input.shape)} needs target of shape {want}, "
                          f"got {tuple(t.shape)}")
     keep = t != ignore_index
-    valid = t[keep]
-    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= c):
+    bounds = int_range(t, ignore_index)
+    if bounds and (bounds[0] < 0 or bounds[1] >= c):
         raise IndexOutOfRangeError(f"nll_loss: target ids must be in [0, {c}) or ignore_index, "
-                                   f"got {int(valid.min())}..{int(valid.max())}")
+                                   f"got {bounds[0]}..{bounds[1]}")
     xp = input.xp
     w = xp.ones(c, dtype=input.dtype) if weight is None else \
         (weight.array if isinstance(weight, Tensor) else xp.asarray(weight)).astype(input.dtype)
