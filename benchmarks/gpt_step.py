@@ -3,7 +3,7 @@
     python benchmarks/gpt_step.py                   # the example's defaults, 1 thread each
     python benchmarks/gpt_step.py --reps 20 --profile
     python benchmarks/gpt_step.py --config n_layer=2,batch_size=8,block_size=32
-    python benchmarks/gpt_step.py --alone --keep-freed-memory   # one process each
+    python benchmarks/gpt_step.py --alone           # one process each
 
 The models of examples/shakespeare.py (minigrad.models.GPT, build_optimizer's AdamW)
 and of benchmarks/shakespeare_torch.py (TorchGPT, torch.optim.AdamW with the same
@@ -107,13 +107,12 @@ def alone(args):
         cmd = [sys.executable, os.path.abspath(__file__), "--only", framework,
                "--reps", str(args.reps), "--warmup", str(args.warmup)]
         cmd += ["--config", args.config] if args.config else []
-        cmd += ["--keep-freed-memory"] if args.keep_freed_memory and framework == "minigrad" else []
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         cpu[framework] = json.loads(out.strip().splitlines()[-1])["cpu_ms"]
         print(f"{framework:<10} alone: CPU ms per step, median {np.median(cpu[framework]):.1f}, "
               f"min {min(cpu[framework]):.1f}")
     print(f"ratio minigrad/pytorch (CPU time, separate processes"
-          f"{', minigrad with keep_freed_memory' if args.keep_freed_memory else ''}): medians "
+          f"{', malloc as glibc leaves it' if args.no_keep_freed_memory else ''}): medians "
           f"{np.median(cpu['minigrad']) / np.median(cpu['pytorch']):.3f}x, minima "
           f"{min(cpu['minigrad']) / min(cpu['pytorch']):.3f}x")
 
@@ -124,12 +123,12 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="per-op breakdown of both")
-    parser.add_argument("--keep-freed-memory", action="store_true",
-                        help="minigrad.keep_freed_memory() first, as examples/shakespeare.py "
-                             "does (process-wide: PyTorch's step here gains from it too)")
+    parser.add_argument("--no-keep-freed-memory", action="store_true",
+                        help="MINIGRAD_KEEP_FREED_MEMORY=0: malloc as glibc leaves it (by "
+                             "default importing minigrad, which both steps do, makes it keep "
+                             "freed large arrays for reuse, process-wide)")
     parser.add_argument("--alone", action="store_true",
-                        help="each framework in a process of its own (CPU times; with "
-                             "--keep-freed-memory only minigrad's process sets it)")
+                        help="each framework in a process of its own (CPU times)")
     parser.add_argument("--only", choices=["minigrad", "pytorch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -137,9 +136,8 @@ def main(argv=None):
     except ImportError:
         sys.exit("gpt_step: PyTorch is needed for the side-by-side benchmark: pip install torch")
     cfg = parse_config(args.config)
-    if args.keep_freed_memory:
-        import minigrad
-        minigrad.keep_freed_memory()
+    if args.no_keep_freed_memory:        # before minigrad is imported; --alone's children inherit it
+        os.environ["MINIGRAD_KEEP_FREED_MEMORY"] = "0"
     if args.only:                    # one framework, for --alone: its CPU times as JSON
         import json
         import time
@@ -163,7 +161,7 @@ def main(argv=None):
     print(f"GPT step: {cfg['n_layer']} layers, {cfg['n_head']} heads, width {cfg['n_embd']}, "
           f"batch {cfg['batch_size']} x {cfg['block_size']}, dropout {cfg['dropout']}, "
           f"vocabulary {VOCAB}; 1 thread each; {args.reps} alternated steps"
-          + ("; keep_freed_memory on" if args.keep_freed_memory else ""))
+          + ("; malloc as glibc leaves it" if args.no_keep_freed_memory else ""))
     print(f"{'':<10}{'wall ms':>10}{'min':>9}{'CPU ms':>10}{'min':>9}{'tokens/s':>10}")
     for i, label in enumerate(("minigrad", "pytorch")):
         med = float(np.median(wall[i]))

@@ -6,7 +6,7 @@
     python benchmarks/train_step.py --profile       # where minigrad's time goes, per op
     python benchmarks/train_step.py --device cuda --amp   # mixed precision in both
     python benchmarks/train_step.py --torch-compile # a third column: PyTorch under torch.compile
-    python benchmarks/train_step.py --keep-freed-memory   # glibc keeps freed arrays for reuse
+    python benchmarks/train_step.py --no-keep-freed-memory   # malloc as glibc leaves it
 
 The same model (minigrad's weights copied into PyTorch with the converter), the
 same data and dropout 0.1 in both. A step is: embeddings, Transformer, generator,
@@ -16,11 +16,12 @@ warm-up, and the table reports medians, so a noisy neighbour slows both alike.
 With --torch-compile a third model (same weights) runs under torch.compile (Inductor);
 its first steps compile, are excluded from the timing and are reported as compile
 time. Where compiling fails (no C++ compiler, ...), the output says so and the
-comparison goes on with the other two. With --keep-freed-memory the process first calls
-minigrad.keep_freed_memory() (examples/shakespeare.py does): glibc's malloc then keeps
-the memory of freed large arrays instead of unmapping it, so a step does not fault in
-fresh pages for every large activation. It is process-wide, so PyTorch's steps and
-the memory probes' processes (which do not call it) are measured as they are.
+comparison goes on with the other two. `import minigrad` sets glibc's malloc to keep
+the memory of freed large arrays for reuse (minigrad.keep_freed_memory), so a step does
+not fault in fresh pages for most of its activations; the setting is process-wide, so
+PyTorch's steps here (and the memory probes' processes) run with it too.
+--no-keep-freed-memory runs everything with malloc as glibc leaves it
+(MINIGRAD_KEEP_FREED_MEMORY=0, inherited by the probes).
 """
 import argparse
 import math
@@ -344,14 +345,14 @@ def main(argv=None):
                         help="mixed precision: forward under autocast (float16), GradScaler")
     parser.add_argument("--torch-compile", action="store_true",
                         help="add PyTorch under torch.compile as a third column")
-    parser.add_argument("--keep-freed-memory", action="store_true",
-                        help="minigrad.keep_freed_memory() first (process-wide: glibc's malloc "
-                             "then keeps freed large arrays for reuse, for both frameworks)")
+    parser.add_argument("--no-keep-freed-memory", action="store_true",
+                        help="MINIGRAD_KEEP_FREED_MEMORY=0: malloc as glibc leaves it (by "
+                             "default importing minigrad makes it keep freed large arrays for "
+                             "reuse, process-wide: both frameworks)")
     parser.add_argument("--memory-probe", choices=["minigrad", "pytorch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.keep_freed_memory:
-        import minigrad
-        minigrad.keep_freed_memory()
+    if args.no_keep_freed_memory:        # before minigrad is imported; the probes inherit it
+        os.environ["MINIGRAD_KEEP_FREED_MEMORY"] = "0"
     if args.memory_probe:
         return _memory_probe(args.memory_probe, parse_config(args.config), args.device, args.amp)
     try:

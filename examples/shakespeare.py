@@ -388,7 +388,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     cli.one_blas_thread_unless_chosen()
-    # freed activations' memory is reused instead of faulted in afresh every step
-    # (minigrad.keep_freed_memory: malloc settings; the numbers do not change)
-    mg.keep_freed_memory()
     sys.exit(cli.run_main(main))

@@ -23,7 +23,7 @@ from .autograd import (Function, current_scope, detect_anomaly, enable_grad,  # 
                        use_fused)
 from .backend import (cuda_is_available, device, get_num_threads, get_rng_state, manual_seed,  # noqa: E402
                       parse_device, set_num_threads, set_rng_state)
-from .backend import keep_freed_memory  # noqa: E402
+from .backend import freed_memory_kept, keep_freed_memory  # noqa: E402
 from .creation import (arange, as_tensor, eye, from_numpy, full, full_like, ones, ones_like, rand,  # noqa: E402
                        rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .dtype import (TORCH_NAMES, bool_, float16, float32, float64, get_default_dtype,  # noqa: E402
@@ -67,6 +67,12 @@ from .ops.views_extra import (argwhere, bmm, diag, diagonal, dot, meshgrid, mm, 
                               unique)
 
 __version__ = "0.1.0"
+
+# malloc keeps freed large arrays for reuse (backend.keep_freed_memory: a training step
+# otherwise faults fresh pages in for most of its activations); MINIGRAD_KEEP_FREED_MEMORY=0
+# leaves malloc as it is.
+from .backend import apply_keep_freed_memory_env as _apply_env  # noqa: E402
+_apply_env()
 
 
 def grad(outputs, inputs, *args, **kwargs):

@@ -19,7 +19,7 @@ def _run(script, *args):
     return result.stdout
 
 
-@pytest.mark.parametrize("amp", [[], ["--amp"], ["--keep-freed-memory"]])
+@pytest.mark.parametrize("amp", [[], ["--amp"], ["--no-keep-freed-memory"]])
 def test_train_step_prints_both_frameworks_and_the_ratio(amp):
     require_torch()
     out = _run("train_step.py", "--config", TINY, "--reps", "2", "--warmup", "1", *amp)
@@ -29,7 +29,7 @@ def test_train_step_prints_both_frameworks_and_the_ratio(amp):
 def test_gpt_step_prints_both_frameworks_the_ratio_and_the_profiles():
     require_torch()
     out = _run("gpt_step.py", "--config", "n_layer=1,n_head=2,n_embd=16,block_size=8,batch_size=2",
-               "--reps", "2", "--warmup", "1", "--profile", "--keep-freed-memory")
+               "--reps", "2", "--warmup", "1", "--profile", "--no-keep-freed-memory")
     assert "minigrad" in out and "pytorch" in out and "ratio minigrad/pytorch" in out
     assert "minigrad profile" in out and "pytorch profile" in out
     out = _run("gpt_step.py", "--config", "n_layer=1,n_head=2,n_embd=16,block_size=8,batch_size=2",

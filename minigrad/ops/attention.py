@@ -118,7 +118,7 @@ class ScaledDotProductAttention(Function):
             return self.out
         # optimisation: the batch's parts on threads, each writing its slice of the results
         xp, batch, t, s = xp_of(q), q.shape[:-2], q.shape[-2], k.shape[-2]
-        self.out = xp.empty(batch + (t, v.shape[-1]), dtype=q.dtype)
+        self.out = _output_like(q, v)
         self.p = xp.empty(batch + (t, s), dtype=q.dtype)
         self.pd = self.p if self.drop_mask is None else xp.empty_like(self.p)
 
@@ -142,20 +142,22 @@ class ScaledDotProductAttention(Function):
         ds = _scores_grad(g, v, p, pd, q.dtype.type(self.scale))
         if self.layout == "q,k,v":
             need = self.needs_input_grad
-            dq = ds @ k if need[0] else None
-            dk = ds.swapaxes(-1, -2) @ q if need[1] else None
-            dv = pd.swapaxes(-1, -2) @ g if need[2] else None
+            dq = xp.matmul(ds, k, out=_like(q, ds.shape[:-1] + k.shape[-1:])) if need[0] else None
+            dk = xp.matmul(ds.swapaxes(-1, -2), q, out=_like(k, ds.shape[:-2] + k.shape[-2:])) \
+                if need[1] else None
+            dv = xp.matmul(pd.swapaxes(-1, -2), g, out=_like(v, pd.shape[:-2] + v.shape[-2:])) \
+                if need[2] else None
             return tuple(None if d is None else constant(d) for d in (dq, dk, dv))
         if self.layout == "qkv":
-            packed = xp.empty((3,) + q.shape, dtype=q.dtype)
+            packed = _like(self.inputs[0].array)
             xp.matmul(ds, k, out=packed[0])
             xp.matmul(ds.swapaxes(-1, -2), q, out=packed[1])
             xp.matmul(pd.swapaxes(-1, -2), g, out=packed[2])
             return constant(packed)
-        dq = constant(ds @ k) if self.needs_input_grad[0] else None
+        dq = constant(xp.matmul(ds, k, out=_like(q))) if self.needs_input_grad[0] else None
         dkv = None
         if self.needs_input_grad[1]:
-            packed = xp.empty((2,) + k.shape, dtype=k.dtype)
+            packed = _like(self.inputs[1].array)
             xp.matmul(ds.swapaxes(-1, -2), q, out=packed[0])
             xp.matmul(pd.swapaxes(-1, -2), g, out=packed[1])
             dkv = constant(packed)
@@ -166,15 +168,14 @@ class ScaledDotProductAttention(Function):
         xp, need = xp_of(q), self.needs_input_grad
         dtype = q.dtype
         if self.layout == "qkv":
-            packed = xp.empty((3,) + q.shape, dtype=dtype)
+            packed = _like(self.inputs[0].array)
             grads = (packed[0], packed[1], packed[2])
         elif self.layout == "q,kv":
-            packed = xp.empty((2,) + k.shape, dtype=dtype) if need[1] else None
-            grads = (xp.empty(q.shape, dtype=dtype) if need[0] else None,) + \
+            packed = _like(self.inputs[1].array) if need[1] else None
+            grads = (_like(q) if need[0] else None,) + \
                 ((packed[0], packed[1]) if need[1] else (None, None))
-        else:
-            grads = tuple(xp.empty(a.shape, dtype=dtype) if want else None
-                          for a, want in zip((q, k, v), need))
+        else:               # (threads only run when q, k and v share their batch shape)
+            grads = tuple(_like(a) if want else None for a, want in zip((q, k, v), need))
         n = len(q.shape) - 2
 
         def work(mine, _worker):
@@ -224,6 +225,27 @@ def _cutter(batch_ndim, part):
     return cut
 
 
+def _like(a, shape=None):
+    """An empty array of a's dtype and shape (or `shape`, when it differs: a broadcast
+    input), laid out in memory as `a` is (order "K").
+
+    Why: the heads of Q, K and V are strided views of their projection, (B, T, h, d_k)
+    read as (B, h, T, d_k). An output or gradient written in that same layout turns back
+    into the projection's (B, T, E) rows as a free view when the heads are merged (or
+    the gradient reaches the projection); a contiguous (B, h, T, d_k) array needs a
+    transposing copy there. BLAS writes such strided matrices at full speed."""
+    xp = xp_of(a)
+    if shape is None or tuple(shape) == a.shape:
+        return xp.empty_like(a, order="K")
+    return xp.empty(shape, dtype=a.dtype)
+
+
+def _output_like(q, v):
+    """The (..., T, d_v) output array, in q's memory layout when it has q's shape."""
+    shape = np.broadcast_shapes(q.shape[:-2], v.shape[:-2]) + (q.shape[-2], v.shape[-1])
+    return _like(q, shape)
+
+
 def _scores_grad(g, v, p, pd, scale):
     """dS = (Pd * dPd - P * rowsum(Pd * dPd)) * scale, dPd = dO V^T: the scores' gradient."""
     ds = g @ v.swapaxes(-1, -2)
@@ -247,7 +269,7 @@ def attend_arrays(q, k, v, scale, blocked=None, additive=None, drop_mask=None, i
     p = softmax_(s, -1)             # in place; rows with every key blocked end as zeros
     if into is None:
         pd = p * drop_mask if drop_mask is not None else p
-        return pd @ v, p, pd
+        return xp.matmul(pd, v, out=_output_like(q, v)), p, pd
     pd = p if drop_mask is None else xp.multiply(p, drop_mask, out=into[2])
     xp.matmul(pd, v, out=into[0])
     return into

@@ -4,6 +4,8 @@ Each fast kernel (fused linear, attention on packed projections, 16-bit dropout
 masks, sort-and-reduceat embedding backward, in-place cross-entropy) is checked
 against finite differences and against the plain composition of primitive ops.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -196,14 +198,36 @@ def test_keep_freed_memory_is_a_setting_that_changes_no_numbers():
             "    x = mg.randn(64, 256, requires_grad=True)\n"
             "    mg.dropout(mg.gelu(x, approximate='tanh'), 0.1).sum().backward()\n"
             "    return x.grad.numpy()\n"
+            "kept = mg.freed_memory_kept()\n"
             "before = grad()\n"
-            "applied = mg.keep_freed_memory()\n"
-            "assert applied in (True, False)\n"
+            "assert mg.keep_freed_memory(False) == kept\n"
+            "assert not mg.freed_memory_kept()\n"
             "np.testing.assert_array_equal(grad(), before)\n"
-            "assert mg.keep_freed_memory(False) == applied\n"
-            "print('ok', applied)\n")
+            "assert mg.keep_freed_memory() == kept == mg.freed_memory_kept()\n"
+            "print('ok', kept)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
+    if sys.platform.startswith("linux"):        # glibc: on by default at import
+        assert out.stdout.split()[1] == "True", out.stdout
+
+
+@pytest.mark.parametrize("value, kept", [("0", False), ("1", True), (" 1 ", True), ("", None),
+                                         ("yes", None)])
+def test_keep_freed_memory_env_variable_sets_it_at_import(value, kept):
+    """MINIGRAD_KEEP_FREED_MEMORY=0 leaves malloc alone; 1 (or unset) keeps freed memory;
+    anything else stops the import with an error naming the variable and the values."""
+    import subprocess
+    import sys
+    env = dict(os.environ, MINIGRAD_KEEP_FREED_MEMORY=value)
+    out = subprocess.run([sys.executable, "-c", "import minigrad as mg; print(mg.freed_memory_kept())"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    if kept is None:
+        assert out.returncode != 0
+        assert "MINIGRAD_KEEP_FREED_MEMORY" in out.stderr and "expected 1" in out.stderr, out.stderr
+    else:
+        assert out.returncode == 0, out.stderr[-2000:]
+        if sys.platform.startswith("linux"):
+            assert out.stdout.strip() == str(kept)
 
 
 @pytest.mark.parametrize("layout", ["q,k,v", "qkv", "q,kv"])
