@@ -78,7 +78,8 @@ class ScaledDotProductAttention(Function):
     (cross-attention). Packed inputs get one packed gradient, written in place by
     the backward's matmuls, instead of three gradients scattered into zeros.
     The backward uses dS = Pd * dPd - P * rowsum(Pd * dPd) (P the softmax, Pd after
-    dropout), which needs no separate dropout mask.
+    dropout), which needs no separate dropout mask. P and Pd are held key-major (see
+    attend_arrays): `p_t` and `pd_t` are (..., S, T) arrays.
     """
     name = "attention"
     once_differentiable = True
@@ -113,21 +114,22 @@ class ScaledDotProductAttention(Function):
         q, k, v = self._qkv(arrays)
         threads, parts = self._parts(q, k, v)
         if parts == [None]:
-            self.out, self.p, self.pd = attend_arrays(q, k, v, self.scale, self.blocked,
-                                                      self.additive, self.drop_mask)
+            self.out, p, pd = attend_arrays(q, k, v, self.scale, self.blocked, self.additive,
+                                            self.drop_mask)
+            self.p_t, self.pd_t = p.swapaxes(-1, -2), pd.swapaxes(-1, -2)
             return self.out
         # optimisation: the batch's parts on threads, each writing its slice of the results
         xp, batch, t, s = xp_of(q), q.shape[:-2], q.shape[-2], k.shape[-2]
         self.out = _output_like(q, v)
-        self.p = xp.empty(batch + (t, s), dtype=q.dtype)
-        self.pd = self.p if self.drop_mask is None else xp.empty_like(self.p)
+        self.p_t = _key_major(xp, batch + (s, t), q.dtype)
+        self.pd_t = self.p_t if self.drop_mask is None else _key_major(xp, batch + (s, t), q.dtype)
 
         def work(mine, _worker):
             for part in mine:
                 cut = _cutter(len(batch), part)
                 attend_arrays(cut(q), cut(k), cut(v), self.scale, cut(self.blocked),
                               cut(self.additive), cut(self.drop_mask),
-                              into=(cut(self.out), cut(self.p), cut(self.pd)))
+                              into=(cut(self.out), cut(self.p_t), cut(self.pd_t)))
 
         parallel.run(parts, work, threads)
         return self.out
@@ -138,8 +140,8 @@ class ScaledDotProductAttention(Function):
         if parts != [None]:
             return self._backward_in_parts(q, k, v, grad.array, threads, parts)
         xp = xp_of(q)
-        g, p, pd = grad.array, self.p, self.pd
-        ds = _scores_grad(g, v, p, pd, q.dtype.type(self.scale))
+        g, pd = grad.array, self.pd_t.swapaxes(-1, -2)
+        ds = _scores_grad(g, v, self.p_t, self.pd_t, q.dtype.type(self.scale))
         if self.layout == "q,k,v":
             need = self.needs_input_grad
             dq = xp.matmul(ds, k, out=_like(q, ds.shape[:-1] + k.shape[-1:])) if need[0] else None
@@ -181,8 +183,9 @@ class ScaledDotProductAttention(Function):
         def work(mine, _worker):
             for part in mine:
                 cut = _cutter(n, part)
-                pd = cut(self.pd)
-                ds = _scores_grad(cut(g), cut(v), cut(self.p), pd, dtype.type(self.scale))
+                pd_t = cut(self.pd_t)
+                pd = pd_t.swapaxes(-1, -2)
+                ds = _scores_grad(cut(g), cut(v), cut(self.p_t), pd_t, dtype.type(self.scale))
                 dq, dk, dv = (cut(d) if d is not None else None for d in grads)
                 if dq is not None:
                     xp.matmul(ds, cut(k), out=dq)
@@ -235,9 +238,21 @@ def _like(a, shape=None):
     the gradient reaches the projection); a contiguous (B, h, T, d_k) array needs a
     transposing copy there. BLAS writes such strided matrices at full speed."""
     xp = xp_of(a)
+    if xp is not np:                # CuPy's matmul writes contiguous outputs best
+        return xp.empty(a.shape if shape is None else shape, dtype=a.dtype)
     if shape is None or tuple(shape) == a.shape:
-        return xp.empty_like(a, order="K")
-    return xp.empty(shape, dtype=a.dtype)
+        return np.empty_like(a, order="K")
+    return np.empty(shape, dtype=a.dtype)
+
+
+def _key_major(xp, shape, dtype):
+    """An empty (..., S, T) array of scores for `shape`, held key-major on the CPU: a
+    (S, ..., T) NumPy array seen through np.moveaxis, so that sums and maxima over the keys
+    (axis -2) run over its first axis, for all rows at once (attend_arrays). On a GPU a
+    plain array (its reductions do not care, and its matmul writes contiguous outputs)."""
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    return np.moveaxis(np.empty(shape[-2:-1] + shape[:-2] + shape[-1:], dtype=dtype), 0, -2)
 
 
 def _output_like(q, v):
@@ -246,32 +261,51 @@ def _output_like(q, v):
     return _like(q, shape)
 
 
-def _scores_grad(g, v, p, pd, scale):
-    """dS = (Pd * dPd - P * rowsum(Pd * dPd)) * scale, dPd = dO V^T: the scores' gradient."""
-    ds = g @ v.swapaxes(-1, -2)
-    ds *= pd
-    rowsum = ds.sum(axis=-1, keepdims=True)
-    ds -= p * rowsum
-    ds *= scale
-    return ds
+def _scores_grad(g, v, p_t, pd_t, scale):
+    """dS = (Pd * dPd - P * rowsum(Pd * dPd)) * scale, dPd = dO V^T: the scores' gradient,
+    from and as key-major arrays (attend_arrays): returns dS as a (..., T, S) view of its
+    (..., S, T) array; p_t and pd_t are P and Pd key-major. The "row" sums over the keys
+    are sums over axis -2 here."""
+    shape = np.broadcast_shapes(v.shape[:-2], g.shape[:-2]) + (v.shape[-2], g.shape[-2])
+    ds_t = xp_of(g).matmul(v, g.swapaxes(-1, -2), out=_key_major(xp_of(g), shape, g.dtype))
+    ds_t *= pd_t
+    rowsum = ds_t.sum(axis=-2, keepdims=True)
+    ds_t -= p_t * rowsum
+    ds_t *= scale
+    return ds_t.swapaxes(-1, -2)
 
 
 def attend_arrays(q, k, v, scale, blocked=None, additive=None, drop_mask=None, into=None):
-    """The kernel's forward on arrays: (output, P the softmax, Pd the weights after dropout).
-    into: (output, P, Pd) arrays to write them into (Pd may be P itself without dropout)."""
+    """The kernel's forward on arrays: (output, P the softmax, Pd the weights after dropout),
+    P and Pd of shape (..., T, S).
+
+    Optimisation: the scores are computed key-major, S^T = K Q^T, into a (S, ..., T) array
+    (see _key_major), and P and Pd are (..., T, S) views of such arrays. The softmax's
+    reductions over the keys then run over the array's first axis, which NumPy does for
+    all rows at once (softmax of (32, 4, 32, 32) scores: 132 us against 455 us along the
+    last axis); BLAS reads and writes the strided views at full speed, without copies.
+    Masks and dropout masks keep their (..., T, S) shape (read through transposed views).
+    into: (output, P^T, Pd^T) arrays to write into, the last two (..., S, T) (Pd^T may be
+    P^T itself without dropout); returns them."""
     xp = xp_of(q)
-    qs, kt = q * q.dtype.type(scale), k.swapaxes(-1, -2)    # scale folded into q: T*d, not T*S
-    s = qs @ kt if into is None else xp.matmul(qs, kt, out=into[1])
+    qs = q * q.dtype.type(scale)                            # scale folded into q: T*d, not T*S
+    shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (k.shape[-2], q.shape[-2])
+    s_t = xp.matmul(k, qs.swapaxes(-1, -2),                 # (..., S, T)
+                    out=_key_major(xp, shape, q.dtype) if into is None else into[1])
     if additive is not None:
-        s += additive
+        s_t += additive.swapaxes(-1, -2)
     if blocked is not None:
-        xp.copyto(s, s.dtype.type(-np.inf), where=blocked)
-    p = softmax_(s, -1)             # in place; rows with every key blocked end as zeros
+        xp.copyto(s_t, s_t.dtype.type(-np.inf), where=blocked.swapaxes(-1, -2))
+    p_t = softmax_(s_t, -2)         # in place; rows with every key blocked end as zeros
+    if drop_mask is None:
+        pd_t = p_t
+    else:
+        pd_t = xp.multiply(p_t, drop_mask.swapaxes(-1, -2),
+                           out=_key_major(xp, shape, q.dtype) if into is None else into[2])
     if into is None:
-        pd = p * drop_mask if drop_mask is not None else p
-        return xp.matmul(pd, v, out=_output_like(q, v)), p, pd
-    pd = p if drop_mask is None else xp.multiply(p, drop_mask, out=into[2])
-    xp.matmul(pd, v, out=into[0])
+        out = xp.matmul(pd_t.swapaxes(-1, -2), v, out=_output_like(q, v))
+        return out, p_t.swapaxes(-1, -2), pd_t.swapaxes(-1, -2)
+    xp.matmul(pd_t.swapaxes(-1, -2), v, out=into[0])
     return into
 
 
@@ -347,7 +381,7 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
         out, _, weights = attend_arrays(q.array, k.array, v.array, **settings)
         return constant(out), constant(weights)
     out = ScaledDotProductAttention.apply(*inputs, layout=layout, **settings)
-    return out, constant(out.grad_fn.pd)
+    return out, constant(out.grad_fn.pd_t.swapaxes(-1, -2))
 
 
 # ------------------------------------------------------------------ checks and masks
