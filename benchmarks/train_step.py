@@ -246,13 +246,19 @@ def flops_per_step(model, cfg):
 def time_alternating(steps, warmup, reps, raw=False, clocks=(time.perf_counter,)):
     """Median seconds of each step, run in turn after `warmup` rounds (raw=True: every
     step's seconds, one list per step). With several `clocks` (e.g. time.process_time
-    beside the wall clock) the result is one such answer per clock."""
+    beside the wall clock) the result is one such answer per clock.
+
+    The order rotates from round to round, so each step follows each other step equally
+    often: after its work a framework's worker threads keep spinning for a while
+    (OpenBLAS's, PyTorch's OpenMP threads) and take a core from whatever runs next, so a
+    fixed order would always time the same framework behind the same spinner."""
     for _ in range(warmup):
         for step in steps:
             step()
     times = [[[] for _ in steps] for _ in clocks]
-    for _ in range(reps):
-        for i, step in enumerate(steps):
+    for r in range(reps):
+        for i in [(r + j) % len(steps) for j in range(len(steps))]:
+            step = steps[i]
             starts = [clock() for clock in clocks]
             step()
             for c, (clock, start) in enumerate(zip(clocks, starts)):
