@@ -49,6 +49,7 @@ def test_reorder_never_writes_into_the_tensors_it_was_given():
 
 
 def test_a_reorder_within_sentences_keeps_the_memory_and_cross_caches():
+    mg.manual_seed(2)
     rng = np.random.default_rng(2)
     model = Seq2SeqTransformer(11, 11, d_model=16, nhead=2, num_encoder_layers=1,
                                num_decoder_layers=2, dim_feedforward=24, dropout=0.0).eval()
@@ -63,7 +64,9 @@ def test_a_reorder_within_sentences_keeps_the_memory_and_cross_caches():
         state = model.reorder_decoding_state(state, np.array([3, 4, 5]))   # sentence 0 ends
         assert state.memory.shape[0] == 3 and all(c.k.shape[0] == 3 for _, c in state.cache)
         full = model.encode(mg.tensor(src[[1, 1, 1]]))
-        np.testing.assert_allclose(state.memory.numpy(), full.numpy(), rtol=1e-6)
+        # the rows of sentence 1, up to float32 rounding (a batch of 3 need not round as
+        # the batch of 2 did: BLAS may sum a row in another order)
+        np.testing.assert_allclose(state.memory.numpy(), full.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_beam_search_picks_the_same_with_and_without_the_shortcuts():
