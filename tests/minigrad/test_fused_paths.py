@@ -230,12 +230,10 @@ def test_keep_freed_memory_env_variable_sets_it_at_import(value, kept):
             assert out.stdout.strip() == str(kept)
 
 
-@pytest.mark.parametrize("layout", ["q,k,v", "qkv", "q,kv"])
-@pytest.mark.parametrize("mask", [None, "padding", "causal", "float"])
-@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
-def test_dense_attention_on_threads_gives_the_same_bits(layout, mask, dropout_p, monkeypatch):
-    """The dense attention kernel splits its batch over threads (forced here for small
-    shapes): outputs, weights and gradients equal the one-thread kernel bit for bit."""
+def _dense_attention_run(layout, mask, dropout_p, monkeypatch, threads=1, key_major_from=2):
+    """Outputs, weights and the packed gradient of the dense kernel on fixed data, with
+    `threads` threads (forced for these small shapes) and the scores held key-major
+    from `key_major_from` queries (attention.KEY_MAJOR_MIN_QUERIES)."""
     import minigrad.ops.attention as attention
     r = np.random.default_rng(0)
     x = r.standard_normal((3, 5, 2, 7, 4)).astype(np.float32)     # (3 parts, B, h, T, d)
@@ -244,22 +242,46 @@ def test_dense_attention_on_threads_gives_the_same_bits(layout, mask, dropout_p,
          "padding": r.random((5, 1, 1, 7)) < 0.8,
          "float": r.standard_normal((7, 7)).astype(np.float32)}[mask]
     sdpa = mg.ops.attention.scaled_dot_product_attention_with_weights
-    results = []
-    for threads in (1, 2):
-        monkeypatch.setattr(attention, "PARALLEL_MIN_SCORES", 0)
-        monkeypatch.setattr(mg.parallel, "get_num_threads", lambda threads=threads: threads)
-        packed = mg.tensor(x, requires_grad=True)
-        q, k, v = packed[0], packed[1], packed[2]
-        mg.manual_seed(3)
-        kw = dict(attn_mask=m, dropout_p=dropout_p, is_causal=mask == "causal")
-        if layout == "qkv":
-            out, w = sdpa(q, k, v, packed=packed, **kw)
-        elif layout == "q,kv":
-            kv = packed[1:]
-            out, w = sdpa(q, kv[0], kv[1], packed=kv, **kw)
-        else:
-            out, w = sdpa(q * 1.0, k * 1.0, v * 1.0, **kw)
-        (out * weighting).sum().backward()
-        results.append([out.numpy(), w.numpy(), packed.grad.numpy()])
-    for a, b in zip(*results):
+    monkeypatch.setattr(attention, "PARALLEL_MIN_SCORES", 0)
+    monkeypatch.setattr(attention, "KEY_MAJOR_MIN_QUERIES", key_major_from)
+    monkeypatch.setattr(mg.parallel, "get_num_threads", lambda: threads)
+    packed = mg.tensor(x, requires_grad=True)
+    q, k, v = packed[0], packed[1], packed[2]
+    mg.manual_seed(3)
+    kw = dict(attn_mask=m, dropout_p=dropout_p, is_causal=mask == "causal")
+    if layout == "qkv":
+        out, w = sdpa(q, k, v, packed=packed, **kw)
+    elif layout == "q,kv":
+        kv = packed[1:]
+        out, w = sdpa(q, kv[0], kv[1], packed=kv, **kw)
+    else:
+        out, w = sdpa(q * 1.0, k * 1.0, v * 1.0, **kw)
+    (out * weighting).sum().backward()
+    return [out.numpy(), w.numpy(), packed.grad.numpy()]
+
+
+@pytest.mark.parametrize("layout", ["q,k,v", "qkv", "q,kv"])
+@pytest.mark.parametrize("mask", [None, "padding", "causal", "float"])
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+def test_dense_attention_on_threads_gives_the_same_bits(layout, mask, dropout_p, monkeypatch):
+    """The dense attention kernel splits its batch over threads (forced here for small
+    shapes): outputs, weights and gradients equal the one-thread kernel bit for bit."""
+    one, two = (_dense_attention_run(layout, mask, dropout_p, monkeypatch, threads=n)
+                for n in (1, 2))
+    for a, b in zip(one, two):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("layout", ["q,k,v", "qkv", "q,kv"])
+@pytest.mark.parametrize("mask", [None, "padding", "causal", "float"])
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dense_attention_key_major_scores_equal_query_major(layout, mask, dropout_p, threads,
+                                                          monkeypatch):
+    """The scores held key-major (the default from 2 queries) or query-major (as for one
+    query) give the same outputs, weights and gradients up to float32 rounding."""
+    key_major, query_major = (
+        _dense_attention_run(layout, mask, dropout_p, monkeypatch, threads, key_major_from=n)
+        for n in (0, 10 ** 9))
+    for a, b in zip(key_major, query_major):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
