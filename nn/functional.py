@@ -335,7 +335,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if label_smoothing:
             raise MinigradError("cross_entropy: weight together with label_smoothing is not "
                                 "supported (see docs/torch_compat.md)")
-        return nll_loss(log_softmax(input, class_axis), target, weight, ignore_index, reduction)
+        return nll_loss(log_softmax(input, class_axis), target, weight, ignore_index=ignore_index,
+                        reduction=reduction)
     return _ops.cross_entropy(input, target, ignore_index, label_smoothing, reduction)
 
 

@@ -206,6 +206,33 @@ def test_cross_entropy_loss_matches_torch(reduction, label_smoothing, extra_dims
     assert_close(logits.grad, lt.grad)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+@pytest.mark.parametrize("functional", [True, False])
+def test_weighted_cross_entropy_honours_ignore_index_and_reduction_as_torch(
+        reduction, ignore_index, functional):
+    """With class weights, cross_entropy is nll_loss(log_softmax): its ignore_index and
+    reduction once reached nll_loss in the wrong places (every call gave the mean)."""
+    torch = require_torch()
+    rng = np.random.default_rng(1)
+    logits = mg.tensor(rng.standard_normal((6, 4)), dtype=mg.float64, requires_grad=True)
+    targets = np.array([1, 2, 0, 3, 2, ignore_index if ignore_index >= 0 else -100])
+    w = rng.uniform(0.5, 2.0, 4)
+    lt = _t(logits, True)
+    if functional:
+        loss = nn.functional.cross_entropy(logits, mg.tensor(targets), weight=mg.tensor(w),
+                                           ignore_index=ignore_index, reduction=reduction)
+    else:
+        loss = nn.CrossEntropyLoss(weight=mg.tensor(w), ignore_index=ignore_index,
+                                   reduction=reduction)(logits, mg.tensor(targets))
+    loss_t = torch.nn.functional.cross_entropy(lt, torch.tensor(targets), weight=torch.tensor(w),
+                                               ignore_index=ignore_index, reduction=reduction)
+    assert_close(loss, loss_t)
+    loss.sum().backward()
+    loss_t.sum().backward()
+    assert_close(logits.grad, lt.grad)
+
+
 def test_cross_entropy_loss_checks_arguments():
     with pytest.raises(mg.MinigradError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
