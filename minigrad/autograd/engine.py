@@ -51,12 +51,15 @@ class Function:
     read only when another input wants a gradient, as d(ab)/da = b), or a tuple of
     the indices of the inputs it reads. An input that backward does not read and
     that was computed (not a leaf) is held as a stand-in without its values
-    (`_stand_in`), so that its memory can go, as PyTorch frees it.
+    (`_stand_in`), so that its memory can go, as PyTorch frees it. `saves_output`
+    says that backward reads the op's result (y = exp(x): dy/dx = y); changing that
+    result in place before backward is an error too, as in PyTorch.
     """
 
     name = "op"
     once_differentiable = False
     saves_inputs = True      # True, False, "others" or a tuple of indices: see above
+    saves_output = False     # True: backward reads the op's own result (exp, tanh, softmax)
     holds_inputs = False     # True: self.inputs are the real tensors whatever saves_inputs says
     tensor_hooks = ()        # hooks on the output's gradient (Tensor.register_hook, retain_grad)
     retained = True          # False while a backward that frees the graph runs this op
@@ -114,7 +117,10 @@ class Function:
         fn.scope = state.scope
         if fn.saves_inputs:
             fn.versions = tuple([t._vc[0] for t in inputs])
-        return Tensor._make(out, True, fn)
+        result = Tensor._make(out, True, fn)
+        if cls.saves_output:
+            fn.output_vc = result._vc          # at version 0 now (see check_versions)
+        return result
 
     @classmethod
     def _check_settings(cls, settings):
@@ -249,6 +255,12 @@ class _Walk:
         """Call `fn.backward(g)` and pass each input gradient on."""
         if fn.saves_inputs:
             check_versions(fn, fn.inputs, fn.versions)
+        if fn.saves_output and fn.output_vc[0]:
+            raise AutogradError(
+                f"{fn.name}: one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: the output of {fn.name}, which its "
+                f"backward reads, is at version {fn.output_vc[0]}; expected version 0 instead "
+                "(change a copy, y.clone(), or use the out-of-place op)")
         fn.retained = retain_graph       # a fused backward may reuse its buffers when False
         for h in active:
             h.before_backward_op(fn, g)

@@ -152,6 +152,7 @@ class Cast(Function):
 # ------------------------------------------------------------------ unary math
 class Exp(Function):
     name = "exp"
+    saves_output = True          # backward reads the result
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # overflow gives inf, as in PyTorch
@@ -175,6 +176,7 @@ class Log(Function):
 
 class Sqrt(Function):
     name = "sqrt"
+    saves_output = True          # backward reads the result
 
     def forward(self, a):
         with np.errstate(all="ignore"):
@@ -188,6 +190,7 @@ class Sqrt(Function):
 
 class Tanh(Function):
     name = "tanh"
+    saves_output = True          # backward reads the result
 
     def forward(self, a):
         self.out = xp_of(a).tanh(a)
@@ -200,6 +203,7 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     name = "sigmoid"
+    saves_output = True          # backward reads the result
 
     def forward(self, a):
         xp = xp_of(a)
@@ -273,6 +277,7 @@ class Reciprocal(Function):
     """1 / x; backward -grad * y * y from the output, as PyTorch's (so float16 gradients
     round as torch's do)."""
     name = "reciprocal"
+    saves_output = True          # backward reads the result
 
     def forward(self, a):
         with np.errstate(all="ignore"):         # 1 / 0 = inf

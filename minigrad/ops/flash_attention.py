@@ -161,6 +161,7 @@ class FlashAttention(Function):
     log-sum-exp (batch..., T, 1).
     """
     name = "flash_attention"
+    saves_output = True          # backward reads the result
     once_differentiable = True
     scale: float                     # settings of this op, given to apply() as keywords
     blocked: object                  # bool array broadcasting to (..., T, S): True = -inf; or None

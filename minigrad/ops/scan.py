@@ -45,6 +45,7 @@ class Cumsum(Function):
 
 class Cumprod(Function):
     name = "cumprod"
+    saves_output = True          # backward reads the result
     once_differentiable = True
     axis: int
 
@@ -80,6 +81,7 @@ def _kept(shape, axis):
 class Prod(Function):
     """The product over one axis (or all, axis=None)."""
     name = "prod"
+    saves_output = True          # backward reads the result
     once_differentiable = True
     axis: object                 # int, or None: every element
     keepdims: bool

@@ -77,6 +77,7 @@ class Softmax(Function):
     twice: when the backward is itself recorded, it uses softmax_reference's ops (so the
     step-by-step attention, which records softmax as this one op, is too)."""
     name = "softmax"
+    saves_output = True          # backward reads the result
     axis: int                        # settings of this op, given to apply() as keywords
 
     def forward(self, x):
@@ -116,6 +117,7 @@ class LogSoftmax(Function):
     # fused kernel: equal to log_softmax_reference in value and gradient
     """y = log_softmax(x); backward dx = dy - exp(y) * sum(dy), from y alone."""
     name = "log_softmax"
+    saves_output = True          # backward reads the result
     once_differentiable = True
     axis: int
 

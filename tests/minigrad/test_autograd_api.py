@@ -37,6 +37,33 @@ def test_changing_a_saved_tensor_in_place_raises_at_backward_as_torch():
     assert msg.startswith("mul:") and "(3,)" in msg and "version 1" in msg and "version 0" in msg
 
 
+OUTPUT_SAVERS = {            # ops whose backward reads their own result, as PyTorch's
+    "exp": lambda m, x: m.exp(x), "sqrt": lambda m, x: m.sqrt(x.abs() + 1),
+    "tanh": lambda m, x: m.tanh(x), "sigmoid": lambda m, x: m.sigmoid(x),
+    "reciprocal": lambda m, x: m.reciprocal(x), "softmax": lambda m, x: m.softmax(x, dim=-1),
+    "log_softmax": lambda m, x: m.log_softmax(x, dim=-1),
+    "cumprod": lambda m, x: m.cumprod(x, dim=0), "prod": lambda m, x: m.prod(x, dim=0)}
+
+
+@pytest.mark.parametrize("op", list(OUTPUT_SAVERS))
+@pytest.mark.parametrize("change", ["mul_", "add_"])
+def test_changing_an_output_that_backward_reads_raises_as_torch(op, change):
+    """y = exp(x); y.mul_(2); y.sum().backward(): the gradient would be read from the
+    changed y, so PyTorch raises, and so must minigrad (it once gave a wrong gradient)."""
+    torch = require_torch()
+    x, tx = pair((3, 4))
+    for lib, t, error in ((torch, tx, RuntimeError), (mg, x, AutogradError)):
+        y = OUTPUT_SAVERS[op](lib, t)
+        getattr(y, change)(2.0)
+        with pytest.raises(error, match="modified by an inplace operation"):
+            y.sum().backward()
+    # out of place, or a changed copy, is fine
+    y = OUTPUT_SAVERS[op](mg, x)
+    y.clone().mul_(2.0)
+    (y * 2.0).sum().backward()
+    assert x.grad is not None
+
+
 def test_each_in_place_op_counts_a_version():
     t = mg.zeros(2, 3)
     t.fill_(1.0)
