@@ -13,6 +13,11 @@ class ShapeError(MinigradError, ValueError):
     """Shapes that do not fit the op (alignment, broadcasting, axes)."""
 
 
+class ViewError(ShapeError, RuntimeError):
+    """A view that the tensor's memory layout cannot give (Tensor.view of a transposed
+    tensor): PyTorch raises RuntimeError, a shape mistake is a ValueError; both catch it."""
+
+
 class DTypeError(MinigradError, TypeError):
     """A dtype the op cannot take."""
 

@@ -232,13 +232,13 @@ METHODS = {
     "tril": triangular.tril, "triu": triangular.triu,
     "scatter_": gs.scatter_, "scatter_add_": gs.scatter_add_,
     # shape
-    "reshape": shape.reshape, "view": shape.reshape, "flatten": shape.flatten,
+    "reshape": shape.reshape, "view": shape.view, "flatten": shape.flatten,
     "permute": shape.permute,
     "transpose": shape.transpose,
     "swapaxes": shape.swapaxes, "expand": shape.expand, "broadcast_to": shape.broadcast_to,
     "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "split": shape.split,
     "chunk": shape.chunk, "contiguous": contiguous,
-    "view_as": lambda self, other: shape.reshape(self, other.shape),
+    "view_as": lambda self, other: shape.view(self, tuple(other.shape)),
     "sum_to_size": lambda self, *size: shape.sum_to(self, shape._shape_arg(size)),
     # ops15: sorting, scans and products, norms, rearranging, selection, // and %
     "sort": sorting.sort, "argsort": sorting.argsort, "msort": sorting.msort, "topk": sorting.topk,

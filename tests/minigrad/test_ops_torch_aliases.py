@@ -430,6 +430,35 @@ def test_view_errors():
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("make, shape", [
+    (lambda m: m.arange(6.).view(2, 3).t(), (6,)),                 # transposed
+    (lambda m: m.arange(12.).view(3, 4)[:, 1:3], (6,)),            # sliced columns
+    (lambda m: m.arange(24.).view(2, 3, 4).permute(0, 2, 1), (2, 12)),
+    (lambda m: m.arange(6.).view(2, 3).t(), (3, 2)),               # a transposed view's
+    (lambda m: m.arange(12.).view(3, 4)[1:], (8,)),                # rows: contiguous
+    (lambda m: m.arange(12.).view(3, 4)[:, None, :], (3, 4)),      # a new axis of 1
+    (lambda m: m.arange(24.).view(2, 3, 4).permute(1, 0, 2), (3, 2, 2, 2)),
+])
+def test_view_shares_memory_or_raises_as_torch(make, shape):
+    """Tensor.view never copies: where torch can view, the result shares the memory (a
+    write shows in the original); where it cannot, both raise a RuntimeError."""
+    torch = require_torch()
+    try:
+        expected = make(torch).view(shape)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="view: .* cannot be viewed"):
+            make(mg).view(shape)
+        with pytest.raises(mg.ViewError):
+            make(mg).view_as(mg.zeros(shape))
+        return
+    base = make(mg)
+    got = base.view(shape)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    got.fill_(-1.0)
+    assert (base.numpy() == -1).all()
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("name, args", [("pow_", (2,)), ("neg_", ()), ("exp_", ()),
                                         ("sqrt_", ()), ("abs_", ())])
 def test_in_place_forms_match_torch(name, args):
