@@ -66,6 +66,10 @@ from .ops.shape import (broadcast_to, flatten, permute, reshape, squeeze, transp
 from .ops.views_extra import (argwhere, bmm, diag, diagonal, dot, meshgrid, mm, narrow,  # noqa: E402
                               masked_scatter, movedim, outer, select, t, tensordot, tile,
                               unique)
+# more everyday torch functions (ops/more_torch.py)
+from .ops.more_torch import (bincount, bitwise_xor, diff, isin, logical_xor, median,  # noqa: E402
+                             nan_to_num, repeat_interleave, tril_indices, triu_indices,
+                             unbind)
 
 __version__ = "0.1.0"
 

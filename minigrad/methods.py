@@ -19,6 +19,7 @@ from .ops.softmax import log_softmax, softmax
 from . import creation, sampling, typeinfo  # noqa: E402  (create15)
 from .ops import scatter  # noqa: E402  (create15)
 from .ops import math_extra as mx, views_extra as vx  # noqa: E402  (alias15)
+from .ops import more_torch as more  # noqa: E402
 from .tensor import Tensor
 
 
@@ -214,6 +215,11 @@ METHODS = {
     "__invert__": ew.bitwise_not,
     "__and__": ew.bitwise_and, "__rand__": lambda self, other: ew.bitwise_and(other, self),
     "__or__": ew.bitwise_or, "__ror__": lambda self, other: ew.bitwise_or(other, self),
+    "__xor__": more.bitwise_xor, "__rxor__": lambda self, other: more.bitwise_xor(other, self),
+    "bitwise_xor": more.bitwise_xor, "logical_xor": more.logical_xor,
+    "unbind": more.unbind, "repeat_interleave": more.repeat_interleave,
+    "nan_to_num": more.nan_to_num, "diff": more.diff, "median": more.median,
+    "bincount": more.bincount,
     "__getitem__": index.getitem,
     # elementwise
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "tanh": ew.tanh, "sigmoid": ew.sigmoid,

@@ -148,8 +148,13 @@ def _reduced_axes(axis, a, op):
 
 @torch_dims
 @autocast_op("float32")
-def sum(a, axis=None, keepdims=False):
+def sum(a, axis=None, keepdims=False, dtype=None):
+    """torch.sum(input, dim=None, keepdim=False, dtype=None): bool and integer inputs sum
+    in int64; `dtype` casts the input first (as PyTorch: 1.5 + 2.0 summed as int64 is 3)."""
     a = _reduce_input(a, "sum")
+    if dtype is not None:
+        from ..dtype import as_dtype
+        a = a.astype(as_dtype(dtype))
     axes = _reduced_axes(axis, a, "sum")
     if a.dtype.kind in "bu" or a.dtype.kind == "i" and a.dtype != np.int64:
         a = a.astype(np.int64)

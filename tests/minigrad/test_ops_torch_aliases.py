@@ -201,6 +201,60 @@ def draw_where(data):
     return Case([r.standard_normal(sa), r.standard_normal(sb)], dict(cond=np.asarray(r.random(sc) < 0.5)))
 
 
+def draw_unbind(data):
+    x = rng(data).standard_normal(shape_of(data, min_dims=1))
+    return Case([x], dict(dim=data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")))
+
+
+def draw_repeat_interleave(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, min_dims=1))
+    dim = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1), label="dim")
+    n = x.size if dim is None else x.shape[dim]
+    per_entry = data.draw(st.booleans(), label="one count per entry")
+    repeats = r.integers(0, 3, n) if per_entry else int(r.integers(0, 3))
+    return Case([x], dict(repeats=repeats, dim=dim))
+
+
+def _repeat_interleave(lib):
+    def call(x, repeats, dim):
+        if isinstance(repeats, np.ndarray):
+            repeats = lib.tensor(repeats)
+        return x.repeat_interleave(repeats, dim=dim)
+    return call
+
+
+def draw_nan_to_num(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data))
+    special = r.choice([0.0, np.nan, np.inf, -np.inf], x.shape, p=[0.55, 0.15, 0.15, 0.15])
+    x = np.where(special == 0.0, x, special)
+    settings = data.draw(st.sampled_from([{}, dict(nan=2.0), dict(posinf=9.0, neginf=-7.0)]),
+                         label="replacements")
+    return Case([x], settings)
+
+
+def draw_diff(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, min_dims=1))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    values = [x]
+    if data.draw(st.booleans(), label="prepend"):
+        shape = list(x.shape)
+        shape[dim] = 1
+        values.append(r.standard_normal(shape))
+    return Case(values, dict(n=data.draw(st.integers(0, 2), label="n"), dim=dim))
+
+
+def draw_median(data):
+    """Distinct quarters: exact in float16, no ties (torch leaves a tie's index open)."""
+    r = rng(data)
+    shape = shape_of(data, min_dims=1)
+    x = (r.permutation(int(np.prod(shape))) - 7).reshape(shape) / 4
+    return Case([x], dict(dim=data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim"),
+                          keepdim=data.draw(st.booleans(), label="keepdim")))
+
+
 # ------------------------------------------------------------------ the table
 @dataclass
 class Spec:
@@ -262,6 +316,15 @@ SPECS = [
          lambda a, b, dims: __import__("torch").tensordot(a, b, dims=dims)),
     Spec("meshgrid", draw_meshgrid, lambda *xs, indexing: mg.meshgrid(*xs, indexing=indexing),
          lambda *xs, indexing: __import__("torch").meshgrid(*xs, indexing=indexing)),
+    Spec("unbind", draw_unbind, both("unbind"), both("unbind")),
+    Spec("repeat_interleave", draw_repeat_interleave, _repeat_interleave(mg),
+         lambda *xs, **p: _repeat_interleave(__import__("torch"))(*xs, **p)),
+    Spec("nan_to_num", draw_nan_to_num, both("nan_to_num"), both("nan_to_num"),
+         gradcheck=False),                       # (finite differences at NaN and inf)
+    Spec("diff", draw_diff, lambda x, *pre, **p: x.diff(prepend=pre[0] if pre else None, **p),
+         lambda x, *pre, **p: x.diff(prepend=pre[0] if pre else None, **p)),
+    Spec("median", draw_median, both("median"), both("median")),
+    Spec("median_all", draw_t, both("median"), both("median")),
 ]
 
 
@@ -293,11 +356,14 @@ METHOD_NAMES = """add sub mul div pow neg eq ne lt le gt ge where reciprocal squ
 ceil round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose
 equal log2 t narrow select mm bmm dot outer unique diag diagonal logsumexp erf lerp tile movedim
 masked_scatter pow_ neg_ exp_ sqrt_ abs_ clamp_min clamp_max element_size nelement
-is_contiguous stride""".split()
+is_contiguous stride unbind repeat_interleave nan_to_num diff median bincount bitwise_xor
+logical_xor __xor__""".split()
 FUNCTION_NAMES = """add sub mul div pow neg eq ne lt le gt ge reciprocal square log1p expm1 floor ceil
 round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose equal
 reshape permute transpose t squeeze unsqueeze flatten narrow mm bmm dot outer unique diag
-diagonal logsumexp erf lerp broadcast_to meshgrid argwhere count_nonzero tensordot""".split()
+diagonal logsumexp erf lerp broadcast_to meshgrid argwhere count_nonzero tensordot unbind
+repeat_interleave nan_to_num diff median isin bincount triu_indices tril_indices bitwise_xor
+logical_xor""".split()
 
 
 def test_every_listed_name_exists():
@@ -527,3 +593,51 @@ def test_isnan_and_isinf_see_bfloat16_values():
     b = mg.tensor([float("nan"), float("inf"), 1.0]).bfloat16()
     assert mg.isnan(b).tolist() == [True, False, False]
     assert mg.isinf(b).tolist() == [False, True, False]
+
+
+@pytest.mark.torch
+def test_counting_membership_index_and_xor_functions_match_torch():
+    """The integer and bool results of ops/more_torch.py against torch's, dtypes included."""
+    torch = require_torch()
+    ids = np.array([0, 3, 1, 1, 5, 3, 3])
+    w32, w64 = np.linspace(0.5, 2.0, 7).astype(np.float32), np.linspace(0.5, 2.0, 7)
+    cases = [
+        (lambda m: m.isin(m.tensor(ids), m.tensor([3, 5, 8]))),
+        (lambda m: m.isin(m.tensor(ids), m.tensor([3, 5]), invert=True)),
+        (lambda m: m.isin(m.tensor([[1.5, 2.0], [3.0, 1.5]]), 1.5)),
+        (lambda m: m.bincount(m.tensor(ids))),
+        (lambda m: m.bincount(m.tensor(ids), minlength=9)),
+        (lambda m: m.bincount(m.tensor(ids), weights=m.tensor(w32))),
+        (lambda m: m.bincount(m.tensor(ids), weights=m.tensor(w64))),
+        (lambda m: m.bincount(m.tensor(ids), weights=m.tensor(ids))),
+        (lambda m: m.tensor(ids).bincount()),
+        (lambda m: m.bincount(m.tensor(np.zeros(0, np.int64)))),
+        (lambda m: m.triu_indices(3, 4)), (lambda m: m.triu_indices(4, 3, -1)),
+        (lambda m: m.tril_indices(3, 3)), (lambda m: m.tril_indices(3, 5, 1)),
+        (lambda m: m.tensor([True, False, True]) ^ m.tensor([True, True, False])),
+        (lambda m: m.tensor([5, 6, 7]) ^ m.tensor([3, 3, 3])),
+        (lambda m: m.bitwise_xor(m.tensor([5, 6]), m.tensor([1, 2]))),
+        (lambda m: m.logical_xor(m.tensor([0.0, 1.5, 2.0]), m.tensor([1.0, 0.0, 3.0]))),
+        (lambda m: m.tensor([1.5, 2.0, 2.5]).sum(dtype=m.int64)),
+        (lambda m: m.tensor([1, 2, 3]).sum(dtype=m.float32)),
+        (lambda m: m.tensor([[1, 2], [3, 4]]).sum(1, dtype=m.float64)),
+    ]
+    for case in cases:
+        got, expected = case(mg), case(torch)
+        assert str(got.dtype) == str(expected.dtype).replace("torch.", ""), (got, expected)
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+def test_more_torch_functions_reject_bad_arguments():
+    with pytest.raises(mg.ShapeError, match="repeat_interleave"):
+        mg.tensor([1.0, 2.0]).repeat_interleave(mg.tensor([1, 2, 3]))
+    with pytest.raises(mg.MinigradError, match="non-negative"):
+        mg.tensor([1.0, 2.0]).repeat_interleave(mg.tensor([1, -1]))
+    with pytest.raises(mg.DTypeError, match="bincount"):
+        mg.bincount(mg.tensor([1.0, 2.0]))
+    with pytest.raises(mg.IndexOutOfRangeError, match="non-negative"):
+        mg.bincount(mg.tensor([1, -2]))
+    with pytest.raises(mg.ShapeError, match="diff"):
+        mg.diff(mg.tensor(3.0))
+    with pytest.raises(mg.IndexOutOfRangeError, match="median"):
+        mg.median(mg.zeros(0))
