@@ -10,7 +10,7 @@ import numpy as np
 from . import autograd
 from .backend import parse_device
 from .dtype import as_dtype, is_floating, kind_of
-from .errors import AutogradError, DTypeError, ShapeError
+from .errors import AutogradError, DTypeError, MinigradError, ShapeError
 from .ops import elementwise as ew
 from .ops import gather_scatter as gs
 from .ops import index, linalg, reduce, shape, triangular, unary
@@ -67,6 +67,26 @@ def setitem(self, index_, value):
     self._check_inplace("setitem")
     value = value.array if isinstance(value, Tensor) else value
     self.array[index.as_index(index_)] = value
+
+
+def index_put_(self, indices, values, accumulate=False):
+    """torch.Tensor.index_put_: self[indices] = values in place, `indices` a tuple of
+    index tensors (integer or bool, one per leading axis); accumulate=True adds instead,
+    repeated positions adding up. Returns self. As item assignment: the version goes up,
+    and a tensor inside the autograd graph (or a leaf that requires grad, outside
+    no_grad) is refused. Raises MinigradError when `indices` is not a tuple or list."""
+    if not isinstance(indices, (tuple, list)):
+        raise MinigradError(f"index_put_: indices must be a tuple of tensors, got "
+                            f"{type(indices).__name__}")
+    self._check_inplace("index_put_")
+    where = index.as_index(tuple(indices))
+    src = values.array if isinstance(values, Tensor) else values
+    src = self.xp.asarray(src).astype(self.dtype, copy=False)
+    if accumulate:
+        gs.add_at(self.array, where, self.xp.broadcast_to(src, self.array[where].shape))
+    else:
+        self.array[where] = src
+    return self
 
 
 def contiguous(self, memory_format=None):
@@ -219,7 +239,7 @@ METHODS = {
     "bitwise_xor": more.bitwise_xor, "logical_xor": more.logical_xor,
     "unbind": more.unbind, "repeat_interleave": more.repeat_interleave,
     "nan_to_num": more.nan_to_num, "diff": more.diff, "median": more.median,
-    "bincount": more.bincount,
+    "bincount": more.bincount, "index_put_": index_put_,
     "__getitem__": index.getitem,
     # elementwise
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "tanh": ew.tanh, "sigmoid": ew.sigmoid,

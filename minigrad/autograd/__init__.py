@@ -8,6 +8,7 @@
     once_differentiable.py  fused ops whose backward cannot be differentiated again
     function.py             torch-style Function (static forward(ctx, ...) / backward(ctx, ...))
     gradcheck.py            finite-difference gradient checks
+    functional.py           jacobian, hessian, vjp (torch.autograd.functional)
 
 Grad modes and the module scope live one level down, in minigrad/modes.py.
 """
@@ -22,3 +23,4 @@ from .grad_norms import record_grad_norms  # noqa: F401
 from .post_accumulate import (hooked_leaves, queue_callback,  # noqa: F401
                               register_post_accumulate_grad_hook)
 from .gradcheck import gradcheck  # noqa: F401
+from . import functional  # noqa: F401,E402  (torch.autograd.functional: jacobian, hessian, vjp)

@@ -329,3 +329,77 @@ def test_in_place_errors_as_torch():
     h2 = h
     h += 1
     assert h is h2 and h.grad_fn.name == "add"
+
+
+# ------------------------------------------------------------------ autograd.functional
+def _nested(result):
+    """Tensors, or (nested) tuples of them, as nested lists of float64 arrays."""
+    if isinstance(result, (tuple, list)):
+        return [_nested(r) for r in result]
+    return np.asarray(result.detach().numpy(), dtype=np.float64)
+
+
+def _assert_nested_close(a, b):
+    if isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_nested_close(x, y)
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+FUNCTIONALS = {
+    "one in, one out": (lambda lib: (lambda v: (v ** 2).sum() * v.tanh()), [(3,)]),
+    "matrix in": (lambda lib: (lambda m: m @ m.t()), [(2, 3)]),
+    "two in, two out": (lambda lib: (lambda a, b: (a * b.exp(), (a.sin() * b).sum())),
+                        [(2,), (2,)]),
+    "an unused input": (lambda lib: (lambda a, b: a.exp()), [(2,), (3,)]),
+}
+
+
+@pytest.mark.parametrize("case", list(FUNCTIONALS))
+def test_jacobian_hessian_and_vjp_match_torch(case):
+    torch = require_torch()
+    make, shapes = FUNCTIONALS[case]
+    values = [np.random.default_rng(i).normal(size=s) for i, s in enumerate(shapes)]
+    ins = {lib: (lib.tensor(values[0], dtype=lib.float64) if len(values) == 1 else
+                 tuple(lib.tensor(v, dtype=lib.float64) for v in values)) for lib in (mg, torch)}
+    jac = {lib: lib.autograd.functional.jacobian(make(lib), ins[lib]) for lib in (mg, torch)}
+    _assert_nested_close(_nested(jac[mg]), _nested(jac[torch]))
+
+    def scalar(lib):
+        f = make(lib)
+        return lambda *xs: sum((o ** 2).sum() for o in (f(*xs) if isinstance(f(*xs), tuple)
+                                                      else (f(*xs),)))
+    hes = {lib: lib.autograd.functional.hessian(scalar(lib), ins[lib]) for lib in (mg, torch)}
+    _assert_nested_close(_nested(hes[mg]), _nested(hes[torch]))
+    if case == "one in, one out":
+        v = np.random.default_rng(9).normal(size=shapes[0])
+        got = {lib: lib.autograd.functional.vjp(make(lib), ins[lib], lib.tensor(v, dtype=lib.float64))
+               for lib in (mg, torch)}
+        _assert_nested_close(_nested(got[mg]), _nested(got[torch]))
+    if case == "an unused input":
+        for lib, error in ((torch, RuntimeError), (mg, AutogradError)):
+            with pytest.raises(error):
+                lib.autograd.functional.jacobian(make(lib), ins[lib], strict=True)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_matches_torch(accumulate):
+    torch = require_torch()
+    results = []
+    for lib in (torch, mg):
+        z = lib.arange(12.0).reshape(3, 4)
+        z.index_put_((lib.tensor([0, 2, 2, 0]), lib.tensor([1, 1, 3, 1])),
+                     lib.tensor([1.0, 2.0, 3.0, 4.0]), accumulate=accumulate)
+        z.index_put_((lib.tensor([1]),), lib.tensor(-1.0), accumulate=accumulate)
+        z.index_put_((lib.tensor([[True, False, False, True]] * 3),), lib.tensor(0.5),
+                     accumulate=accumulate)
+        results.append(z.numpy())
+        assert z._version == 3
+    np.testing.assert_array_equal(results[0], results[1])
+    with pytest.raises(mg.MinigradError, match="tuple"):
+        mg.zeros(2).index_put_(mg.tensor([0]), mg.tensor(1.0))
+    leaf = mg.zeros(2, requires_grad=True)
+    with pytest.raises(AutogradError, match="leaf"):
+        leaf.index_put_((mg.tensor([0]),), mg.tensor(1.0))
