@@ -324,20 +324,39 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _legacy_reduction(size_average, reduce, reduction)
     t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     class_axis = 1 if input.ndim > 1 else 0
+    c = input.shape[class_axis]
+    if weight is not None:          # class weights, broadcast along the class axis
+        weight = weight if isinstance(weight, Tensor) else Tensor(input.xp.asarray(weight))
+        if tuple(weight.shape) != (c,):
+            raise ShapeError(f"cross_entropy: weight of shape {tuple(weight.shape)} for {c} "
+                             "classes: expected one weight per class")
+        weight = weight.astype(input.dtype)
+        w_b = weight.reshape((c,) + (1,) * (input.ndim - 2)) if input.ndim > 1 else weight
     if kind_of(t.dtype) == "f":                                  # class probabilities
         _same_shape(input, target, "cross_entropy")
-        c = input.shape[class_axis]
         if label_smoothing:
             target = target * (1.0 - label_smoothing) + label_smoothing / c
-        loss = -(log_softmax(input, class_axis) * target).sum(class_axis)
-        return _reduce(loss, reduction, "cross_entropy")
-    if weight is not None:
-        if label_smoothing:
-            raise MinigradError("cross_entropy: weight together with label_smoothing is not "
-                                "supported (see docs/torch_compat.md)")
-        return nll_loss(log_softmax(input, class_axis), target, weight, ignore_index=ignore_index,
-                        reduction=reduction)
-    return _ops.cross_entropy(input, target, ignore_index, label_smoothing, reduction)
+        picked = log_softmax(input, class_axis) * target
+        if weight is not None:
+            picked = picked * w_b
+        return _reduce(-picked.sum(class_axis), reduction, "cross_entropy")
+    if weight is None:
+        return _ops.cross_entropy(input, target, ignore_index, label_smoothing, reduction)
+    logp = log_softmax(input, class_axis)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if not label_smoothing:
+        return nll
+    # label smoothing with class weights, as PyTorch: the smoothing term weighs every
+    # class's log-probability by its weight; "mean" divides by the counted targets'
+    # total weight, as the nll term does
+    keep = t != ignore_index
+    smooth = -(logp * w_b).sum(class_axis) * constant(keep.astype(input.dtype))
+    if reduction == "mean":
+        total = weight.array[input.xp.where(keep, t, 0)][keep].sum()
+        smooth = smooth.sum() / float(total) if float(total) else smooth.sum() * float("nan")
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
 
 
 def _xlogy(x, y):

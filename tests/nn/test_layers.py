@@ -209,24 +209,46 @@ def test_cross_entropy_loss_matches_torch(reduction, label_smoothing, extra_dims
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("ignore_index", [-100, 2])
 @pytest.mark.parametrize("functional", [True, False])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("extra_dims", [(), (3,)])
 def test_weighted_cross_entropy_honours_ignore_index_and_reduction_as_torch(
-        reduction, ignore_index, functional):
-    """With class weights, cross_entropy is nll_loss(log_softmax): its ignore_index and
-    reduction once reached nll_loss in the wrong places (every call gave the mean)."""
+        reduction, ignore_index, functional, label_smoothing, extra_dims):
+    """With class weights, cross_entropy is nll_loss(log_softmax) (plus the weighted
+    smoothing term): its ignore_index and reduction once reached nll_loss in the wrong
+    places (every call gave the mean)."""
     torch = require_torch()
     rng = np.random.default_rng(1)
-    logits = mg.tensor(rng.standard_normal((6, 4)), dtype=mg.float64, requires_grad=True)
-    targets = np.array([1, 2, 0, 3, 2, ignore_index if ignore_index >= 0 else -100])
+    logits = mg.tensor(rng.standard_normal((6, 4) + extra_dims), dtype=mg.float64,
+                       requires_grad=True)
+    targets = rng.integers(0, 4, (6,) + extra_dims)
+    targets[-1] = ignore_index if ignore_index >= 0 else -100
     w = rng.uniform(0.5, 2.0, 4)
     lt = _t(logits, True)
+    kw = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
     if functional:
-        loss = nn.functional.cross_entropy(logits, mg.tensor(targets), weight=mg.tensor(w),
-                                           ignore_index=ignore_index, reduction=reduction)
+        loss = nn.functional.cross_entropy(logits, mg.tensor(targets), weight=mg.tensor(w), **kw)
     else:
-        loss = nn.CrossEntropyLoss(weight=mg.tensor(w), ignore_index=ignore_index,
-                                   reduction=reduction)(logits, mg.tensor(targets))
+        loss = nn.CrossEntropyLoss(weight=mg.tensor(w), **kw)(logits, mg.tensor(targets))
     loss_t = torch.nn.functional.cross_entropy(lt, torch.tensor(targets), weight=torch.tensor(w),
-                                               ignore_index=ignore_index, reduction=reduction)
+                                               **kw)
+    assert_close(loss, loss_t)
+    loss.sum().backward()
+    loss_t.sum().backward()
+    assert_close(logits.grad, lt.grad)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_weighted_cross_entropy_with_class_probabilities_matches_torch(reduction, label_smoothing):
+    torch = require_torch()
+    rng = np.random.default_rng(2)
+    logits = mg.tensor(rng.standard_normal((5, 3, 2)), dtype=mg.float64, requires_grad=True)
+    probs = rng.dirichlet(np.ones(3), (5, 2)).transpose(0, 2, 1).copy()
+    w = rng.uniform(0.5, 2.0, 3)
+    kw = dict(reduction=reduction, label_smoothing=label_smoothing)
+    lt = _t(logits, True)
+    loss = nn.functional.cross_entropy(logits, mg.tensor(probs), weight=mg.tensor(w), **kw)
+    loss_t = torch.nn.functional.cross_entropy(lt, torch.tensor(probs), weight=torch.tensor(w), **kw)
     assert_close(loss, loss_t)
     loss.sum().backward()
     loss_t.sum().backward()
