@@ -9,13 +9,14 @@ class MinigradError(Exception):
     """Base class of every error raised by minigrad."""
 
 
-class ShapeError(MinigradError, ValueError):
-    """Shapes that do not fit the op (alignment, broadcasting, axes)."""
+class ShapeError(MinigradError, ValueError, RuntimeError):
+    """Shapes that do not fit the op (alignment, broadcasting, axes). A ValueError, and a
+    RuntimeError as PyTorch raises for these, so either `except` catches it."""
 
 
-class ViewError(ShapeError, RuntimeError):
+class ViewError(ShapeError):
     """A view that the tensor's memory layout cannot give (Tensor.view of a transposed
-    tensor): PyTorch raises RuntimeError, a shape mistake is a ValueError; both catch it."""
+    tensor); a RuntimeError as PyTorch's (and a ValueError, as every ShapeError)."""
 
 
 class DTypeError(MinigradError, TypeError):

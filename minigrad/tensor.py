@@ -201,7 +201,7 @@ class Tensor:
 
     def item(self):
         if self.array.size != 1:
-            raise MinigradError(f"item: only one-element tensors convert to a Python number, "
+            raise ShapeError(f"item: only one-element tensors convert to a Python number, "
                                 f"got shape {tuple(self.shape)}")
         return self.array.reshape(()).item()
 
@@ -294,7 +294,7 @@ class Tensor:
 
     def __bool__(self):
         if self.array.size != 1:
-            raise MinigradError(f"bool: the truth value of a tensor with {self.array.size} "
+            raise ShapeError(f"bool: the truth value of a tensor with {self.array.size} "
                                 "elements is ambiguous; use .any() or .all()")
         return bool(self.array.reshape(()).item())
 

@@ -20,6 +20,17 @@ def _index(container, i):
     return i % n
 
 
+def _delete(container, i):
+    """del container[i] (an int or a slice) for ModuleList and Sequential: the rest are
+    numbered again from 0, as torch does ('0', '1', ...)."""
+    items = list(container._modules.values())
+    gone = set(range(len(items))[i]) if isinstance(i, slice) else {_index(container, i)}
+    for name in list(container._modules):
+        delattr(container, name)
+    for k, m in enumerate(m for j, m in enumerate(items) if j not in gone):
+        setattr(container, str(k), m)
+
+
 class ModuleList(Module):
     """A list of modules, registered under their index ('layers.0', 'layers.1', ...)."""
 
@@ -54,6 +65,9 @@ class ModuleList(Module):
     def __setitem__(self, i, module):
         setattr(self, list(self._modules)[_index(self, i)], module)
 
+    def __delitem__(self, i):
+        _delete(self, i)
+
     def __len__(self):
         return len(self._modules)
 
@@ -79,6 +93,17 @@ class ModuleDict(Module):
 
     def __setitem__(self, key, module):
         setattr(self, key, module)
+
+    def __delitem__(self, key):
+        if key not in self._modules:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def pop(self, key):
+        """Remove the module under `key` and return it (torch.nn.ModuleDict.pop)."""
+        module = self[key]
+        del self[key]
+        return module
 
     def __contains__(self, key):
         return key in self._modules
@@ -115,6 +140,12 @@ class Sequential(Module):
         if isinstance(i, slice):        # keeps the names, as torch does
             return type(self)(dict(list(self._modules.items())[i]))
         return list(self._modules.values())[_index(self, i)]
+
+    def __setitem__(self, i, module):
+        setattr(self, list(self._modules)[_index(self, i)], module)
+
+    def __delitem__(self, i):
+        _delete(self, i)
 
     def __len__(self):
         return len(self._modules)

@@ -95,12 +95,16 @@ class Module:
             self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
+        # a Parameter or Module replacing one of its kind keeps its place in the registry
+        # (dict assignment to an existing key), so parameters, children and state_dict
+        # keys stay in definition order, as in torch
+        keep = self._parameters if isinstance(value, Parameter) else \
+            self._modules if isinstance(value, Module) else None
         for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            if registry is not keep:
+                registry.pop(name, None)
+        if keep is not None:
+            keep[name] = value
         self._invalidate_paths()
         object.__setattr__(self, name, value)
 

@@ -84,11 +84,21 @@ def minimum(a, b):
     return Minimum.apply(*operands(a, b))
 
 
-def where(cond, a, b):
-    """Elements of `a` where `cond` is True, else of `b`."""
+_NOT_GIVEN = object()
+
+
+def where(cond, a=_NOT_GIVEN, b=_NOT_GIVEN):
+    """torch.where: elements of `a` where `cond` is True, else of `b`. Two Python scalars
+    give bool (two bools), int64 (ints) or the default float dtype, as torch. With the
+    condition alone: its indices, as nonzero(cond, as_tuple=True)."""
+    if a is _NOT_GIVEN and b is _NOT_GIVEN:
+        from .gather_scatter import nonzero
+        return nonzero(cond if isinstance(cond, Tensor) else Tensor(cond), as_tuple=True)
+    if a is _NOT_GIVEN or b is _NOT_GIVEN:
+        raise TypeError("where: give the condition alone, or the condition and both values")
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if like is None:            # two scalars: the result lives where the condition does
-        like = Tensor(np.asarray(a, dtype=get_default_dtype()))
+        like = Tensor(np.asarray(a, dtype=_scalars_dtype(a, b)))
         if isinstance(cond, Tensor) and cond.device != "cpu":
             like = like.to(cond.device)
     a, b = operands(lift(a, like), lift(b, like))
@@ -96,6 +106,15 @@ def where(cond, a, b):
     if c.dtype != np.bool_:
         raise DTypeError(f"where: condition must be a bool tensor, got dtype {c.dtype}")
     return Where.apply(a, b, cond=c)
+
+
+def _scalars_dtype(a, b):
+    """torch's result dtype of two Python scalars: bool, int64 or the default float."""
+    if all(isinstance(x, (bool, np.bool_)) for x in (a, b)):
+        return np.dtype(np.bool_)
+    if all(isinstance(x, (bool, int, np.bool_, np.integer)) for x in (a, b)):
+        return np.dtype(np.int64)
+    return get_default_dtype()
 
 
 def masked_fill(a, mask, value):

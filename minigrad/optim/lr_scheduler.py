@@ -33,7 +33,18 @@ class LRScheduler:
                                     f"needs 'initial_lr' in parameter group {i}")
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self.step()
+        if last_epoch == -1 and self._keeps_rates_at_start():
+            # torch's recursive schedules (StepLR, ExponentialLR, ...) leave the groups'
+            # rates as they are at step 0: on a resumed optimizer, the rates it was saved with
+            self.last_epoch = 0
+            self._set_rates([g["lr"] for g in optimizer.param_groups])
+        else:
+            self.step()
+
+    def _keeps_rates_at_start(self):
+        """Whether step 0 keeps the groups' current rates (True where torch's schedule
+        is recursive and returns them at step 0) instead of setting lr_at(0)."""
+        return False
 
     def lr_at(self, step):
         """The rates at `step`. A subclass written for torch defines get_lr() instead
@@ -52,7 +63,10 @@ class LRScheduler:
         optimizer's learning rates for it."""
         self.last_epoch = self.last_epoch + 1 if epoch is None else \
             check_int(type(self).__name__, "epoch", epoch, low=0)
-        lrs = [float(lr) for lr in self.lr_at(self.last_epoch)]
+        self._set_rates(self.lr_at(self.last_epoch))
+
+    def _set_rates(self, lrs):
+        lrs = [float(lr) for lr in lrs]
         for g, lr in zip(self.optimizer.param_groups, lrs):
             g["lr"] = lr
         self._last_lr = lrs
@@ -132,6 +146,9 @@ class StepLR(LRScheduler):
         self.gamma = check_number("StepLR", "gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
+    def _keeps_rates_at_start(self):
+        return True
+
     def lr_at(self, step):
         return [base * self.gamma ** (step // self.step_size) for base in self.base_lrs]
 
@@ -146,6 +163,9 @@ class MultiStepLR(LRScheduler):
         self.gamma = check_number("MultiStepLR", "gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
+    def _keeps_rates_at_start(self):
+        return 0 not in self.milestones
+
     def lr_at(self, step):
         passed = bisect.bisect_right(self.milestones, step)
         return [base * self.gamma ** passed for base in self.base_lrs]
@@ -157,6 +177,9 @@ class ExponentialLR(LRScheduler):
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = check_number("ExponentialLR", "gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
+
+    def _keeps_rates_at_start(self):
+        return True
 
     def lr_at(self, step):
         return [base * self.gamma ** step for base in self.base_lrs]
@@ -172,6 +195,9 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max = check_int("CosineAnnealingLR", "T_max", T_max, low=1)
         self.eta_min = check_number("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
         super().__init__(optimizer, last_epoch)
+
+    def _keeps_rates_at_start(self):
+        return True
 
     def lr_at(self, step):
         cosine = (1 + math.cos(math.pi * step / self.T_max)) / 2
@@ -204,6 +230,9 @@ class PolynomialLR(LRScheduler):
         self.total_iters = check_int("PolynomialLR", "total_iters", total_iters, low=1)
         self.power = check_number("PolynomialLR", "power", power)
         super().__init__(optimizer, last_epoch)
+
+    def _keeps_rates_at_start(self):
+        return True
 
     def lr_at(self, step):
         factor = (1.0 - min(step, self.total_iters) / self.total_iters) ** self.power

@@ -15,12 +15,15 @@ PyTorch does, so a saved state loads into a freshly built optimizer:
 Arrays are minigrad Tensors and everything else is JSON-able, which is what
 `minigrad.io` needs to store it in a safetensors checkpoint.
 """
+import functools
+import inspect
 import math
 import numbers
 
 from ..backend import to_device, xp_of
 from ..dtype import kind_of
 from ..errors import MinigradError, ShapeError
+from ..modes import enable_grad
 from ..tensor import Tensor, constant
 
 
@@ -50,6 +53,26 @@ def check_int(owner, key, v, low=None):
 
 
 class Optimizer:
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's step(self) also takes torch's optional `closure` (a function that
+        re-evaluates the model and returns the loss): step(closure) calls it under
+        enable_grad() first and returns its loss. A step that takes more arguments
+        itself (a torch-style custom optimizer) is left as written."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None or len(inspect.signature(step).parameters) != 1:
+            return
+
+        @functools.wraps(step)
+        def step_with_closure(self, closure=None):
+            loss = None
+            if closure is not None:
+                with enable_grad():
+                    loss = closure()
+            step(self)
+            return loss
+        cls.step = step_with_closure
+
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.param_groups = []

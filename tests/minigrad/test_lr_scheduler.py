@@ -205,3 +205,42 @@ def test_warm_restarts_with_fractional_epochs_match_torch(t_mult):
     restored.load_state_dict(mine.state_dict())
     restored.step(), theirs.step()
     assert restored.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-9)
+
+
+SCHEDULES = {
+    "StepLR": lambda lib, o: lib.optim.lr_scheduler.StepLR(o, 4, 0.5),
+    "MultiStepLR": lambda lib, o: lib.optim.lr_scheduler.MultiStepLR(o, [2, 5], 0.3),
+    "ExponentialLR": lambda lib, o: lib.optim.lr_scheduler.ExponentialLR(o, 0.9),
+    "CosineAnnealingLR": lambda lib, o: lib.optim.lr_scheduler.CosineAnnealingLR(o, 10),
+    "PolynomialLR": lambda lib, o: lib.optim.lr_scheduler.PolynomialLR(o, 10, 2.0),
+    "LambdaLR": lambda lib, o: lib.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (e + 1)),
+}                   # (LinearLR: see docs/torch_compat.md, schedulers)
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_resuming_optimizer_then_a_new_scheduler_keeps_torchs_rates(name):
+    """Resume in the common order (load the optimizer, build the scheduler, load it):
+    the rate before and after the next step is torch's (a new StepLR once reset the
+    groups to the initial rate while get_last_lr() said otherwise)."""
+    torch = require_torch()
+    seen = []
+    for lib in (torch, mg):
+        p = lib.nn.Parameter(lib.zeros(2))
+        opt = lib.optim.SGD([p], lr=0.1)
+        schedule = SCHEDULES[name](lib, opt)
+        for _ in range(6):
+            opt.step()
+            schedule.step()
+        saved_opt, saved_schedule = opt.state_dict(), schedule.state_dict()
+        p2 = lib.nn.Parameter(lib.zeros(2))
+        opt2 = lib.optim.SGD([p2], lr=0.1)
+        opt2.load_state_dict(saved_opt)
+        schedule2 = SCHEDULES[name](lib, opt2)
+        schedule2.load_state_dict(saved_schedule)
+        rates = [opt2.param_groups[0]["lr"]]
+        for _ in range(3):
+            opt2.step()
+            schedule2.step()
+            rates += [opt2.param_groups[0]["lr"], schedule2.get_last_lr()[0]]
+        seen.append(rates)
+    np.testing.assert_allclose(seen[1], seen[0], rtol=1e-9)

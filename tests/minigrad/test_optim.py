@@ -408,3 +408,22 @@ def test_adam_updates_strided_state_in_place():
         results.append((p.numpy().copy(), np.array(opt.state[p]["exp_avg"])))
     assert np.array_equal(results[0][0], results[1][0])
     assert np.array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_step_takes_a_closure_and_returns_its_loss_as_torch(name):
+    torch = require_torch()
+    seen = []
+    for lib in (torch, mg):
+        w = lib.nn.Parameter(lib.tensor([1.0, -2.0], dtype=lib.float64))
+        x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=lib.float64)
+        opt = getattr(lib.optim, name)([w], lr=0.05)
+
+        def closure():
+            opt.zero_grad()
+            loss = ((x @ w - 1.0) ** 2).mean()
+            loss.backward()
+            return loss
+        seen.append([float(opt.step(closure)) for _ in range(3)] + w.detach().numpy().tolist())
+        assert opt.step() is None
+    np.testing.assert_allclose(seen[1], seen[0], rtol=1e-9)

@@ -175,3 +175,26 @@ def test_tensor_copies_while_from_numpy_and_as_tensor_share():
     base = mg.ones(2)
     assert not np.shares_memory(mg.tensor(base).array, base.array)
     assert mg.tensor(a, requires_grad=True).requires_grad
+
+
+def test_where_of_two_scalars_and_of_a_condition_alone_as_torch():
+    cond = np.array([True, False, True])
+    for a, b in [(1, 0), (True, False), (1, 0.5), (2.5, 1.5)]:
+        got, expected = mg.where(mg.tensor(cond), a, b), torch.where(torch.tensor(cond), a, b)
+        assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    grid = np.array([[0, 3], [2, 0]])
+    got, expected = mg.where(mg.tensor(grid) > 0), torch.where(torch.tensor(grid) > 0)
+    assert len(got) == len(expected) == 2
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_shape_mistakes_are_runtime_errors_as_torch_and_value_errors():
+    for bad in (lambda: mg.zeros(2, 3) + mg.zeros(4), lambda: mg.zeros(2, 3) @ mg.zeros(2, 3),
+                lambda: mg.zeros(2, 3).reshape(4), lambda: mg.zeros(3).item(),
+                lambda: bool(mg.zeros(3))):
+        with pytest.raises(RuntimeError):
+            bad()
+        with pytest.raises(ValueError):
+            bad()

@@ -244,3 +244,33 @@ def test_full_backward_hook_refuses_two_inputs_that_require_grad():
     with pytest.raises(mg.MinigradError, match="at most one input that requires grad"):
         m(mg.ones(2, requires_grad=True), mg.ones(2, requires_grad=True))
     assert m(mg.ones(2, requires_grad=True), mg.ones(2)).shape == (2,)
+
+
+def test_reassigning_a_submodule_or_parameter_keeps_its_place_as_torch():
+    """net.backbone = new Linear keeps 'backbone' before 'head' (it once moved to the end,
+    reordering children, parameters and state_dict keys)."""
+    torch = require_torch()
+    seen = []
+    for lib in (torch, mg):
+        class Net(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = lib.nn.Linear(4, 8)
+                self.head = lib.nn.Linear(8, 2)
+        net = Net()
+        net.backbone = lib.nn.Linear(4, 8)
+        net.head.weight = lib.nn.Parameter(lib.zeros(2, 8))
+        layers = lib.nn.ModuleList([lib.nn.ReLU(), lib.nn.Tanh(), lib.nn.Sigmoid()])
+        layers[0] = lib.nn.Identity()
+        del layers[1]
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.ReLU(), lib.nn.Linear(2, 1))
+        seq[2] = lib.nn.Linear(2, 5)
+        del seq[1]
+        del seq[5:]
+        named = lib.nn.ModuleDict({"a": lib.nn.ReLU(), "b": lib.nn.Tanh()})
+        del named["a"]
+        popped = type(named.pop("b")).__name__
+        seen.append(([n for n, _ in net.named_children()], list(net.state_dict()),
+                     [type(m).__name__ for m in layers], list(seq.state_dict()),
+                     [type(m).__name__ for m in seq], list(named.keys()), popped))
+    assert seen[1] == seen[0]
