@@ -53,9 +53,9 @@ class Adam(Optimizer):
             wd, amsgrad = group["weight_decay"], group["amsgrad"]
             for p, g in self._params_with_grad(group):
                 w, xp = p.array, p.xp
-                state = self.state.get(p)
+                state = self._state.get(p)
                 if state is None:
-                    state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(w),
+                    state = self._state[p] = {"step": 0, "exp_avg": xp.zeros_like(w),
                                              "exp_avg_sq": xp.zeros_like(w)}
                     if amsgrad:
                         state["max_exp_avg_sq"] = xp.zeros_like(w)

@@ -37,9 +37,9 @@ class RMSprop(Optimizer):
             wd, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
             for p, g in self._params_with_grad(group):
                 w, xp = p.array, p.xp
-                state = self.state.get(p)
+                state = self._state.get(p)
                 if state is None:
-                    state = self.state[p] = {"step": 0, "square_avg": xp.zeros_like(w)}
+                    state = self._state[p] = {"step": 0, "square_avg": xp.zeros_like(w)}
                     if mu > 0:
                         state["momentum_buffer"] = xp.zeros_like(w)
                     if centered:
@@ -82,7 +82,7 @@ class Adagrad(Optimizer):
                                       eps=eps))
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p] = {"step": 0, "sum": p.xp.full_like(
+                self._state[p] = {"step": 0, "sum": p.xp.full_like(
                     p.array, group["initial_accumulator_value"])}
 
     def _check_hyperparameters(self, group):
@@ -95,7 +95,7 @@ class Adagrad(Optimizer):
             lr, decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
             for p, g in self._params_with_grad(group):
                 w, xp = p.array, p.xp
-                state = self.state.setdefault(p, {"step": 0, "sum": xp.zeros_like(w)})
+                state = self._state.setdefault(p, {"step": 0, "sum": xp.zeros_like(w)})
                 state["step"] += 1
                 if wd:
                     g = g + wd * w

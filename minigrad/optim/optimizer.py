@@ -15,12 +15,13 @@ PyTorch does, so a saved state loads into a freshly built optimizer:
 Arrays are minigrad Tensors and everything else is JSON-able, which is what
 `minigrad.io` needs to store it in a safetensors checkpoint.
 """
+import collections.abc
 import functools
 import inspect
 import math
 import numbers
 
-from ..backend import to_device, xp_of
+from ..backend import is_array, to_device, xp_of
 from ..dtype import kind_of
 from ..errors import MinigradError, ShapeError
 from ..modes import enable_grad
@@ -76,7 +77,7 @@ class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.param_groups = []
-        self.state = {}                 # parameter -> {name: array or int}
+        self._state = {}                # parameter -> {name: array or int}; see `state`
         name = type(self).__name__
         if isinstance(params, (Tensor, dict)) or not hasattr(params, "__iter__"):
             what = (f"a single Tensor of shape {tuple(params.shape)}" if isinstance(params, Tensor)
@@ -136,6 +137,14 @@ class Optimizer:
                 else:
                     p.grad = constant(p.grad.xp.zeros_like(p.grad.array))
 
+    @property
+    def state(self):
+        """torch's `optimizer.state`: parameter -> {name: value}, the arrays as Tensors that
+        share the optimizer's memory (reading one sees the latest step; changing one in
+        place changes the optimizer's state; assigning a Tensor or array replaces it).
+        A parameter not stepped yet reads as an empty dict, as torch's defaultdict."""
+        return _StateView(self._state)
+
     def step(self):
         raise NotImplementedError(f"{type(self).__name__} has no step()")
 
@@ -164,7 +173,7 @@ class Optimizer:
         that share memory with the optimizer (copy them to keep a snapshot)."""
         index = {id(p): i for i, p in enumerate(self._indexed_params())}
         state = {}
-        for p, s in self.state.items():
+        for p, s in self._state.items():
             state[index[id(p)]] = {k: (constant(v) if hasattr(v, "dtype") and hasattr(v, "shape")
                                        else v) for k, v in s.items()}
         groups = []
@@ -219,10 +228,10 @@ class Optimizer:
         groups = state_dict["param_groups"]
         position = {int(k): p for saved, own in zip(groups, self.param_groups)
                     for k, p in zip(saved["params"], own["params"])}
-        self.state = {}
+        self._state = {}
         for key, s in state_dict["state"].items():
             p = position[int(key)]
-            self.state[p] = {k: self._restore(v, p) for k, v in s.items()}
+            self._state[p] = {k: self._restore(v, p) for k, v in s.items()}
         for saved, own in zip(groups, self.param_groups):
             restored = self._saved_group(saved, own)
             self._check_hyperparameters(restored)      # (checked in state_dict_problems)
@@ -257,3 +266,60 @@ class Optimizer:
                 lines.append(f"    {k}: {g[k]}")
         return "\n".join(lines) + "\n)"
 
+
+def _as_state_value(value):
+    return value.array if isinstance(value, Tensor) else value
+
+
+class _ParamState(collections.abc.MutableMapping):
+    """One parameter's optimizer state, its arrays seen as Tensors (Optimizer.state)."""
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    def __getitem__(self, key):
+        value = self._raw[key]
+        return Tensor._make(value, False, None) if is_array(value) else value
+
+    def __setitem__(self, key, value):
+        self._raw[key] = _as_state_value(value)
+
+    def __delitem__(self, key):
+        del self._raw[key]
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self):
+        return len(self._raw)
+
+    def __repr__(self):
+        return repr(dict(self.items()))
+
+
+class _StateView(collections.abc.MutableMapping):
+    """Optimizer.state: parameter -> _ParamState, over the optimizer's own dict."""
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    def __getitem__(self, param):
+        return _ParamState(self._raw.setdefault(param, {}))
+
+    def __setitem__(self, param, values):
+        self._raw[param] = {k: _as_state_value(v) for k, v in dict(values).items()}
+
+    def __delitem__(self, param):
+        del self._raw[param]
+
+    def __contains__(self, param):
+        return param in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self):
+        return len(self._raw)
+
+    def __repr__(self):
+        return repr({p: dict(s.items()) for p, s in self.items()})

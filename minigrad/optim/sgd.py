@@ -38,7 +38,7 @@ class SGD(Optimizer):
                 else:
                     d[...] = g
                 if mu:
-                    state = self.state.setdefault(p, {})
+                    state = self._state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = state["momentum_buffer"] = d.copy()

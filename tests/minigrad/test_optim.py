@@ -387,7 +387,7 @@ def test_adam_in_blocks_on_threads_gives_the_same_bits(cls, kw, threads, monkeyp
             ps[-1].grad = mg.tensor(np.ones((4, 6), np.float32)).T    # a strided gradient
             opt.step()
         results.append([p.numpy() for p in ps] +
-                       [opt.state[p]["exp_avg_sq"].copy() for p in ps])
+                       [opt.state[p]["exp_avg_sq"].numpy().copy() for p in ps])
     for a, b in zip(*results):
         assert np.array_equal(a, b)
 
@@ -427,3 +427,44 @@ def test_step_takes_a_closure_and_returns_its_loss_as_torch(name):
         seen.append([float(opt.step(closure)) for _ in range(3)] + w.detach().numpy().tolist())
         assert opt.step() is None
     np.testing.assert_allclose(seen[1], seen[0], rtol=1e-9)
+
+
+def test_optimizer_state_holds_tensors_that_share_its_memory_as_torch():
+    """opt.state[p][name] is a Tensor over the optimizer's own array: torch code reads it
+    with tensor methods, changes it in place, or assigns it; a torch-style optimizer
+    subclass keeps its own buffers there."""
+    torch = require_torch()
+    seen = []
+    for lib in (torch, mg):
+        p = lib.nn.Parameter(lib.ones(3, dtype=lib.float64))
+        opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+        p.grad = lib.ones(3, dtype=lib.float64)
+        opt.step()
+        buf = opt.state[p]["momentum_buffer"]
+        buf.mul_(2.0)                              # in place: the next step sees it
+        opt.step()
+        after = opt.state[p]["momentum_buffer"].abs().sum().item()
+        opt.state[p]["momentum_buffer"] = lib.zeros(3, dtype=lib.float64)
+        opt.step()
+
+        class HeavyBall(lib.optim.Optimizer):      # the torch way of writing an optimizer
+            def __init__(self, params, lr=0.1):
+                super().__init__(params, dict(lr=lr))
+
+            def step(self):
+                for group in self.param_groups:
+                    for q in group["params"]:
+                        state = self.state[q]
+                        if len(state) == 0:
+                            state["velocity"] = lib.zeros_like(q)
+                        state["velocity"].mul_(0.5).add_(q.grad)
+                        with lib.no_grad():
+                            q -= group["lr"] * state["velocity"]
+        q = lib.nn.Parameter(lib.ones(2, dtype=lib.float64))
+        heavy = HeavyBall([q])
+        for _ in range(3):
+            q.grad = q.detach() * 2
+            heavy.step()
+        seen.append([after, *p.detach().numpy().tolist(), *q.detach().numpy().tolist(),
+                     float(heavy.state[q]["velocity"].sum())])
+    np.testing.assert_allclose(seen[1], seen[0], rtol=1e-12)
