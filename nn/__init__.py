@@ -2,9 +2,10 @@
 from .module import Module, Parameter
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from . import functional, init, utils
-from .activation import (ELU, GELU, GLU, Flatten, Hardtanh, Identity, LeakyReLU, LogSigmoid,
-                         LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
-                         Tanh, Unflatten)
+from .activation import (CELU, ELU, GELU, GLU, SELU, Flatten, Hardsigmoid, Hardswish, Hardtanh,
+                         Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
+                         Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh, Threshold,
+                         Unflatten)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout
 from .embedding import Embedding

@@ -106,6 +106,62 @@ class ReLU6(Hardtanh):
         super().__init__(0.0, 6.0)
 
 
+class _Elementwise(Module):
+    """A module applying one nn.functional activation with fixed keyword settings."""
+    _fn = None
+
+    def __init__(self, inplace=False, **settings):
+        super().__init__()
+        self._settings = settings
+
+    def forward(self, x):
+        return type(self)._fn(x, **self._settings)
+
+
+class SELU(_Elementwise):
+    """scale * elu(x, alpha), self-normalising (torch.nn.SELU)."""
+    _fn = staticmethod(F.selu)
+
+
+class CELU(_Elementwise):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) (torch.nn.CELU)."""
+    _fn = staticmethod(F.celu)
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(alpha=alpha)
+
+
+class Hardsigmoid(_Elementwise):
+    """relu6(x + 3) / 6 (torch.nn.Hardsigmoid)."""
+    _fn = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_Elementwise):
+    """x * relu6(x + 3) / 6 (torch.nn.Hardswish)."""
+    _fn = staticmethod(F.hardswish)
+
+
+class Softsign(_Elementwise):
+    """x / (1 + |x|) (torch.nn.Softsign)."""
+    _fn = staticmethod(F.softsign)
+
+
+class Threshold(_Elementwise):
+    """x where x > threshold, else value (torch.nn.Threshold)."""
+    _fn = staticmethod(F.threshold)
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__(threshold=threshold, value=value)
+
+
+class Softmin(_Elementwise):
+    """softmax(-x) along dim (torch.nn.Softmin)."""
+    _fn = staticmethod(F.softmin)
+
+    def __init__(self, dim=None):
+        super().__init__(dim=dim)
+
+
 class LogSigmoid(Module):
     """log(sigmoid(x)) (torch.nn.LogSigmoid)."""
 

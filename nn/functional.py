@@ -104,6 +104,48 @@ def relu6(input, inplace=False):
     return _ops.clamp(input, 0.0, 6.0)
 
 
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al., 2017
+    (torch.nn.functional.selu)."""
+    return elu(input, alpha=_SELU_ALPHA) * _SELU_SCALE
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) (torch.nn.functional.celu)."""
+    if alpha == 0:
+        raise MinigradError("celu: alpha must not be 0")
+    return _ops.where(input > 0, input, alpha * (_ops.clamp(input / alpha, max=0.0).exp() - 1.0))
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6 (torch.nn.functional.hardsigmoid)."""
+    return _ops.clamp((input + 3.0) / 6.0, 0.0, 1.0)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6 (Howard et al., 2019; torch.nn.functional.hardswish)."""
+    return input * hardsigmoid(input)
+
+
+def softsign(input):
+    """x / (1 + |x|) (torch.nn.functional.softsign)."""
+    return input / (1.0 + input.abs())
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else `value` (torch.nn.functional.threshold)."""
+    return _ops.where(input > threshold, input, value)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along `dim` (torch.nn.functional.softmin)."""
+    x = input if dtype is None else input.astype(dtype)
+    return _ops.softmax(-x, _softmax_dim(input, dim, "softmin"))
+
+
 def _softmax_dim(input, dim, op):
     """torch's rule when `dim` is not given (deprecated there): 0 for 0-, 1- and 3-D inputs, else 1."""
     if dim is None:

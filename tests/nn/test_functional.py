@@ -59,6 +59,13 @@ def _cases():
         "hardtanh": unary(lambda x: F.hardtanh(x, -0.5, 0.75),
                           lambda t, x: t.nn.functional.hardtanh(x, -0.5, 0.75)),
         "relu6": unary(lambda x: F.relu6(x * 5), lambda t, x: t.nn.functional.relu6(x * 5)),
+        "selu": unary(lambda x: F.selu(x * 3), lambda t, x: t.nn.functional.selu(x * 3)),
+        # (alpha 1 here: see test_celu_with_alpha_matches_torch_and_finite_differences)
+        "celu": unary(lambda x: F.celu(x * 3), lambda t, x: t.nn.functional.celu(x * 3)),
+        "softsign": unary(F.softsign, lambda t, x: t.nn.functional.softsign(x)),
+        "threshold": unary(lambda x: F.threshold(x, 0.1, -2.0),
+                           lambda t, x: t.nn.functional.threshold(x, 0.1, -2.0)),
+        "softmin": unary(lambda x: F.softmin(x, dim=-1), lambda t, x: t.nn.functional.softmin(x, dim=-1)),
         "tanh": unary(F.tanh, lambda t, x: t.nn.functional.tanh(x)),
         "sigmoid": unary(F.sigmoid, lambda t, x: t.nn.functional.sigmoid(x)),
         "softmax": unary(lambda x: F.softmax(x, dim=-1), lambda t, x: t.nn.functional.softmax(x, dim=-1)),
@@ -278,3 +285,30 @@ def test_binary_cross_entropy_of_saturated_probabilities_has_torchs_finite_gradi
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
     assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_celu_with_alpha_matches_torch_and_finite_differences():
+    """Values as torch's; the gradient by finite differences (torch's float64 celu
+    gradient for alpha != 1 is off by ~1e-8: it is rebuilt from the output)."""
+    torch = require_torch()
+    x = np.random.default_rng(0).normal(size=(3, 4)) * 3
+    got = F.celu(mg.tensor(x, dtype=mg.float64), alpha=0.7).numpy()
+    np.testing.assert_allclose(got, torch.nn.functional.celu(torch.tensor(x), alpha=0.7).numpy(),
+                               rtol=1e-12, atol=1e-14)
+    xs = [mg.tensor(x, dtype=mg.float64, requires_grad=True)]
+    assert mg.gradcheck(lambda t: F.celu(t, alpha=0.7), xs, atol=1e-6)
+    with pytest.raises(mg.MinigradError, match="alpha"):
+        F.celu(mg.zeros(2), alpha=0.0)
+
+
+@pytest.mark.parametrize("name", ["hardsigmoid", "hardswish"])
+def test_hard_activations_match_torch_and_finite_differences(name):
+    """Values as torch's up to float32's 1/6 (torch's float64 kernels multiply by
+    (float)(1/6) on some paths: ~3e-8 relative); the gradient by finite differences."""
+    torch = require_torch()
+    x = np.random.default_rng(1).normal(size=(4, 5)) * 4
+    fn, tfn = getattr(F, name), getattr(torch.nn.functional, name)
+    np.testing.assert_allclose(fn(mg.tensor(x, dtype=mg.float64)).numpy(),
+                               tfn(torch.tensor(x)).numpy(), rtol=1e-7, atol=1e-12)
+    x = x[np.abs(np.abs(x) - 3) > 1e-3]               # away from the kinks at -3 and 3
+    assert mg.gradcheck(fn, [mg.tensor(x, dtype=mg.float64, requires_grad=True)], atol=1e-6)

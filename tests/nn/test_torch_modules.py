@@ -18,7 +18,9 @@ MODULES = [   # (constructor arguments, used for both frameworks), input shape
     ("Hardtanh", (), (3, 4)), ("Hardtanh", (-0.5, 0.25), (6,)), ("ReLU6", (), (4,)),
     ("LogSigmoid", (), (3, 4)), ("Mish", (), (3, 4)), ("GLU", (), (3, 4)), ("GLU", (0,), (4, 3)),
     ("PReLU", (), (3, 4)), ("PReLU", (3, 0.1), (2, 3, 2)), ("RMSNorm", (4,), (2, 3, 4)),
-    ("RMSNorm", ((3, 4), 1e-3), (2, 3, 4)),
+    ("RMSNorm", ((3, 4), 1e-3), (2, 3, 4)), ("SELU", (), (3, 4)), ("CELU", (0.5,), (3, 4)),
+    ("Softsign", (), (5,)),
+    ("Threshold", (0.2, -1.0), (3, 4)), ("Softmin", (1,), (2, 3, 4)),
 ]
 
 
