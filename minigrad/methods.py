@@ -240,6 +240,8 @@ METHODS = {
     "unbind": more.unbind, "repeat_interleave": more.repeat_interleave,
     "nan_to_num": more.nan_to_num, "diff": more.diff, "median": more.median,
     "bincount": more.bincount, "index_put_": index_put_,
+    "data_ptr": lambda self: int(self.array.__array_interface__["data"][0])
+    if isinstance(self.array, np.ndarray) else int(self.array.data.ptr),
     "__getitem__": index.getitem,
     # elementwise
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "tanh": ew.tanh, "sigmoid": ew.sigmoid,

@@ -245,29 +245,35 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(path, parameter) pairs; a parameter shared by two modules appears once."""
+    def _named_members(self, registry, prefix, recurse, remove_duplicate):
+        """(path, tensor) for the tensors of `registry` ("_parameters" or "_buffers") in
+        self (and its descendants when recurse); a shared tensor once unless
+        remove_duplicate=False (torch's _named_members)."""
         seen = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
         for mod_prefix, m in modules:
-            for name, p in m._parameters.items():
-                if p is None or id(p) in seen:
+            for name, t in getattr(m, registry).items():
+                if t is None or (remove_duplicate and id(t) in seen):
                     continue
-                seen.add(id(p))
-                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+                seen.add(id(t))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(path, parameter) pairs; a parameter shared by two modules appears once unless
+        remove_duplicate=False (torch.nn.Module.named_parameters)."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix=""):
-        for mod_prefix, m in self.named_modules(prefix=prefix):
-            for name, b in m._buffers.items():
-                if b is not None:
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(path, buffer) pairs, as named_parameters (torch.nn.Module.named_buffers)."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self):
-        for _, b in self.named_buffers():
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def num_parameters(self, trainable_only=False):

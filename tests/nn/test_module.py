@@ -274,3 +274,26 @@ def test_reassigning_a_submodule_or_parameter_keeps_its_place_as_torch():
                      [type(m).__name__ for m in layers], list(seq.state_dict()),
                      [type(m).__name__ for m in seq], list(named.keys()), popped))
     assert seen[1] == seen[0]
+
+
+def test_named_members_remove_duplicate_recurse_and_data_ptr_as_torch():
+    torch = require_torch()
+    seen = []
+    for lib in (torch, mg):
+        class Shared(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b = lib.nn.Linear(2, 2), lib.nn.Linear(2, 2)
+                self.b.weight = self.a.weight                    # tied
+                self.register_buffer("r", lib.zeros(2))
+                self.c = lib.nn.Module()
+                self.c.register_buffer("r2", self.r)            # the same buffer twice
+        m = Shared()
+        x = lib.arange(6.0).reshape(2, 3)
+        seen.append(([n for n, _ in m.named_parameters()],
+                     [n for n, _ in m.named_parameters(remove_duplicate=False)],
+                     [n for n, _ in m.named_buffers()],
+                     [n for n, _ in m.named_buffers(remove_duplicate=False)],
+                     [n for n, _ in m.named_buffers(recurse=False)], len(list(m.buffers(False))),
+                     x[1].data_ptr() - x.data_ptr(), x.t().data_ptr() == x.data_ptr()))
+    assert seen[1] == seen[0]
