@@ -103,6 +103,14 @@ def is_numpy(xp):
 CPU_ARRAY = np.ndarray       # the CPU array type (ops test `type(a) is CPU_ARRAY` as a fast path)
 
 
+def data_address(array):
+    """The memory address of an array's first element (NumPy or CuPy): two arrays that
+    start at the same address and have the same shape and strides are the same view."""
+    if isinstance(array, np.ndarray):
+        return int(array.__array_interface__["data"][0])
+    return int(array.data.ptr)
+
+
 def is_array(data):
     """True for a NumPy or CuPy array (not a scalar, list or Tensor)."""
     return isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")

@@ -8,7 +8,7 @@ it calls. minigrad/__init__.py imports this module, so every Tensor has them.
 import numpy as np
 
 from . import autograd
-from .backend import parse_device
+from .backend import data_address, parse_device
 from .dtype import as_dtype, is_floating, kind_of
 from .errors import AutogradError, DTypeError, MinigradError, ShapeError
 from .ops import elementwise as ew
@@ -240,8 +240,7 @@ METHODS = {
     "unbind": more.unbind, "repeat_interleave": more.repeat_interleave,
     "nan_to_num": more.nan_to_num, "diff": more.diff, "median": more.median,
     "bincount": more.bincount, "index_put_": index_put_,
-    "data_ptr": lambda self: int(self.array.__array_interface__["data"][0])
-    if isinstance(self.array, np.ndarray) else int(self.array.data.ptr),
+    "data_ptr": lambda self: data_address(self.array),
     "__getitem__": index.getitem,
     # elementwise
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "tanh": ew.tanh, "sigmoid": ew.sigmoid,

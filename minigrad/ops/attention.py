@@ -21,7 +21,7 @@ import numpy as np
 from .. import parallel
 from ..amp.autocast_mode import autocast_op
 from ..autograd import Function, is_grad_enabled
-from ..backend import xp_of
+from ..backend import data_address, xp_of
 from ..dtype import is_half, kind_of
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..tensor import Tensor, constant
@@ -468,6 +468,4 @@ def _is_view(part, packed, i):
     a, b = part.array, packed.array[i]
     if a.shape != b.shape or a.strides != b.strides:
         return False
-    pointer = (lambda x: x.data.ptr) if xp_of(a) is not np else \
-        (lambda x: x.__array_interface__["data"][0])
-    return pointer(a) == pointer(b)
+    return data_address(a) == data_address(b)

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 
 from ..autograd import Function
-from ..backend import device_of, to_device, xp_of
+from ..backend import data_address, device_of, to_device, xp_of
 from ..dtype import kind_of, result_type
 from ..errors import ShapeError, ViewError
 from ..tensor import Tensor
@@ -139,20 +139,12 @@ def view(a, *shape):
     PyTorch's) when a's memory layout cannot be read in that shape (a transposed or
     sliced tensor): use reshape(), which copies then, or contiguous().view()."""
     out = reshape(a, *shape)
-    if out.array.size and not _same_start(out.array, a.array):
+    if out.array.size and data_address(out.array) != data_address(a.array):   # a copy
         raise ViewError(f"view: a tensor of shape {tuple(a.shape)} and strides "
                         f"{tuple(s // a.array.itemsize for s in a.array.strides)} cannot be "
                         f"viewed as shape {tuple(out.shape)} without copying: use reshape() "
                         "(which copies), or .contiguous().view()")
     return out
-
-
-def _same_start(x, y):
-    """Whether arrays x and y begin at the same memory address (a reshape that returned
-    a view of y, not a copy)."""
-    if isinstance(x, np.ndarray):
-        return x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
-    return x.data.ptr == y.data.ptr
 
 
 @torch_dims

@@ -145,6 +145,11 @@ class Optimizer:
         A parameter not stepped yet reads as an empty dict, as torch's defaultdict."""
         return _StateView(self._state)
 
+    @state.setter
+    def state(self, value):         # (torch code may assign a fresh defaultdict)
+        self._state = {p: {k: _as_state_value(v) for k, v in dict(s).items()}
+                       for p, s in dict(value).items()}
+
     def step(self):
         raise NotImplementedError(f"{type(self).__name__} has no step()")
 
