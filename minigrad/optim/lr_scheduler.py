@@ -41,10 +41,12 @@ class LRScheduler:
         else:
             self.step()
 
+    # True where torch's schedule is recursive and returns the groups' rates at step 0
+    _recursive_in_torch = False
+
     def _keeps_rates_at_start(self):
-        """Whether step 0 keeps the groups' current rates (True where torch's schedule
-        is recursive and returns them at step 0) instead of setting lr_at(0)."""
-        return False
+        """Whether step 0 keeps the groups' current rates instead of setting lr_at(0)."""
+        return self._recursive_in_torch
 
     def lr_at(self, step):
         """The rates at `step`. A subclass written for torch defines get_lr() instead
@@ -146,8 +148,7 @@ class StepLR(LRScheduler):
         self.gamma = check_number("StepLR", "gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def _keeps_rates_at_start(self):
-        return True
+    _recursive_in_torch = True
 
     def lr_at(self, step):
         return [base * self.gamma ** (step // self.step_size) for base in self.base_lrs]
@@ -178,8 +179,7 @@ class ExponentialLR(LRScheduler):
         self.gamma = check_number("ExponentialLR", "gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def _keeps_rates_at_start(self):
-        return True
+    _recursive_in_torch = True
 
     def lr_at(self, step):
         return [base * self.gamma ** step for base in self.base_lrs]
@@ -196,8 +196,7 @@ class CosineAnnealingLR(LRScheduler):
         self.eta_min = check_number("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def _keeps_rates_at_start(self):
-        return True
+    _recursive_in_torch = True
 
     def lr_at(self, step):
         cosine = (1 + math.cos(math.pi * step / self.T_max)) / 2
@@ -231,8 +230,7 @@ class PolynomialLR(LRScheduler):
         self.power = check_number("PolynomialLR", "power", power)
         super().__init__(optimizer, last_epoch)
 
-    def _keeps_rates_at_start(self):
-        return True
+    _recursive_in_torch = True
 
     def lr_at(self, step):
         factor = (1.0 - min(step, self.total_iters) / self.total_iters) ** self.power
