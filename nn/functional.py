@@ -19,7 +19,7 @@ import numpy as np
 
 from minigrad import ops as _ops
 from minigrad.amp.autocast_mode import autocast_op
-from minigrad.backend import int_range
+from minigrad.backend import int_range, xp_of
 from minigrad.dtype import is_half, kind_of
 from minigrad.errors import DTypeError, IndexOutOfRangeError, MinigradError, ShapeError
 from minigrad.ops import scaled_dot_product_attention, sigmoid, tanh  # noqa: F401
@@ -342,15 +342,27 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     w = xp.ones(c, dtype=input.dtype) if weight is None else \
         (weight.array if isinstance(weight, Tensor) else xp.asarray(weight)).astype(input.dtype)
     safe = xp.where(keep, t, 0)
-    row_w = w[safe] * keep                                  # each target's weight (0 if ignored)
+    row_w = _target_weights(w, t, ignore_index)
     class_axis = 1 if input.ndim > 1 else 0
     mask = xp.moveaxis(safe[..., None] == xp.arange(c), -1, class_axis)
     picked = (input * constant(mask.astype(input.dtype))).sum(class_axis)
     loss = -picked * constant(row_w)
-    if reduction == "mean":     # nothing counted: NaN with zero gradients, as torch
-        total = float(row_w.sum())
-        return loss.sum() / total if total else loss.sum() * 0.0 + float("nan")
+    if reduction == "mean":
+        return _mean_over_weight(loss, row_w)
     return _reduce(loss, reduction, "nll_loss")
+
+
+def _target_weights(w, t, ignore_index):
+    """Each target's class weight w[t], 0 where t is ignore_index (an array of t's shape)."""
+    keep = t != ignore_index
+    return w[xp_of(t).where(keep, t, 0)] * keep
+
+
+def _mean_over_weight(loss, row_w):
+    """loss.sum() / row_w.sum(), torch's "mean" of weighted targets; with nothing counted,
+    NaN with zero gradients, as torch."""
+    total = float(row_w.sum())
+    return loss.sum() / total if total else loss.sum() * 0.0 + float("nan")
 
 
 @autocast_op("float32")
@@ -394,8 +406,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     keep = t != ignore_index
     smooth = -(logp * w_b).sum(class_axis) * constant(keep.astype(input.dtype))
     if reduction == "mean":
-        total = weight.array[input.xp.where(keep, t, 0)][keep].sum()
-        smooth = smooth.sum() / float(total) if float(total) else smooth.sum() * float("nan")
+        smooth = _mean_over_weight(smooth, _target_weights(weight.array, t, ignore_index))
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / c)

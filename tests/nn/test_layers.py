@@ -255,6 +255,20 @@ def test_weighted_cross_entropy_with_class_probabilities_matches_torch(reduction
     assert_close(logits.grad, lt.grad)
 
 
+def test_weighted_smoothed_cross_entropy_of_only_ignored_targets_is_nan_with_zero_grads():
+    """As torch, and as nll_loss: the mean over no counted target is NaN, its gradient 0."""
+    torch = require_torch()
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    targets, w = np.array([-100, -100, -100]), np.array([1.0, 2.0, 3.0, 4.0])
+    for lib, t in ((torch, torch.tensor(x, requires_grad=True)),
+                   (mg, mg.tensor(x, dtype=mg.float64, requires_grad=True))):
+        loss = lib.nn.functional.cross_entropy(t, lib.tensor(targets), weight=lib.tensor(w),
+                                               label_smoothing=0.1)
+        loss.backward()
+        assert np.isnan(float(loss.item()))
+        np.testing.assert_array_equal(np.asarray(t.grad.numpy()), np.zeros((3, 4)))
+
+
 def test_cross_entropy_loss_checks_arguments():
     with pytest.raises(mg.MinigradError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
