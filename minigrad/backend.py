@@ -373,4 +373,4 @@ def apply_keep_freed_memory_env(environ=None):
     if value.strip() not in ("0", "1"):
         raise MinigradError(f"{KEEP_FREED_MEMORY_ENV}={value!r}: expected 1 (keep freed "
                             f"memory for reuse, the default) or 0 (leave malloc as it is)")
-    return keep_freed_memory() if value.strip() == "1" else False
+    return value.strip() == "1" and keep_freed_memory()

@@ -8,8 +8,6 @@ of that element. `hessian` is the jacobian of the gradient, taken with create_gr
 Meant for small functions (checking a derivation, a second-order method on a few
 parameters): the cost is one backward pass per output element.
 """
-import numpy as np
-
 from ..errors import AutogradError, MinigradError
 from ..modes import enable_grad
 from ..tensor import Tensor
@@ -61,7 +59,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
                         if strict:
                             raise AutogradError(f"jacobian: output {len(table)} does not depend "
                                                 f"on input {k} (strict=True)")
-                        g = Tensor(np.zeros(x.shape, dtype=x.dtype), device=x.device)
+                        g = x.new_zeros(x.shape)
                     rows[k].append(g)
             row = tuple(_stack_rows(r, o, x) for r, x in zip(rows, xs))
             table.append(row[0] if single_in else row)
@@ -72,7 +70,7 @@ def _stack_rows(rows, out, x):
     """The gradients of out's elements w.r.t. x, as one (*out.shape, *x.shape) tensor."""
     from ..ops import stack
     if not rows:                                   # an output with no elements
-        return Tensor(np.zeros(tuple(out.shape) + tuple(x.shape), dtype=x.dtype), device=x.device)
+        return x.new_zeros(tuple(out.shape) + tuple(x.shape))
     return stack(rows).reshape(tuple(out.shape) + tuple(x.shape))
 
 
@@ -88,7 +86,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise MinigradError("hessian: the function must return a tensor with one element")
         gs = grad(out.reshape(()), args, create_graph=True, allow_unused=True)
-        return tuple(Tensor(np.zeros(a.shape, dtype=a.dtype), device=a.device) if g is None
+        return tuple(a.new_zeros(a.shape) if g is None
                      else g for a, g in zip(args, gs))
 
     result = jacobian(gradient, xs, create_graph=create_graph, strict=strict,
@@ -105,7 +103,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         single_out, outs = _as_outputs(out, "vjp")
         vs = None if v is None else ((v,) if isinstance(v, Tensor) else tuple(v))
         gs = grad(outs, xs, grad_outputs=vs, create_graph=create_graph, allow_unused=True)
-    gs = tuple(Tensor(np.zeros(x.shape, dtype=x.dtype), device=x.device) if g is None
+    gs = tuple(x.new_zeros(x.shape) if g is None
                else (g if create_graph else g.detach()) for x, g in zip(xs, gs))
     out = out if create_graph else (out.detach() if single_out else tuple(o.detach() for o in outs))
     return out, (gs[0] if single_in else gs)
