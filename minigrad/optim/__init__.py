@@ -6,6 +6,7 @@
 """
 from . import lr_scheduler  # noqa: F401  (torch.optim.lr_scheduler spelling)
 from .adam import Adam, AdamW
+from .adam_variants import Adadelta, Adamax, NAdam, RAdam
 from .adaptive import Adagrad, RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lr_scheduler import (ConstantLR, CosineAnnealingLR, CosineWithWarmup, ExponentialLR,  # noqa: F401

@@ -17,6 +17,19 @@ from ..errors import MinigradError
 from .optimizer import Optimizer
 
 
+def check_betas(optimizer, group):
+    """Check (and normalise) an Adam-like group's betas (a pair in [0, 1)), eps and
+    weight_decay (>= 0): a MinigradError naming the optimizer otherwise."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise MinigradError(f"{type(optimizer).__name__}: betas must be a pair (beta1, beta2), "
+                            f"got {betas!r}")
+    group["betas"] = tuple(optimizer._check_number(group, f"betas[{i}]", 0.0, 1.0, True, b)
+                           for i, b in enumerate(betas))
+    for key in ("eps", "weight_decay"):
+        group[key] = optimizer._check_number(group, key, low=0.0)
+
+
 class Adam(Optimizer):
     """As `torch.optim.Adam` (single-tensor path), updating each parameter in place:
 
@@ -35,16 +48,10 @@ class Adam(Optimizer):
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)
-        name = type(self).__name__
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise MinigradError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = tuple(self._check_number(group, f"betas[{i}]", 0.0, 1.0, True, b)
-                               for i, b in enumerate(betas))
-        for key in ("eps", "weight_decay"):
-            group[key] = self._check_number(group, key, low=0.0)
+        check_betas(self, group)
         if not isinstance(group["amsgrad"], (bool, np.bool_)):
-            raise MinigradError(f"{name}: amsgrad must be True or False, got {group['amsgrad']!r}")
+            raise MinigradError(f"{type(self).__name__}: amsgrad must be True or False, "
+                                f"got {group['amsgrad']!r}")
 
     def step(self):
         jobs = []                                 # CPU parameters' blocks, run at the end

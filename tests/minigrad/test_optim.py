@@ -61,6 +61,20 @@ OPTIMIZERS = {
     "adagrad": ("Adagrad", dict(lr=0.1)),
     "adagrad_all": ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.01,
                                     initial_accumulator_value=0.5, eps=1e-8)),
+    "nadam": ("NAdam", dict(lr=0.01)),
+    "nadam_all": ("NAdam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1,
+                                momentum_decay=0.01)),
+    "nadam_decoupled": ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    # beta2 0.9: rho_t passes 5 at step 6, so twenty steps cover both of RAdam's branches
+    "radam": ("RAdam", dict(lr=0.01, betas=(0.9, 0.9))),
+    "radam_default_betas": ("RAdam", dict(lr=0.01)),
+    "radam_all": ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
+    "radam_decoupled": ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1,
+                                      decoupled_weight_decay=True)),
+    "adamax": ("Adamax", dict(lr=0.01)),
+    "adamax_all": ("Adamax", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    "adadelta": ("Adadelta", dict()),
+    "adadelta_all": ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
 }
 
 
@@ -80,7 +94,8 @@ def test_twenty_steps_equal_torch(name, groups):
 
 
 @pytest.mark.parametrize("name", ["sgd_nesterov", "adam_amsgrad", "adamw", "rmsprop_all",
-                                  "adagrad_all"])
+                                  "adagrad_all", "nadam_all", "radam", "adamax_all",
+                                  "adadelta_all"])
 def test_state_dict_resume_equals_uninterrupted_run(name):
     cls, kwargs = OPTIMIZERS[name]
     make = lambda p: getattr(optim, cls)(p, **kwargs)            # noqa: E731
@@ -410,7 +425,8 @@ def test_adam_updates_strided_state_in_place():
     assert np.array_equal(results[0][1], results[1][1])
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam",
+                                  "RAdam", "Adamax", "Adadelta"])
 def test_step_takes_a_closure_and_returns_its_loss_as_torch(name):
     torch = require_torch()
     seen = []
@@ -468,3 +484,20 @@ def test_optimizer_state_holds_tensors_that_share_its_memory_as_torch():
         seen.append([after, *p.detach().numpy().tolist(), *q.detach().numpy().tolist(),
                      float(heavy.state[q]["velocity"].sum())])
     np.testing.assert_allclose(seen[1], seen[0], rtol=1e-12)
+
+
+def test_adam_relatives_check_their_hyperparameters():
+    p = nn.Parameter(mg.ones(3))
+    for cls in (optim.NAdam, optim.RAdam, optim.Adamax):
+        with pytest.raises(mg.MinigradError, match=f"{cls.__name__}: betas"):
+            cls([p], betas=(0.9,))
+        with pytest.raises(mg.MinigradError, match=rf"{cls.__name__}: betas\[1\] must be in"):
+            cls([p], betas=(0.9, 1.0))
+        with pytest.raises(mg.MinigradError, match=f"{cls.__name__}: eps must be >= 0"):
+            cls([p], eps=-1e-8)
+    with pytest.raises(mg.MinigradError, match="NAdam: momentum_decay must be >= 0"):
+        optim.NAdam([p], momentum_decay=-0.1)
+    with pytest.raises(mg.MinigradError, match=r"Adadelta: rho must be in \[0.0, 1.0\]"):
+        optim.Adadelta([p], rho=1.5)
+    with pytest.raises(mg.MinigradError, match="RAdam: decoupled_weight_decay must be True or False"):
+        optim.RAdam([p], decoupled_weight_decay="yes")
