@@ -70,6 +70,22 @@ from .ops.views_extra import (argwhere, bmm, diag, diagonal, dot, meshgrid, mm, 
 from .ops.more_torch import (bincount, bitwise_xor, diff, isin, logical_xor, median,  # noqa: E402
                              nan_to_num, repeat_interleave, tril_indices, triu_indices,
                              unbind)
+from .ops.more_math import (addcdiv, addcmul, broadcast_tensors, cdist,  # noqa: E402
+                            cosine_similarity, exp2, hypot, log10, logaddexp, logit, nanmean,
+                            nansum, pairwise_distance, take_along_dim, tensor_split, xlogy)
+from .ops.unary import acos, asin, atan, atan2, cosh, sinh, tan  # noqa: E402
+from .ops.unary import acos as arccos, asin as arcsin, atan as arctan, atan2 as arctan2  # noqa: E402
+from .ops.elementwise import (abs as absolute, div as true_divide, ge as greater_equal,  # noqa: E402
+                              gt as greater, le as less_equal, lt as less, mul as multiply,
+                              ne as not_equal, neg as negative)
+from .ops.math_extra import div_mode as divide, sub_alpha as subtract  # noqa: E402
+from .ops.shape import swapaxes as swapdims  # noqa: E402
+from .ops.views_extra import movedim as moveaxis  # noqa: E402
+
+
+def ravel(input):
+    """torch.ravel: `input` flattened to 1-D (a view when the memory allows)."""
+    return reshape(input, -1)
 
 __version__ = "0.1.0"
 

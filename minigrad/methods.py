@@ -20,6 +20,7 @@ from . import creation, sampling, typeinfo  # noqa: E402  (create15)
 from .ops import scatter  # noqa: E402  (create15)
 from .ops import math_extra as mx, views_extra as vx  # noqa: E402  (alias15)
 from .ops import more_torch as more  # noqa: E402
+from .ops import more_math as mm2  # noqa: E402
 from .tensor import Tensor
 
 
@@ -122,7 +123,9 @@ def _in_place(name, op):
             raise AutogradError(f"{name}: a leaf Variable that requires grad is being used in "
                                 "an in-place operation (as in PyTorch: change it under "
                                 "minigrad.no_grad(), or through .data)")
-        if grad_on and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+        # (every Tensor operand counts: addcmul_(t1, t2) records when only t2 requires grad)
+        if grad_on and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+                                                  for a in args + tuple(kwargs.values()))):
             return _record_in_place(name, op, self, other, args, kwargs)
         with autograd.no_grad():
             out = op(Tensor._make(self.array, False, None), *args, **kwargs)
@@ -320,6 +323,70 @@ METHODS = {
     "is_contiguous": lambda self, memory_format=None: bool(self.array.flags.c_contiguous),
     "stride": _stride,
 }
+
+
+
+def _get_device(self):
+    """torch.Tensor.get_device: -1 on the CPU, else the GPU's index."""
+    if self.device == "cpu":
+        return -1
+    return int(self.device.partition(":")[2] or 0)
+
+
+def _is_nonzero(self):
+    """torch.Tensor.is_nonzero: the truth of a one-element tensor (RuntimeError otherwise)."""
+    if self.numel() != 1:
+        raise ShapeError(f"is_nonzero: a tensor with {self.numel()} elements is ambiguous; "
+                         "expected exactly one element")
+    return bool(self.array.reshape(()))
+
+
+def _ravel(self):
+    """torch.Tensor.ravel: flattened to 1-D, a view when the memory allows."""
+    return shape.reshape(self, -1)
+
+
+# Second round of everyday methods (ops/more_math.py, ops/unary.py): trigonometry,
+# logs, nan-reductions, addcmul/addcdiv, more in-place forms, torch's alias names, and
+# device/size queries.
+METHODS.update({
+    "tan": unary.tan, "sinh": unary.sinh, "cosh": unary.cosh, "asin": unary.asin,
+    "acos": unary.acos, "atan": unary.atan, "atan2": unary.atan2,
+    "arcsin": unary.asin, "arccos": unary.acos, "arctan": unary.atan, "arctan2": unary.atan2,
+    "log10": mm2.log10, "exp2": mm2.exp2, "xlogy": mm2.xlogy, "logaddexp": mm2.logaddexp,
+    "hypot": mm2.hypot, "logit": mm2.logit, "nansum": mm2.nansum, "nanmean": mm2.nanmean,
+    "addcmul": mm2.addcmul, "addcdiv": mm2.addcdiv, "take_along_dim": mm2.take_along_dim,
+    "tensor_split": mm2.tensor_split,
+    "addcmul_": _in_place("addcmul_", mm2.addcmul), "addcdiv_": _in_place("addcdiv_", mm2.addcdiv),
+    "lerp_": _in_place("lerp_", mx.lerp),
+    **{f"{n}_": _in_place(f"{n}_", f) for n, f in [
+        ("relu", ew.relu), ("sigmoid", ew.sigmoid), ("tanh", ew.tanh), ("log", ew.log),
+        ("sin", unary.sin), ("cos", unary.cos), ("tan", unary.tan), ("rsqrt", unary.rsqrt),
+        ("atan2", unary.atan2), ("clamp_min", mx.clamp_min), ("clamp_max", mx.clamp_max),
+        ("square", mx.square), ("reciprocal", ew.reciprocal), ("floor", mx.floor),
+        ("ceil", mx.ceil), ("round", mx.round), ("trunc", mx.trunc), ("sign", mx.sign),
+        ("log1p", mx.log1p), ("expm1", mx.expm1), ("log2", mx.log2), ("log10", mm2.log10),
+        ("exp2", mm2.exp2), ("erf", mx.erf), ("xlogy", mm2.xlogy), ("hypot", mm2.hypot),
+        ("logit", mm2.logit),
+        ("multiply", ew.mul), ("subtract", _sub), ("divide", mx.div_mode),
+        ("true_divide", ew.div), ("negative", ew.neg), ("absolute", ew.abs)]},
+    "multiply": ew.mul, "subtract": mx.sub_alpha, "divide": mx.div_mode,
+    "true_divide": ew.div, "negative": ew.neg, "absolute": ew.abs,
+    "greater": ew.gt, "greater_equal": ew.ge, "less": ew.lt, "less_equal": ew.le,
+    "not_equal": ew.ne,
+    "swapdims": shape.swapaxes,
+    "moveaxis": vx.movedim,
+    "reshape_as": lambda self, other: shape.reshape(self, other.shape),
+    "ravel": _ravel, "ndimension": lambda self: self.ndim,
+    "get_device": _get_device, "is_nonzero": _is_nonzero,
+    "is_signed": lambda self: kind_of(self.dtype) in "fi",
+    "is_complex": lambda self: False,
+    "is_same_size": lambda self, other: tuple(self.shape) == tuple(other.shape),
+    "is_cuda": property(lambda self: self.device != "cpu"),
+    "is_cpu": property(lambda self: self.device == "cpu"),
+    "nbytes": property(lambda self: self.array.nbytes),
+    "itemsize": property(lambda self: self.dtype.itemsize),
+})
 
 for _name, _method in METHODS.items():
     setattr(Tensor, _name, _method)

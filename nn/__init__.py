@@ -11,7 +11,7 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss,
-                   KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
+                   KLDivLoss, L1Loss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
 from .normalization import LayerNorm, RMSNorm
 from .attention import KeyValueCache, MultiHeadAttention, MultiheadAttention
 from .feedforward import FeedForward

@@ -492,12 +492,30 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
                    "huber_loss")
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along `dim`, broadcasting x1 with x2
-    (torch.nn.functional.cosine_similarity: each side divided by its clamped norm, then summed)."""
-    n1 = _ops.clamp((x1 * x1).sum(dim=dim, keepdim=True).sqrt(), min=eps)
-    n2 = _ops.clamp((x2 * x2).sum(dim=dim, keepdim=True).sqrt(), min=eps)
-    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+from minigrad.ops.more_math import cosine_similarity, pairwise_distance  # noqa: E402,F401
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps) * weight
+    (torch.nn.functional.rms_norm; Zhang and Sennrich, 2019). eps None: the machine
+    epsilon of the input's dtype (of float32 for float16 and bfloat16, which are
+    normalised in float32), as torch. Raises ShapeError when the input does not
+    end in normalized_shape (or weight has another shape)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if tuple(input.shape[input.dim() - n:]) != shape or input.dim() < n:
+        raise ShapeError(f"rms_norm: expected input ending in {shape}, got shape "
+                         f"{tuple(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ShapeError(f"rms_norm: weight of shape {tuple(weight.shape)} does not match "
+                         f"normalized_shape {shape}")
+    # as torch's kernel: half precision normalised in float32 (eps None: float32's
+    # epsilon then), rounded back, then scaled by the weight
+    x = input.astype(np.float32) if is_half(input.dtype) else input
+    eps = eps if eps is not None else float(np.finfo(x.dtype).eps)
+    dims = tuple(range(x.dim() - n, x.dim()))
+    out = (x * _ops.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)).astype(input.dtype)
+    return out * weight if weight is not None else out
 
 
 from minigrad.autograd import Function  # noqa: E402  (only the Function below uses it)

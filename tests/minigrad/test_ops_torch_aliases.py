@@ -49,6 +49,10 @@ def unary(kind):
             x = r.uniform(0.25, 4.0, shape)
         elif kind == "steps":        # away from the jumps of floor, ceil, round, trunc, sign
             x = r.integers(-4, 5, shape) + r.choice([0.125, 0.375, 0.625, 0.875], shape)
+        elif kind == "unit":         # inside (-1, 1), away from asin's and acos's poles
+            x = r.uniform(-0.9, 0.9, shape)
+        elif kind == "prob":         # inside (0, 1), away from logit's poles
+            x = r.uniform(0.05, 0.95, shape)
         else:
             x = r.standard_normal(shape)
         return Case([x])
@@ -62,6 +66,8 @@ def binary(kind="any"):
         a = r.standard_normal(sa)
         b = r.uniform(0.5, 2.0, sb) * r.choice([-1.0, 1.0], sb) if kind == "divisor" else \
             r.standard_normal(sb)
+        if kind == "positive":       # a positive second operand (xlogy's log)
+            b = r.uniform(0.25, 4.0, sb)
         if kind == "pow":
             a = r.uniform(0.5, 2.0, sa)
         return Case([a, b])
@@ -255,6 +261,90 @@ def draw_median(data):
                           keepdim=data.draw(st.booleans(), label="keepdim")))
 
 
+def draw_nan_reduce(data):
+    x = rng(data).standard_normal(shape_of(data, min_dims=1))
+    dim = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1), label="dim")
+    return Case([x], dict(dim=dim, keepdim=data.draw(st.booleans(), label="keepdim")))
+
+
+def draw_addc(data):
+    r = rng(data)
+    sa, sb, sc = pair_shapes(data, 3)
+    return Case([r.standard_normal(sa), r.standard_normal(sb),
+                 r.uniform(0.5, 2.0, sc) * r.choice([-1.0, 1.0], sc)],
+                dict(value=data.draw(st.sampled_from([1, 0.5, -2]), label="value")))
+
+
+def draw_take_along_dim(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, min_dims=1))
+    if data.draw(st.booleans(), label="flat"):
+        return Case([x], dict(indices=r.integers(0, x.size, shape_of(data)), dim=None))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    shape = [data.draw(st.sampled_from([1, n]), label="broadcast") for n in x.shape]
+    shape[dim] = data.draw(st.integers(0, 3), label="taken")
+    return Case([x], dict(indices=r.integers(0, x.shape[dim], shape), dim=dim))
+
+
+def draw_tensor_split(data):
+    x = rng(data).standard_normal(shape_of(data, min_dims=1))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    n = x.shape[dim]
+    how = data.draw(st.one_of(st.integers(1, 4),
+                              st.lists(st.integers(0, n + 1), max_size=3).map(sorted)),
+                    label="sections or indices")
+    return Case([x], dict(how=how, dim=dim))
+
+
+def draw_cosine_similarity(data):
+    r = rng(data)
+    sa, sb = pair_shapes(data)
+    ndim = max(len(sa), len(sb), 1)
+    return Case([r.standard_normal(sa or (1,)), r.standard_normal(sb or (1,))],
+                dict(dim=data.draw(st.integers(-ndim, ndim - 1), label="dim")))
+
+
+def draw_pairwise_distance(data):
+    r = rng(data)
+    sa, sb = pair_shapes(data)
+    return Case([r.standard_normal(sa or (1,)), r.standard_normal(sb or (1,))],
+                dict(p=data.draw(st.sampled_from([2.0, 1.0, 3.0]), label="p"),
+                     keepdim=data.draw(st.booleans(), label="keepdim")))
+
+
+def draw_cdist(data):
+    r = rng(data)
+    batch = shape_of(data, 0, 1)
+    m = data.draw(st.integers(1, 3), label="M")
+    p_rows, r_rows = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    return Case([r.standard_normal(batch + (p_rows, m)), r.standard_normal(batch + (r_rows, m))],
+                dict(p=data.draw(st.sampled_from([2.0, 1.0, 3.0]), label="p")))
+
+
+def draw_rms_norm(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, min_dims=1))
+    n = data.draw(st.integers(1, x.ndim), label="normalized dims")
+    values = [x]
+    if data.draw(st.booleans(), label="weight"):
+        values.append(r.standard_normal(x.shape[x.ndim - n:]))
+    return Case(values, dict(shape=x.shape[x.ndim - n:], eps=data.draw(st.sampled_from([None, 1e-3]))))
+
+
+def _torch_cdist(*xs, p):
+    """torch.cdist; torch has no float16 cdist on the CPU: float16 inputs are compared
+    with its float32 result rounded to float16."""
+    torch = __import__("torch")
+    half = xs[0].dtype == torch.float16
+    out = torch.cdist(*(x.float() if half else x for x in xs), p=p)
+    return out.half() if half else out
+
+
+def _functional(name):
+    return lambda lib: getattr(__import__("minigrad.nn.functional" if lib == "mg" else
+                                          "torch.nn.functional", fromlist=["x"]), name)
+
+
 # ------------------------------------------------------------------ the table
 @dataclass
 class Spec:
@@ -325,6 +415,39 @@ SPECS = [
          lambda x, *pre, **p: x.diff(prepend=pre[0] if pre else None, **p)),
     Spec("median", draw_median, both("median"), both("median")),
     Spec("median_all", draw_t, both("median"), both("median")),
+    # second round (ops/more_math.py, ops/unary.py)
+    *(Spec(n, unary(k), both(n), both(n)) for n, k in [
+        ("tan", "unit"), ("sinh", "any"), ("cosh", "any"), ("asin", "unit"), ("acos", "unit"),
+        ("atan", "any"), ("log10", "positive"), ("exp2", "any"), ("logit", "prob")]),
+    Spec("logit_eps", unary("any"), both("logit", eps=0.2), both("logit", eps=0.2)),
+    Spec("atan2", binary(), both("atan2"), both("atan2")),
+    Spec("xlogy", binary("positive"), both("xlogy"), both("xlogy")),
+    Spec("logaddexp", binary(), both("logaddexp"), both("logaddexp")),
+    Spec("hypot", binary("divisor"), both("hypot"), both("hypot")),
+    Spec("nansum", draw_nan_reduce, both("nansum"), both("nansum")),
+    Spec("nanmean", draw_nan_reduce, both("nanmean"), both("nanmean")),
+    Spec("addcmul", draw_addc, both("addcmul"), both("addcmul")),
+    Spec("addcdiv", draw_addc, both("addcdiv"), both("addcdiv")),
+    Spec("take_along_dim", draw_take_along_dim,
+         lambda x, indices, dim: x.take_along_dim(mg.tensor(indices, device=x.device), dim),
+         lambda x, indices, dim: x.take_along_dim(__import__("torch").from_numpy(indices), dim)),
+    Spec("tensor_split", draw_tensor_split,
+         lambda x, how, dim: x.tensor_split(how, dim=dim),
+         lambda x, how, dim: x.tensor_split(how, dim=dim)),
+    Spec("broadcast_tensors", lambda data: Case([rng(data).standard_normal(s)
+                                                 for s in pair_shapes(data, 3)]),
+         lambda *xs: mg.broadcast_tensors(*xs),
+         lambda *xs: __import__("torch").broadcast_tensors(*xs)),
+    Spec("cosine_similarity", draw_cosine_similarity,
+         lambda *xs, **p: _functional("cosine_similarity")("mg")(*xs, **p),
+         lambda *xs, **p: _functional("cosine_similarity")("torch")(*xs, **p)),
+    Spec("pairwise_distance", draw_pairwise_distance,
+         lambda *xs, **p: _functional("pairwise_distance")("mg")(*xs, **p),
+         lambda *xs, **p: _functional("pairwise_distance")("torch")(*xs, **p)),
+    Spec("cdist", draw_cdist, lambda *xs, p: mg.cdist(*xs, p=p), _torch_cdist),
+    Spec("rms_norm", draw_rms_norm,
+         lambda x, *w, shape, eps: _functional("rms_norm")("mg")(x, shape, *w, eps=eps),
+         lambda x, *w, shape, eps: _functional("rms_norm")("torch")(x, shape, *w, eps=eps)),
 ]
 
 
@@ -357,13 +480,21 @@ ceil round sign trunc isnan isinf isfinite logical_not logical_and logical_or al
 equal log2 t narrow select mm bmm dot outer unique diag diagonal logsumexp erf lerp tile movedim
 masked_scatter pow_ neg_ exp_ sqrt_ abs_ clamp_min clamp_max element_size nelement
 is_contiguous stride unbind repeat_interleave nan_to_num diff median bincount bitwise_xor
-logical_xor __xor__""".split()
+logical_xor __xor__ tan sinh cosh asin acos atan atan2 arcsin arccos arctan arctan2 log10 exp2
+xlogy logaddexp hypot logit nansum nanmean addcmul addcdiv addcmul_ addcdiv_ take_along_dim
+tensor_split lerp_ relu_ sigmoid_ tanh_ sin_ cos_ log_ clamp_min_ clamp_max_ square_ rsqrt_
+multiply subtract divide true_divide negative absolute greater greater_equal less less_equal
+not_equal swapdims moveaxis reshape_as ravel ndimension get_device is_nonzero is_cuda is_cpu
+nbytes itemsize""".split()
 FUNCTION_NAMES = """add sub mul div pow neg eq ne lt le gt ge reciprocal square log1p expm1 floor ceil
 round sign trunc isnan isinf isfinite logical_not logical_and logical_or allclose isclose equal
 reshape permute transpose t squeeze unsqueeze flatten narrow mm bmm dot outer unique diag
 diagonal logsumexp erf lerp broadcast_to meshgrid argwhere count_nonzero tensordot unbind
 repeat_interleave nan_to_num diff median isin bincount triu_indices tril_indices bitwise_xor
-logical_xor""".split()
+logical_xor tan sinh cosh asin acos atan atan2 arcsin arccos arctan arctan2 log10 exp2 xlogy
+logaddexp hypot logit nansum nanmean addcmul addcdiv take_along_dim tensor_split
+broadcast_tensors cosine_similarity pairwise_distance cdist multiply subtract divide true_divide
+negative absolute greater greater_equal less less_equal not_equal swapdims moveaxis ravel""".split()
 
 
 def test_every_listed_name_exists():
