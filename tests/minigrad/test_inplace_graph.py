@@ -256,3 +256,18 @@ def test_graph_pictures_follow_each_op_to_the_creator_it_used():
     names = [n.name for n in mgg.walk(z).ops()]
     assert names == ["mul", "mul"]
     assert sorted(n.name for n in mgg.walk(z + y).ops()) == ["add", "add", "mul", "mul"]
+
+
+@pytest.mark.parametrize("method", ["addcmul_", "addcdiv_"])
+def test_in_place_ops_record_when_a_later_operand_requires_grad(method):
+    """x.addcmul_(t1, t2) where only t2 requires grad: recorded, t2 gets torch's gradient."""
+    torch = require_torch()
+    seen = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
+        t1 = lib.tensor([0.5, 1.5, -1.0], dtype=lib.float64)
+        t2 = lib.tensor([2.0, -0.5, 4.0], dtype=lib.float64, requires_grad=True)
+        getattr(x, method)(t1, t2, value=0.25)
+        (x * x).sum().backward()
+        seen.append((x.requires_grad, x.detach().numpy().tolist(), t2.grad.numpy().tolist()))
+    assert seen[0] == seen[1]
