@@ -65,6 +65,7 @@ def backward(self, gradient=None, retain_graph=None, create_graph=False):
 
 
 def setitem(self, index_, value):
+    """self[index] = value, in place (recorded as index.index_put when autograd records)."""
     self._check_inplace("setitem")
     value = value.array if isinstance(value, Tensor) else value
     self.array[index.as_index(index_)] = value
@@ -118,14 +119,7 @@ def _in_place(name, op):
     """
     def method(self, *args, **kwargs):
         other = args[0] if args else None        # the operand (a Tensor may require grad)
-        grad_on = autograd.is_grad_enabled()
-        if grad_on and self.requires_grad and self._ctx is None:
-            raise AutogradError(f"{name}: a leaf Variable that requires grad is being used in "
-                                "an in-place operation (as in PyTorch: change it under "
-                                "minigrad.no_grad(), or through .data)")
-        # (every Tensor operand counts: addcmul_(t1, t2) records when only t2 requires grad)
-        if grad_on and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
-                                                  for a in args + tuple(kwargs.values()))):
+        if _records(name, self, args, kwargs):
             return _record_in_place(name, op, self, other, args, kwargs)
         with autograd.no_grad():
             out = op(Tensor._make(self.array, False, None), *args, **kwargs)
@@ -136,6 +130,44 @@ def _in_place(name, op):
 
     method.__name__ = name
     return method
+
+
+def _records(name, self, args, kwargs):
+    """Whether autograd records an in-place op on `self` with these operands: grad mode on
+    and self or any Tensor operand requiring grad (addcmul_(t1, t2) records when only t2
+    does). A leaf that requires grad is refused, as in torch."""
+    if not autograd.is_grad_enabled():
+        return False
+    if self.requires_grad and self._ctx is None:
+        raise AutogradError(f"{name}: a leaf Variable that requires grad is being used in "
+                            "an in-place operation (as in PyTorch: change it under "
+                            "minigrad.no_grad(), or through .data)")
+    return self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+                                     for a in args + tuple(kwargs.values()))
+
+
+def _recorded_as(name, functional, direct):
+    """An in-place method that writes straight into memory (`direct`, which refuses a
+    tensor autograd records) and, when autograd records (`_records`), is recorded instead
+    as `functional` (its out-of-place form, with gradients) applied to self's old value:
+    torch's CopySlices. So `buf = zeros(3); buf[0] = x * 10` puts buf on x's graph, and
+    `out.index_add_(0, idx, expert(h))` hands the expert its gradient."""
+    def method(self, *args, **kwargs):
+        if _records(name, self, args, kwargs):
+            src = next((a for a in args + tuple(kwargs.values())
+                        if isinstance(a, Tensor) and a.requires_grad), None)
+            return _record_in_place(name, functional, self, src, args, kwargs)
+        return direct(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = direct.__doc__
+    return method
+
+
+def _copied(self, other, non_blocking=False):
+    """copy_'s out-of-place form: `other` broadcast to self's shape, dtype and device."""
+    if not isinstance(other, Tensor):
+        other = Tensor(self.xp.asarray(other))
+    return shape.broadcast_to(other.to(self.device, self.dtype), self.shape)
 
 
 def _record_in_place(name, op, self, other, args, kwargs):
@@ -386,6 +418,22 @@ METHODS.update({
     "is_cpu": property(lambda self: self.device == "cpu"),
     "nbytes": property(lambda self: self.array.nbytes),
     "itemsize": property(lambda self: self.dtype.itemsize),
+})
+
+# In-place writes that autograd records when the tensor or a written value requires
+# grad (_recorded_as): item assignment and the index/scatter/copy family.
+METHODS.update({
+    "__setitem__": _recorded_as("setitem", index.index_put, setitem),
+    "index_put_": _recorded_as(
+        "index_put_", lambda self, indices, values, accumulate=False:
+        index.index_put(self, tuple(indices), values, accumulate), index_put_),
+    "copy_": _recorded_as("copy_", _copied, Tensor.copy_),
+    "index_add_": _recorded_as("index_add_", scatter.index_add, scatter.index_add_),
+    "index_copy_": _recorded_as("index_copy_", scatter.index_copy, scatter.index_copy_),
+    "index_fill_": _recorded_as("index_fill_", scatter.index_fill, gs.index_fill_),
+    "scatter_": _recorded_as("scatter_", scatter.scatter, gs.scatter_),
+    "scatter_add_": _recorded_as("scatter_add_", scatter.scatter_add, gs.scatter_add_),
+    "masked_scatter_": _in_place("masked_scatter_", vx.masked_scatter),
 })
 
 for _name, _method in METHODS.items():

@@ -249,10 +249,11 @@ class Tensor:
 
     # ------------------------------------------------------------ in-place (no graph)
     def _check_inplace(self, op):
-        """For in-place ops autograd does not record (zero_, fill_, copy_, item
-        assignment, scatter_): refuse to change a tensor autograd is recording, and
-        count the change, so that a backward that saved this tensor raises. (add_,
-        mul_, ... and `+=` are recorded: see minigrad/methods.py.)"""
+        """For an in-place write that autograd does not record (zero_, fill_, and the
+        direct path of copy_, item assignment, scatter_, ...): refuse to change a tensor
+        autograd is recording, and count the change, so that a backward that saved this
+        tensor raises. (add_, mul_, `+=`, and those writes when a value requires grad,
+        are recorded: see minigrad/methods.py.)"""
         if self.requires_grad and is_grad_enabled():
             if self._ctx is None:
                 raise AutogradError(f"{op}: a leaf Variable that requires grad is being used "
@@ -273,12 +274,19 @@ class Tensor:
         self.array[...] = value
         return self
 
-    def copy_(self, other):
-        self._check_inplace("copy_")
+    def copy_(self, other, non_blocking=False):
+        """Copy `other`'s values into this tensor (torch.Tensor.copy_): `other` broadcasts
+        to this shape and takes this dtype and device. Raises ShapeError when it does not
+        broadcast. (Recorded by autograd when `other` requires grad: minigrad/methods.py.)"""
         src = other.array if isinstance(other, Tensor) else other
-        if tuple(np.shape(src)) != tuple(self.shape):
-            raise MinigradError(f"copy_: source shape {tuple(np.shape(src))} does not match "
-                                f"destination shape {tuple(self.shape)}")
+        try:
+            fits = np.broadcast_shapes(tuple(np.shape(src)), tuple(self.shape)) == tuple(self.shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"copy_: source of shape {tuple(np.shape(src))} does not broadcast "
+                             f"to the destination's shape {tuple(self.shape)}")
+        self._check_inplace("copy_")
         self.array[...] = to_device(src, self.device) if hasattr(src, "dtype") else src
         return self
 

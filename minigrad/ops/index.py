@@ -9,6 +9,8 @@ from ..autograd import Function
 from ..backend import scatter_add, xp_of
 from ..errors import IndexOutOfRangeError
 from ..tensor import Tensor
+from .gather_scatter import add_at
+from .shape import sum_to
 
 
 def as_index(index):
@@ -61,6 +63,46 @@ class IndexBackward(Function):
 
     def backward(self, grad):
         return GetItem.apply(grad, index=self.index, advanced=self.advanced)
+
+
+class IndexPut(Function):
+    """out = a with out[index] = value (accumulate: value added there, repeats adding up):
+    the out-of-place form of item assignment and index_put_, which autograd records when
+    the value or the tensor requires grad (torch's CopySlices / index_put backward)."""
+    name = "index_put"
+    saves_inputs = False
+    index: object                # as GetItem's
+    accumulate: bool = False
+
+    def forward(self, a, value):
+        out = a.copy()
+        if self.accumulate:
+            add_at(out, self.index, xp_of(a).broadcast_to(value, out[self.index].shape))
+        else:
+            out[self.index] = value
+        return out
+
+    def backward(self, grad):
+        a, value = self.inputs
+        ga = gv = None
+        if self.needs_input_grad[0]:   # overwritten positions get no gradient, added ones all of it
+            ga = grad if self.accumulate else index_put(grad, self.index, 0.0)
+        if self.needs_input_grad[1]:   # each written position hands its gradient to its value
+            gv = sum_to(getitem(grad, self.index), value.shape)
+        return ga, gv
+
+
+def index_put(a, index, value, accumulate=False):
+    """A copy of `a` with a[index] = value (accumulate=True: value added at index, repeated
+    positions adding up), differentiable in both (torch.index_put with one index, or item
+    assignment). `value` broadcasts to a[index]'s shape and takes a's dtype."""
+    index = as_index(index)
+    _check_bounds(a, index)
+    if not isinstance(value, Tensor):
+        value = Tensor(a.xp.asarray(value, dtype=a.dtype))
+    elif value.dtype != a.dtype:
+        value = value.astype(a.dtype)
+    return IndexPut.apply(a, value, index=index, accumulate=accumulate)
 
 
 def _check_bounds(a, index):

@@ -271,3 +271,84 @@ def test_in_place_ops_record_when_a_later_operand_requires_grad(method):
         (x * x).sum().backward()
         seen.append((x.requires_grad, x.detach().numpy().tolist(), t2.grad.numpy().tolist()))
     assert seen[0] == seen[1]
+
+
+def _written(lib, write, base=None):
+    """A buffer (zeros, or `base(x)` computed from x) written by `write(lib, buf, x)`; returns
+    (loss value, x.grad, buffer requires_grad) for x = [1, 2, 3]."""
+    x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+    buf = lib.zeros(3, dtype=lib.float64) if base is None else base(x)
+    write(lib, buf, x)
+    loss = (buf * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum() + (buf * buf).sum()
+    loss.backward()
+    return round(loss.item(), 12), x.grad.tolist(), buf.requires_grad
+
+
+WRITES = {
+    "setitem_int": lambda L, b, x: b.__setitem__(0, x[1] * 10),
+    "setitem_mask": lambda L, b, x: b.__setitem__(L.tensor([True, False, True]), x[:2] * 2),
+    "setitem_index": lambda L, b, x: b.__setitem__(L.tensor([2, 0]), x[1:] ** 2),
+    "setitem_ellipsis_broadcast": lambda L, b, x: b.__setitem__(..., x[2]),
+    "setitem_slice_iadd": lambda L, b, x: b.__setitem__(slice(1, None), b[1:] + x[:2]),
+    "index_add_": lambda L, b, x: b.index_add_(0, L.tensor([0, 0, 2]), x * x, alpha=0.5),
+    "index_copy_": lambda L, b, x: b.index_copy_(0, L.tensor([2, 0]), x[:2] * 3),
+    "index_fill_": lambda L, b, x: b.index_fill_(0, L.tensor([1]), -1.0),
+    "scatter_": lambda L, b, x: b.scatter_(0, L.tensor([1, 2]), x[1:]),
+    "scatter_add_": lambda L, b, x: b.scatter_add_(0, L.tensor([1, 1]), x[1:]),
+    "copy_": lambda L, b, x: b.copy_(x * 2),
+    "copy_broadcast": lambda L, b, x: b.copy_(x[0] * 2),
+    "index_put_": lambda L, b, x: b.index_put_((L.tensor([0, 2]),), x[:2]),
+    "index_put_accumulate": lambda L, b, x: b.index_put_((L.tensor([0, 0]),), x[:2],
+                                                         accumulate=True),
+    "masked_scatter_": lambda L, b, x: b.masked_scatter_(L.tensor([True, False, True]), x * 4),
+}
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+@pytest.mark.parametrize("into", ["plain_buffer", "graph_tensor"])
+def test_writing_into_a_tensor_is_recorded_as_torch(name, into):
+    """torch records an in-place write when the written value or the tensor requires grad
+    (CopySlices): a plain zeros buffer written with a graph value joins the graph, and a
+    graph tensor written in place passes gradients around the overwritten entries."""
+    torch = require_torch()
+    base = None if into == "plain_buffer" else (lambda x: x * 2)
+    if name == "index_fill_" and base is None:      # a number into a plain buffer: no graph
+        for lib in (mg, torch):
+            with pytest.raises(RuntimeError, match="does not require grad"):
+                _written(lib, WRITES[name])
+        return
+    ours = _written(mg, WRITES[name], base)
+    theirs = _written(torch, WRITES[name], base)
+    assert ours == theirs
+
+
+def test_mixture_of_experts_combine_with_index_add_trains_the_experts_as_torch():
+    """Hugging Face's MoE layers combine expert outputs with out.index_add_(0, tokens, ...)
+    into a zeros buffer: the experts and the gate must get torch's gradients."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    h, w_gate, w_experts = (rng.standard_normal(s) for s in [(6, 4), (4, 2), (2, 4, 4)])
+    grads = []
+    for lib in (mg, torch):
+        x = lib.tensor(h)
+        gate = lib.tensor(w_gate, requires_grad=True)
+        experts = lib.tensor(w_experts, requires_grad=True)
+        probs = (x @ gate).softmax(dim=-1)
+        choice = probs.argmax(dim=-1)
+        out = lib.zeros_like(x)
+        for e in range(2):
+            tokens = (choice == e).nonzero().reshape(-1)
+            out.index_add_(0, tokens, (x[tokens] @ experts[e]) * probs[tokens, e].unsqueeze(-1))
+        out.pow(2).sum().backward()
+        grads.append((gate.grad.numpy().copy(), experts.grad.numpy().copy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-10)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-10)
+    assert np.abs(grads[0][1]).sum() > 0
+
+
+def test_copy_broadcasts_and_names_a_source_that_does_not_fit():
+    t = mg.zeros(2, 3)
+    t.copy_(mg.tensor([1.0, 2.0, 3.0]))
+    assert t.tolist() == [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    with pytest.raises(mg.ShapeError, match=r"copy_: source of shape \(2,\) does not broadcast"):
+        t.copy_(mg.tensor([1.0, 2.0]))
