@@ -80,6 +80,7 @@ from .ops.elementwise import (abs as absolute, div as true_divide, ge as greater
                               ne as not_equal, neg as negative)
 from .ops.math_extra import div_mode as divide, sub_alpha as subtract  # noqa: E402
 from .ops.shape import swapaxes as swapdims  # noqa: E402
+from .ops.index import index_put  # noqa: E402
 from .ops.views_extra import movedim as moveaxis  # noqa: E402
 
 

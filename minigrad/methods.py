@@ -424,9 +424,7 @@ METHODS.update({
 # grad (_recorded_as): item assignment and the index/scatter/copy family.
 METHODS.update({
     "__setitem__": _recorded_as("setitem", index.index_put, setitem),
-    "index_put_": _recorded_as(
-        "index_put_", lambda self, indices, values, accumulate=False:
-        index.index_put(self, tuple(indices), values, accumulate), index_put_),
+    "index_put_": _recorded_as("index_put_", index.index_put, index_put_),
     "copy_": _recorded_as("copy_", _copied, Tensor.copy_),
     "index_add_": _recorded_as("index_add_", scatter.index_add, scatter.index_add_),
     "index_copy_": _recorded_as("index_copy_", scatter.index_copy, scatter.index_copy_),
@@ -434,6 +432,7 @@ METHODS.update({
     "scatter_": _recorded_as("scatter_", scatter.scatter, gs.scatter_),
     "scatter_add_": _recorded_as("scatter_add_", scatter.scatter_add, gs.scatter_add_),
     "masked_scatter_": _in_place("masked_scatter_", vx.masked_scatter),
+    "index_put": index.index_put,
 })
 
 for _name, _method in METHODS.items():

@@ -94,8 +94,12 @@ class IndexPut(Function):
 
 def index_put(a, index, value, accumulate=False):
     """A copy of `a` with a[index] = value (accumulate=True: value added at index, repeated
-    positions adding up), differentiable in both (torch.index_put with one index, or item
-    assignment). `value` broadcasts to a[index]'s shape and takes a's dtype."""
+    positions adding up), differentiable in both (torch.index_put, whose `indices` is a
+    tuple of index tensors; any item-assignment index works here). `value` broadcasts to
+    a[index]'s shape and takes a's dtype. Raises IndexOutOfRangeError for an index out of
+    range."""
+    if isinstance(index, list):
+        index = tuple(index)
     index = as_index(index)
     _check_bounds(a, index)
     if not isinstance(value, Tensor):

@@ -331,6 +331,25 @@ def draw_rms_norm(data):
     return Case(values, dict(shape=x.shape[x.ndim - n:], eps=data.draw(st.sampled_from([None, 1e-3]))))
 
 
+def draw_index_put(data):
+    """x, values for x[idx] (broadcast from a trailing shape), idx along the first axis:
+    distinct positions unless accumulating (a repeated write keeps an unspecified value)."""
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, min_dims=1))
+    accumulate = data.draw(st.booleans(), label="accumulate")
+    n = data.draw(st.integers(0, x.shape[0] + (2 if accumulate else 0)), label="count")
+    idx = r.integers(0, x.shape[0], n) if accumulate else r.permutation(x.shape[0])[:n]
+    tail = (n,) + x.shape[1:]
+    value_shape = tail[data.draw(st.integers(0, len(tail)), label="broadcast from"):]
+    return Case([x, r.standard_normal(value_shape)], dict(idx=idx, accumulate=accumulate))
+
+
+def _index_put(lib):
+    def call(x, v, idx, accumulate):
+        return lib.index_put(x, (lib.tensor(idx, dtype=lib.int64),), v, accumulate=accumulate)
+    return call
+
+
 def _torch_cdist(*xs, p):
     """torch.cdist; torch has no float16 cdist on the CPU: float16 inputs are compared
     with its float32 result rounded to float16."""
@@ -444,6 +463,8 @@ SPECS = [
     Spec("pairwise_distance", draw_pairwise_distance,
          lambda *xs, **p: _functional("pairwise_distance")("mg")(*xs, **p),
          lambda *xs, **p: _functional("pairwise_distance")("torch")(*xs, **p)),
+    Spec("index_put", draw_index_put, _index_put(mg),
+         lambda *xs, **p: _index_put(__import__("torch"))(*xs, **p)),
     Spec("cdist", draw_cdist, lambda *xs, p: mg.cdist(*xs, p=p), _torch_cdist),
     Spec("rms_norm", draw_rms_norm,
          lambda x, *w, shape, eps: _functional("rms_norm")("mg")(x, shape, *w, eps=eps),
@@ -494,7 +515,8 @@ repeat_interleave nan_to_num diff median isin bincount triu_indices tril_indices
 logical_xor tan sinh cosh asin acos atan atan2 arcsin arccos arctan arctan2 log10 exp2 xlogy
 logaddexp hypot logit nansum nanmean addcmul addcdiv take_along_dim tensor_split
 broadcast_tensors cosine_similarity pairwise_distance cdist multiply subtract divide true_divide
-negative absolute greater greater_equal less less_equal not_equal swapdims moveaxis ravel""".split()
+negative absolute greater greater_equal less less_equal not_equal swapdims moveaxis ravel
+index_put""".split()
 
 
 def test_every_listed_name_exists():
