@@ -4,9 +4,10 @@
     Decoder: N x [masked self-attention -> add & norm -> cross-attention over the
                   encoder's memory -> add & norm -> feed-forward -> add & norm], final norm
 
-Argument names, defaults and parameter names follow torch.nn.Transformer, so a
-PyTorch state dict loads after the small renaming in `convert.py` (the feed-forward
-sublayer is its own module here: `feed_forward.linear1` for PyTorch's `linear1`).
+Argument names, defaults and parameter names follow torch.nn.Transformer, but for the
+feed-forward sublayer, which is its own module here (`feed_forward.linear1` for PyTorch's
+`linear1`): load_state_dict takes a PyTorch state dict as it is (the layers declare the
+renaming, Module._torch_names), and `convert.py` renames in both directions.
 Post-norm (the paper's) by default; `norm_first=True` gives pre-norm, which
 trains deep stacks without warmup tricks.
 """
@@ -38,10 +39,27 @@ def generate_square_subsequent_mask(sz, dtype=None, device=None):
     return Tensor(xp.where(above, dtype.type(-math.inf), dtype.type(0)).astype(dtype))
 
 
-class EncoderLayer(Module):
+class _TorchSublayerNames:
+    """torch's Transformer layers hold the feed-forward network's parts directly (linear1,
+    dropout, linear2, activation); here they are one module, `feed_forward`. torch's
+    names still work: as attributes (`layer.linear1` is `layer.feed_forward.linear1`) and
+    in load_state_dict (a torch state dict's `layers.0.linear1.weight` loads into
+    `layers.0.feed_forward.linear1.weight`; Module._torch_names)."""
+
+    _torch_names = {"linear1": "feed_forward.linear1", "linear2": "feed_forward.linear2"}
+
+    linear1 = property(lambda self: self.feed_forward.linear1)
+    linear2 = property(lambda self: self.feed_forward.linear2)
+    dropout = property(lambda self: self.feed_forward.dropout)
+    activation = property(lambda self: self.feed_forward.activation)
+
+
+class EncoderLayer(_TorchSublayerNames, Module):
     """Self-attention and feed-forward, each wrapped in dropout, residual and layer norm.
 
-    Same arguments and parameter names as torch.nn.TransformerEncoderLayer.
+    Same arguments as torch.nn.TransformerEncoderLayer, and its parameter names but for
+    the feed-forward network, which is its own module (`feed_forward.linear1` for torch's
+    `linear1`; torch's names work as attributes and in load_state_dict).
     """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
@@ -49,7 +67,7 @@ class EncoderLayer(Module):
         super().__init__()
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first)
-        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation)
+        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias)
         self.norm_first = norm_first
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
@@ -79,12 +97,13 @@ class EncoderLayer(Module):
         return self.dropout1(out)
 
 
-class DecoderLayer(Module):
+class DecoderLayer(_TorchSublayerNames, Module):
     """Masked self-attention, cross-attention over the memory, feed-forward; each with
     dropout, residual and layer norm. Queries of the cross-attention come from the
     decoder, its keys and values from the encoder's output (the memory).
 
-    Same arguments and parameter names as torch.nn.TransformerDecoderLayer.
+    Same arguments as torch.nn.TransformerDecoderLayer and its parameter names but for the
+    feed-forward network (as EncoderLayer).
     `cache` = (self-attention KeyValueCache, cross-attention KeyValueCache) for
     incremental decoding (see DecoderCache). `attentions`: a dict to receive the
     per-head weights (B, nhead, T, S) as "self_attn" and "multihead_attn".
@@ -97,7 +116,7 @@ class DecoderLayer(Module):
                                             batch_first=batch_first)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                                  batch_first=batch_first)
-        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation)
+        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias)
         self.norm_first = norm_first
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)

@@ -345,13 +345,17 @@ class MultiheadAttention(Module):
 
         Two bool masks (True = blocked) combine with OR, and are passed on as the keys that
         may be attended; when either is float, bool masks become -inf additions and the
-        two are added (as PyTorch does).
+        two are added (as PyTorch does). A float attn_mask that requires grad (a learned
+        bias: relative positions, ALiBi) stays a Tensor on the graph, so it gets its
+        gradient.
         """
         name, h = "MultiheadAttention", self.num_heads
         masks = []
         if attn_mask is not None:
             m = _as_array(attn_mask)
             _check_mask_dtype(name, "attn_mask", m)
+            if isinstance(attn_mask, Tensor) and attn_mask.requires_grad and is_grad_enabled():
+                m = attn_mask                  # learned: reshaped and added as a Tensor
             if m.shape == (t, s):
                 masks.append(m)
             elif m.shape == (b * h, t, s):
@@ -373,7 +377,7 @@ class MultiheadAttention(Module):
             causal = False
         if not masks:
             return None, causal
-        masks = [xp.asarray(m) for m in masks]
+        masks = [m if isinstance(m, Tensor) else xp.asarray(m) for m in masks]
         if all(m.dtype == np.bool_ for m in masks):
             blocked = masks[0]
             for m in masks[1:]:
@@ -381,9 +385,13 @@ class MultiheadAttention(Module):
             return ~blocked, causal        # scaled_dot_product_attention's True: may attend
         merged = None
         for m in masks:
-            m = xp.where(m, dtype.type(-math.inf), dtype.type(0)) if m.dtype == np.bool_ \
-                else m.astype(dtype, copy=False)
-            merged = m if merged is None else merged + m
+            if isinstance(m, Tensor):
+                m = m.astype(dtype)
+            elif m.dtype == np.bool_:
+                m = xp.where(m, dtype.type(-math.inf), dtype.type(0))
+            else:
+                m = m.astype(dtype, copy=False)
+            merged = m if merged is None else (m + merged if isinstance(m, Tensor) else merged + m)
         return merged, causal
 
 

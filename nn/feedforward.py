@@ -24,14 +24,15 @@ def get_activation(activation):
 
 
 class FeedForward(Module):
-    """linear1 -> activation -> dropout -> linear2, over the last axis."""
+    """linear1 -> activation -> dropout -> linear2, over the last axis (bias=False: the two
+    Linear layers without biases, as torch's Transformer layers with bias=False)."""
 
-    def __init__(self, d_model, dim_feedforward, dropout=0.1, activation="relu"):
+    def __init__(self, d_model, dim_feedforward, dropout=0.1, activation="relu", bias=True):
         super().__init__()
-        self.linear1 = Linear(d_model, dim_feedforward)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
         self.activation = get_activation(activation)
         self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
 
     def forward(self, x):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))

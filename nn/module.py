@@ -300,9 +300,32 @@ class Module:
                     out[key] = t if keep_vars else t.detach()
         return out
 
+    # Child names as torch's counterpart module has them -> their path here, for modules
+    # laid out differently from torch's (the Transformer layers' feed_forward): a state
+    # dict written by torch loads as it is.
+    _torch_names = {}
+
+    def _own_names(self, state_dict):
+        """`state_dict` with keys in torch's layout renamed to this module's, where a
+        submodule declares `_torch_names`; keys this module has stay as they are."""
+        renames = [(f"{prefix}." if prefix else "", theirs, ours)
+                   for prefix, m in self.named_modules() for theirs, ours in m._torch_names.items()]
+        if not renames:
+            return state_dict
+        out = OrderedDict()
+        for key, value in state_dict.items():
+            for prefix, theirs, ours in renames:
+                if key.startswith(prefix + theirs + "."):
+                    key = prefix + ours + key[len(prefix + theirs):]
+                    break
+            out[key] = value
+        return out
+
     def load_state_dict(self, state_dict, strict=True):
         """Copy values in place. Every missing, unexpected or mis-shaped entry is
-        reported in one error (with strict=False, missing and unexpected are allowed)."""
+        reported in one error (with strict=False, missing and unexpected are allowed).
+        Keys in torch's layout where this module's differs are renamed (`_torch_names`)."""
+        state_dict = self._own_names(state_dict)
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -165,3 +165,25 @@ def test_generate_square_subsequent_mask_matches_torch():
     assert mask.dtype == np.float32
     np.testing.assert_array_equal(generate_square_subsequent_mask(6, dtype=mg.bool_).numpy(),
                                   np.isinf(mask.numpy()))
+
+
+def test_bias_false_builds_torchs_model_and_torch_state_dicts_load_as_they_are():
+    """bias=False drops every bias (the feed-forward's too), and a torch state dict loads
+    without convert.from_torch: the layers rename linear1/linear2 themselves; torch's
+    attribute names reach the feed-forward's parts."""
+    torch = require_torch()
+    for bias in (True, False):
+        ref = torch.nn.Transformer(D, H, 1, 1, FF, dropout=0.0, bias=bias, batch_first=True)
+        model = Transformer(D, H, 1, 1, FF, dropout=0.0, bias=bias, batch_first=True)
+        assert sum(p.numel() for p in model.parameters()) == \
+            sum(p.numel() for p in ref.parameters())
+        keys = model.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+        assert keys.missing_keys == [] and keys.unexpected_keys == []
+        rng = np.random.default_rng(3)
+        src, tgt = rng.standard_normal((2, S, D)), rng.standard_normal((2, T, D))
+        out = model(mg.tensor(src, dtype=mg.float32), mg.tensor(tgt, dtype=mg.float32))
+        expected = ref(torch.tensor(src, dtype=torch.float32), torch.tensor(tgt, dtype=torch.float32))
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), atol=2e-5)
+    layer = model.encoder.layers[0]
+    assert layer.linear1 is layer.feed_forward.linear1 and layer.linear2.bias is None
+    assert layer.dropout is layer.feed_forward.dropout

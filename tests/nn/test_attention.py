@@ -242,3 +242,26 @@ def test_mask_of_wrong_dtype():
         m(q, kv, kv, attn_mask=np.zeros((T, S), np.int64))
     with pytest.raises(DTypeError, match=r"key_padding_mask must be bool .* got dtype int32"):
         m(q, kv, kv, key_padding_mask=np.zeros((B, S), np.int32))
+
+
+def test_a_learned_float_attn_mask_gets_torchs_gradient():
+    """A relative-position / ALiBi-style bias passed as attn_mask is a Parameter: it must
+    get its gradient (the fused kernel holds masks as constants, so it goes by the graph)."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 8))
+    bias = rng.standard_normal((5, 5)) * 0.5
+    pad = np.array([[False] * 5, [False, False, False, True, True]])
+    grads = []
+    for lib in (mg, torch):
+        mha = lib.nn.MultiheadAttention(8, 2, batch_first=True).double()
+        with lib.no_grad():
+            for i, p in enumerate(mha.parameters()):
+                p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape)) * 0.3))
+        rel = lib.nn.Parameter(lib.tensor(bias))
+        out, _ = mha(lib.tensor(x), lib.tensor(x), lib.tensor(x), attn_mask=rel,
+                     key_padding_mask=lib.tensor(pad), need_weights=False)
+        (out * out).sum().backward()
+        grads.append(rel.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-12)
+    assert np.abs(grads[0]).sum() > 0
