@@ -81,6 +81,33 @@ from .ops.elementwise import (abs as absolute, div as true_divide, ge as greater
 from .ops.math_extra import div_mode as divide, sub_alpha as subtract  # noqa: E402
 from .ops.shape import swapaxes as swapdims  # noqa: E402
 from .ops.index import index_put  # noqa: E402
+from .ops.more_math import addmm, baddbmm  # noqa: E402
+from .ops.reduce import std_mean, var_mean  # noqa: E402
+from .amp import is_autocast_enabled  # noqa: E402
+
+_float32_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision):
+    """torch.set_float32_matmul_precision: accepted for compatibility ("highest", "high" or
+    "medium"); minigrad's float32 matmuls are always full float32 (NumPy/OpenBLAS and
+    cuBLAS without TF32), so it changes no result. Raises ValueError for another value."""
+    global _float32_matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or "
+                         f"'medium', got {precision!r}")
+    _float32_matmul_precision = precision
+
+
+def get_float32_matmul_precision():
+    """The value last given to set_float32_matmul_precision ("highest" by default)."""
+    return _float32_matmul_precision
+
+
+def get_default_device():
+    """torch.get_default_device: where new tensors go; always the CPU in minigrad (pass
+    device= or use .to() to place tensors on a GPU)."""
+    return device("cpu")
 from .ops.views_extra import movedim as moveaxis  # noqa: E402
 
 

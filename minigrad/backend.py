@@ -189,9 +189,14 @@ def _new_cpu_generator(seed):
 
 
 def manual_seed(seed):
-    """Seed every device's generator: same seed, same run."""
+    """Seed every device's generator: same seed, same run (torch.manual_seed). As torch,
+    a seed is an int in [-2**63, 2**64); a negative one counts modulo 2**64 (manual_seed(-1)
+    is 2**64 - 1, which initial_seed() then returns). Raises ValueError outside that range."""
     global _seed
-    _seed = int(seed)
+    value = int(seed)
+    if not -2 ** 63 <= value < 2 ** 64:
+        raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed!r}")
+    _seed = value % 2 ** 64
     _generators.clear()
     _generators["cpu"] = _new_cpu_generator(_seed)
     return _seed

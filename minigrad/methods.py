@@ -25,8 +25,14 @@ from .tensor import Tensor
 
 
 # ------------------------------------------------------------------ conversion
-def to(self, *args, dtype=None, device=None):
-    """`.to("cuda")`, `.to(minigrad.float64)`, `.to("cpu", minigrad.float32)`."""
+def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False,
+       memory_format=None):
+    """`.to("cuda")`, `.to(minigrad.float64)`, `.to("cpu", minigrad.float32)`,
+    `.to(other_tensor)` (its dtype and device). non_blocking and memory_format are
+    accepted and change nothing (copies here are synchronous; there are no channels-last
+    layouts); copy=True returns a copy even when nothing changes."""
+    if args and isinstance(args[0], Tensor):
+        args = (args[0].device, args[0].dtype) + args[1:]
     for a in args:
         if isinstance(a, str) and not a.startswith(("float", "int", "uint", "bool", "half",
                                                      "double", "long", "bfloat16")):
@@ -38,7 +44,7 @@ def to(self, *args, dtype=None, device=None):
         out = shape.ToDevice.apply(out, device=parse_device(device))
     if dtype is not None and as_dtype(dtype) != out.dtype:
         out = out.astype(dtype)
-    return out
+    return clone(out) if copy and out is self else out
 
 
 def astype(self, dtype):
@@ -417,6 +423,8 @@ METHODS.update({
     "is_cuda": property(lambda self: self.device != "cpu"),
     "is_cpu": property(lambda self: self.device == "cpu"),
     "nbytes": property(lambda self: self.array.nbytes),
+    "pin_memory": lambda self, device=None: self, "is_pinned": lambda self, device=None: False,
+    "addmm": mm2.addmm, "baddbmm": mm2.baddbmm,
     "itemsize": property(lambda self: self.dtype.itemsize),
 })
 

@@ -9,7 +9,7 @@ import weakref
 
 import numpy as np
 
-from .backend import device_of, is_array, to_device, to_numpy, wrap_result, xp_of
+from .backend import device, device_of, is_array, to_device, to_numpy, wrap_result, xp_of
 from .dtype import as_dtype, get_default_dtype, is_floating, kind_of
 from .errors import AutogradError, DeviceError, DTypeError, MinigradError, ShapeError
 from .modes import is_grad_enabled
@@ -63,6 +63,9 @@ def _dim_index(dim, ndim, op):
         raise ShapeError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions "
                          f"(expected [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
     return dim % max(ndim, 1)
+
+
+_DEVICES = {}                    # device name -> its minigrad.device (Tensor.device)
 
 
 class Tensor:
@@ -168,7 +171,13 @@ class Tensor:
 
     @property
     def device(self):
-        return device_of(self.array)
+        """Where the data lives, as a `minigrad.device`: a str ("cpu", "cuda:0") with torch's
+        `.type` and `.index`."""
+        name = device_of(self.array)
+        dev = _DEVICES.get(name)
+        if dev is None:
+            dev = _DEVICES[name] = device(name)
+        return dev
 
     @property
     def xp(self):
@@ -198,6 +207,17 @@ class Tensor:
 
     def tolist(self):
         return self.numpy().tolist()
+
+    def __format__(self, spec):
+        """f"{loss:.4f}": a 0-d tensor formats as its number (torch.Tensor.__format__); with
+        no format spec any tensor formats as str(tensor). Raises TypeError for a spec on a
+        tensor with dimensions, as torch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"unsupported format string {spec!r} passed to a tensor of shape "
+                        f"{tuple(self.shape)} (only 0-d tensors format as numbers)")
 
     def item(self):
         if self.array.size != 1:

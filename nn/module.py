@@ -363,8 +363,9 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def to(self, *args, dtype=None, device=None):
-        """Move (or cast) every parameter and buffer in place; returns self."""
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
+        """Move (or cast) every parameter and buffer in place; returns self (non_blocking
+        is accepted and changes nothing: copies here are synchronous)."""
         for a in args:               # a string that names no dtype is a device (as Tensor.to)
             if isinstance(a, str) and not a.startswith(("float", "int", "bool", "half", "double",
                                                         "long")):

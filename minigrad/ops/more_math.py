@@ -27,7 +27,7 @@ from .promotion import binary
 from .reduce import normalize_axes
 from .reduce import sum as _sum
 from .shape import broadcast_to, reshape
-from .views_extra import narrow
+from .views_extra import bmm, mm, narrow
 
 
 # ------------------------------------------------------------------ primitive ops
@@ -228,6 +228,30 @@ def broadcast_tensors(*tensors):
     return tuple(broadcast_to(t, shape) for t in tensors)
 
 
+def _scaled_sum(op, input, product, beta, alpha):
+    """beta * input + alpha * product, as torch's addmm family: input must broadcast to the
+    product's shape; beta=0 ignores input (NaN and inf in it included)."""
+    if np.broadcast_shapes(tuple(input.shape), tuple(product.shape)) != tuple(product.shape):
+        raise ShapeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to the "
+                         f"product's shape {tuple(product.shape)}")
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """torch.addmm: beta * input + alpha * (mat1 @ mat2) for mat1 (n, m) and mat2 (m, p),
+    input broadcasting to (n, p). Raises ShapeError for other ranks or shapes."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """torch.baddbmm: beta * input + alpha * (batch1 @ batch2) for (b, n, m) and (b, m, p)
+    batches, input broadcasting to (b, n, p). Raises ShapeError otherwise."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
 # ------------------------------------------------------------------ distances
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """torch.nn.functional.cosine_similarity: sum(x1 / |x1| * x2 / |x2|) along `dim`, the
@@ -262,5 +286,5 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 
 __all__ = ["log10", "exp2", "xlogy", "logaddexp", "hypot", "logit", "nansum", "nanmean",
-           "addcmul", "addcdiv", "take_along_dim", "tensor_split", "broadcast_tensors",
+           "addcmul", "addcdiv", "addmm", "baddbmm", "take_along_dim", "tensor_split", "broadcast_tensors",
            "cosine_similarity", "pairwise_distance", "cdist"]

@@ -172,8 +172,11 @@ def mean(a, axis=None, keepdims=False):
 
 
 @torch_dims
-def var(a, axis=None, keepdims=False, correction=1):
-    """Variance with PyTorch's default Bessel correction (`correction=0` is NumPy's)."""
+def var(a, axis=None, keepdims=False, correction=1, unbiased=None):
+    """Variance with PyTorch's default Bessel correction (torch.var; `unbiased=False` or
+    `correction=0` divides by n, NumPy's)."""
+    if unbiased is not None:
+        correction = int(bool(unbiased))
     a = _reduce_input(a, "var")
     _check_floating(a, "var")
     if is_half(a.dtype):             # the sum of squares and the count overflow float16
@@ -195,6 +198,18 @@ def std(a, axis=None, keepdims=False, correction=1, unbiased=None):
     if is_half(a.dtype):             # in float32, rounded once (as var)
         return std(a.astype(np.float32), axis, keepdims, correction).astype(a.dtype)
     return var(a, axis, keepdims, correction=correction) ** 0.5
+
+
+@torch_dims
+def var_mean(a, axis=None, keepdims=False, correction=1, unbiased=None):
+    """torch.var_mean: (var, mean) over the same dims, as two tensors."""
+    return var(a, axis, keepdims, correction, unbiased), mean(a, axis, keepdims)
+
+
+@torch_dims
+def std_mean(a, axis=None, keepdims=False, correction=1, unbiased=None):
+    """torch.std_mean: (std, mean) over the same dims, as two tensors."""
+    return std(a, axis, keepdims, correction, unbiased), mean(a, axis, keepdims)
 
 
 def _extreme(a, axis, keepdims, smallest, op):

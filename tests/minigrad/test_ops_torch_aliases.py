@@ -350,6 +350,19 @@ def _index_put(lib):
     return call
 
 
+def draw_addmm(batched):
+    def draw(data):
+        r = rng(data)
+        b, n, m, p = (data.draw(st.integers(1, 3)) for _ in range(4))
+        out = (b, n, p) if batched else (n, p)
+        start = data.draw(st.integers(0, len(out)), label="input broadcast from")
+        mats = [(b, n, m), (b, m, p)] if batched else [(n, m), (m, p)]
+        return Case([r.standard_normal(out[start:])] + [r.standard_normal(s) for s in mats],
+                    dict(beta=data.draw(st.sampled_from([1, 0.5, 0])),
+                         alpha=data.draw(st.sampled_from([1, -2]))))
+    return draw
+
+
 def _torch_cdist(*xs, p):
     """torch.cdist; torch has no float16 cdist on the CPU: float16 inputs are compared
     with its float32 result rounded to float16."""
@@ -463,6 +476,10 @@ SPECS = [
     Spec("pairwise_distance", draw_pairwise_distance,
          lambda *xs, **p: _functional("pairwise_distance")("mg")(*xs, **p),
          lambda *xs, **p: _functional("pairwise_distance")("torch")(*xs, **p)),
+    Spec("addmm", draw_addmm(False), lambda *xs, **p: mg.addmm(*xs, **p),
+         lambda *xs, **p: __import__("torch").addmm(*xs, **p)),
+    Spec("baddbmm", draw_addmm(True), lambda *xs, **p: mg.baddbmm(*xs, **p),
+         lambda *xs, **p: __import__("torch").baddbmm(*xs, **p)),
     Spec("index_put", draw_index_put, _index_put(mg),
          lambda *xs, **p: _index_put(__import__("torch"))(*xs, **p)),
     Spec("cdist", draw_cdist, lambda *xs, p: mg.cdist(*xs, p=p), _torch_cdist),
@@ -516,7 +533,8 @@ logical_xor tan sinh cosh asin acos atan atan2 arcsin arccos arctan arctan2 log1
 logaddexp hypot logit nansum nanmean addcmul addcdiv take_along_dim tensor_split
 broadcast_tensors cosine_similarity pairwise_distance cdist multiply subtract divide true_divide
 negative absolute greater greater_equal less less_equal not_equal swapdims moveaxis ravel
-index_put""".split()
+index_put addmm baddbmm var_mean std_mean set_float32_matmul_precision
+get_default_device is_autocast_enabled""".split()
 
 
 def test_every_listed_name_exists():

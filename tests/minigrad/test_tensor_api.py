@@ -198,3 +198,33 @@ def test_shape_mistakes_are_runtime_errors_as_torch_and_value_errors():
             bad()
         with pytest.raises(ValueError):
             bad()
+
+
+def test_everyday_idioms_of_a_torch_program_work_as_torch():
+    """Found by running users' programs: format strings, device objects, to(non_blocking),
+    var(unbiased=False), var_mean/std_mean, addmm/baddbmm, manual_seed(-1), the
+    matmul-precision switch, pin_memory."""
+    seen = []
+    for lib in (mg, torch):
+        x = lib.tensor([[1.0, 2.0, 4.0], [3.0, -1.0, 0.5]], dtype=lib.float64)
+        loss = (x * x).mean()
+        lib.manual_seed(-1)
+        lib.set_float32_matmul_precision("high")
+        v, m = lib.var_mean(x, dim=1, keepdim=True, unbiased=False)
+        s, m2 = lib.std_mean(x, dim=0)
+        a = lib.tensor(np.arange(6.0).reshape(2, 3))
+        b = lib.tensor(np.arange(12.0).reshape(2, 3, 2))
+        seen.append([
+            f"{loss:.4f}", x.device.type, x.device.index, str(x.device),
+            x.to(x.device, non_blocking=True).tolist(),
+            x.var(-1, keepdim=True, unbiased=False).tolist(),
+            v.tolist(), m.tolist(), s.tolist(), m2.tolist(),
+            lib.addmm(lib.tensor([1.0, -1.0], dtype=lib.float64), x, a.T, beta=0.5, alpha=2).tolist(),
+            lib.baddbmm(lib.zeros(2, 1, 2, dtype=lib.float64), a.reshape(2, 1, 3), b).tolist(),
+            lib.initial_seed(), lib.get_float32_matmul_precision()])
+        lib.set_float32_matmul_precision("highest")
+        with pytest.raises(TypeError):
+            f"{x:.2f}"
+    assert seen[0] == seen[1]
+    x = mg.ones(2)
+    assert x.pin_memory() is x and not x.is_pinned()      # (torch needs a GPU for these)
