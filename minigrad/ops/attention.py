@@ -90,11 +90,7 @@ class ScaledDotProductAttention(Function):
     drop_mask: object                # {0, 1/keep} array of the scores' shape, or None
 
     def _qkv(self, arrays):
-        if self.layout == "qkv":
-            return arrays[0][0], arrays[0][1], arrays[0][2]
-        if self.layout == "q,kv":
-            return arrays[0], arrays[1][0], arrays[1][1]
-        return arrays
+        return _unpacked(self.layout, arrays)
 
     def _parts(self, q, k, v):
         """(threads, parts of the batch): the batch split along its first axis of more
@@ -203,6 +199,53 @@ class ScaledDotProductAttention(Function):
         return tuple(None if d is None else constant(d) for d in grads)
 
 
+class AttentionWeights(Function):
+    # fused kernel: equal to scaled_dot_product_attention_reference's weights in value and
+    # gradient
+    """The fused kernel's weights (Pd, after dropout) as a differentiable result: an op over
+    the kernel's own inputs that hands out the weights the kernel's forward computed, and
+    whose backward takes their gradient dW back through the softmax and the scaled scores
+    to the queries and keys (the values get none from it): dS = Pd * dW - P * rowsum(Pd * dW).
+    Gradients reaching the output (through the kernel) and the weights (through this op)
+    add up in the inputs, so a loss on the weights (alignment, entropy) trains them."""
+    name = "attention_weights"
+    once_differentiable = True
+    layout: str                      # as ScaledDotProductAttention's
+    scale: float
+    p_t: object                      # the kernel's P and Pd, key-major (..., S, T)
+    pd_t: object
+
+    def forward(self, *arrays):
+        return self.pd_t.swapaxes(-1, -2)
+
+    def backward(self, grad):
+        q, k, _ = _unpacked(self.layout, [t.array for t in self.inputs])
+        xp = xp_of(q)
+        dpd_t = _key_major(xp, self.pd_t.shape, q.dtype)
+        dpd_t[...] = grad.array.swapaxes(-1, -2)
+        ds = _through_softmax(dpd_t, self.p_t, self.pd_t, q.dtype.type(self.scale))
+        dq = xp.matmul(ds, k)
+        dk = xp.matmul(ds.swapaxes(-1, -2), q)
+        if self.layout == "q,k,v":
+            need = self.needs_input_grad
+            return (constant(dq) if need[0] else None, constant(dk) if need[1] else None, None)
+        packed = xp.zeros_like(self.inputs[-1].array)
+        if self.layout == "qkv":
+            packed[0], packed[1] = dq, dk
+            return constant(packed)
+        packed[0] = dk
+        return constant(dq), constant(packed)
+
+
+def _unpacked(layout, arrays):
+    """(q, k, v) from the fused kernel's inputs in `layout` ("q,k,v", "qkv" or "q,kv")."""
+    if layout == "qkv":
+        return arrays[0][0], arrays[0][1], arrays[0][2]
+    if layout == "q,kv":
+        return arrays[0], arrays[1][0], arrays[1][1]
+    return arrays
+
+
 # From this many scores per call (batch x T x S) on, the dense kernel splits its batch
 # over the CPU threads (minigrad/parallel.py). Forward + backward, self-attention, 2-core
 # machine, ms one thread / two: (16, 4 heads, 32, 32) 65K scores 1.04 / 1.30; (32, 4, 32,
@@ -280,6 +323,12 @@ def _scores_grad(g, v, p_t, pd_t, scale):
     are sums over axis -2 here."""
     shape = np.broadcast_shapes(v.shape[:-2], g.shape[:-2]) + (v.shape[-2], g.shape[-2])
     ds_t = xp_of(g).matmul(v, g.swapaxes(-1, -2), out=_key_major(xp_of(g), shape, g.dtype))
+    return _through_softmax(ds_t, p_t, pd_t, scale)
+
+
+def _through_softmax(ds_t, p_t, pd_t, scale):
+    """dS from dPd, the weights' gradient, key-major (..., S, T) and overwritten:
+    (Pd * dPd - P * rowsum(Pd * dPd)) * scale, returned as a (..., T, S) view."""
     ds_t *= pd_t
     rowsum = ds_t.sum(axis=-2, keepdims=True)
     ds_t -= p_t * rowsum
@@ -347,8 +396,8 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
                                               need_weights=True):
     """scaled_dot_product_attention, returning (output, weights): weights (..., T, S) are
     the attention probabilities after dropout (zero rows where no key may be attended).
-    The fused kernel's weights come detached (for inspection); the reference's are on
-    the graph.
+    The weights are on the graph either way (the fused kernel's through AttentionWeights):
+    a loss on them trains the queries and keys.
 
     packed (an optimisation, same results): the tensor that query, key and value are
     views of, as packed[0], packed[1], packed[2] of one (3, ..., T, d_k) tensor
@@ -393,7 +442,11 @@ def scaled_dot_product_attention_with_weights(query, key, value, attn_mask=None,
         out, _, weights = attend_arrays(q.array, k.array, v.array, **settings)
         return constant(out), constant(weights)
     out = ScaledDotProductAttention.apply(*inputs, layout=layout, **settings)
-    return out, constant(out.grad_fn.pd_t.swapaxes(-1, -2))
+    if not need_weights:
+        return out, None
+    weights = AttentionWeights.apply(*inputs, layout=layout, scale=settings["scale"],
+                                     p_t=out.grad_fn.p_t, pd_t=out.grad_fn.pd_t)
+    return out, weights
 
 
 # ------------------------------------------------------------------ checks and masks

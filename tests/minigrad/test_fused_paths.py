@@ -285,3 +285,40 @@ def test_dense_attention_key_major_scores_equal_query_major(layout, mask, dropou
         for n in (0, 10 ** 9))
     for a, b in zip(key_major, query_major):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["q,k,v", "qkv", "q,kv"])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_fused_attention_weights_carry_the_references_gradient(layout, dropout):
+    """A loss on the returned weights (and the output) gives the reference's gradients:
+    the fused kernel's weights come from AttentionWeights, not detached."""
+    from minigrad.ops.attention import (scaled_dot_product_attention_reference,
+                                        scaled_dot_product_attention_with_weights)
+    rng = np.random.default_rng(1)
+    q0, k0, v0 = (rng.standard_normal((2, 3, 5, 4)) for _ in range(3))
+    w_out, w_w = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 5, 5))
+    mask = mg.tensor(rng.standard_normal((5, 5)) > -0.5)
+    results = []
+    for fused in (True, False):
+        if layout == "qkv":
+            leaves = [mg.tensor(np.stack([q0, k0, v0]), requires_grad=True)]
+            (q, k, v), packed = leaves[0].unbind(0), leaves[0]
+        elif layout == "q,kv":
+            leaves = [mg.tensor(q0, requires_grad=True),
+                      mg.tensor(np.stack([k0, v0]), requires_grad=True)]
+            (q, (k, v)), packed = (leaves[0], leaves[1].unbind(0)), leaves[1]
+        else:
+            leaves = [mg.tensor(a, requires_grad=True) for a in (q0, k0, v0)]
+            (q, k, v), packed = leaves, None
+        mg.manual_seed(0)
+        if fused:
+            out, weights = scaled_dot_product_attention_with_weights(
+                q, k, v, attn_mask=mask, dropout_p=dropout, packed=packed)
+            assert weights.grad_fn.name == "attention_weights"
+        else:
+            out, weights = scaled_dot_product_attention_reference(q, k, v, attn_mask=mask,
+                                                                  dropout_p=dropout)
+        ((out * mg.tensor(w_out)).sum() + (weights * mg.tensor(w_w)).sum()).backward()
+        results.append([t.grad.numpy() for t in leaves] + [out.numpy(), weights.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -265,3 +265,19 @@ def test_a_learned_float_attn_mask_gets_torchs_gradient():
         grads.append(rel.grad.numpy().copy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-12)
     assert np.abs(grads[0]).sum() > 0
+
+
+def test_multihead_attention_weights_backpropagate_as_torch():
+    """A loss on the returned (averaged) attention weights reaches the projections."""
+    torch = require_torch()
+    x = np.random.default_rng(2).standard_normal((2, 4, 8))
+    grads = []
+    for lib in (mg, torch):
+        mha = lib.nn.MultiheadAttention(8, 2, batch_first=True).double()
+        with lib.no_grad():
+            for i, p in enumerate(mha.parameters()):
+                p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape)) * 0.3))
+        _, weights = mha(lib.tensor(x), lib.tensor(x), lib.tensor(x))
+        (weights * weights.log()).sum().backward()          # an entropy term
+        grads.append(mha.in_proj_weight.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-8, atol=1e-12)
