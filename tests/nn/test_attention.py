@@ -244,6 +244,16 @@ def test_mask_of_wrong_dtype():
         m(q, kv, kv, key_padding_mask=np.zeros((B, S), np.int32))
 
 
+def _seeded_mha(lib):
+    """An 8-wide, 2-head batch-first float64 MultiheadAttention of `lib` (minigrad or
+    torch) with the same drawn weights in both."""
+    mha = lib.nn.MultiheadAttention(8, 2, batch_first=True).double()
+    with lib.no_grad():
+        for i, p in enumerate(mha.parameters()):
+            p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape)) * 0.3))
+    return mha
+
+
 def test_a_learned_float_attn_mask_gets_torchs_gradient():
     """A relative-position / ALiBi-style bias passed as attn_mask is a Parameter: it must
     get its gradient (the fused kernel holds masks as constants, so it goes by the graph)."""
@@ -254,10 +264,7 @@ def test_a_learned_float_attn_mask_gets_torchs_gradient():
     pad = np.array([[False] * 5, [False, False, False, True, True]])
     grads = []
     for lib in (mg, torch):
-        mha = lib.nn.MultiheadAttention(8, 2, batch_first=True).double()
-        with lib.no_grad():
-            for i, p in enumerate(mha.parameters()):
-                p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape)) * 0.3))
+        mha = _seeded_mha(lib)
         rel = lib.nn.Parameter(lib.tensor(bias))
         out, _ = mha(lib.tensor(x), lib.tensor(x), lib.tensor(x), attn_mask=rel,
                      key_padding_mask=lib.tensor(pad), need_weights=False)
@@ -273,10 +280,7 @@ def test_multihead_attention_weights_backpropagate_as_torch():
     x = np.random.default_rng(2).standard_normal((2, 4, 8))
     grads = []
     for lib in (mg, torch):
-        mha = lib.nn.MultiheadAttention(8, 2, batch_first=True).double()
-        with lib.no_grad():
-            for i, p in enumerate(mha.parameters()):
-                p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape)) * 0.3))
+        mha = _seeded_mha(lib)
         _, weights = mha(lib.tensor(x), lib.tensor(x), lib.tensor(x))
         (weights * weights.log()).sum().backward()          # an entropy term
         grads.append(mha.in_proj_weight.grad.numpy().copy())
