@@ -87,10 +87,12 @@ class NAdam(_MomentOptimizer):
     buffers = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False):
+                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False,
+                 **implementation):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize), **implementation)
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)
@@ -131,9 +133,10 @@ class RAdam(_MomentOptimizer):
     buffers = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False):
+                 decoupled_weight_decay=False, maximize=False, **implementation):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize), **implementation)
 
     def step(self):
         for group in self.param_groups:
@@ -168,8 +171,10 @@ class Adamax(_MomentOptimizer):
 
     buffers = ("exp_avg", "exp_inf")
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 maximize=False, **implementation):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize), **implementation)
 
     def step(self):
         for group in self.param_groups:
@@ -196,8 +201,10 @@ class Adadelta(_BufferedOptimizer):
 
     buffers = ("square_avg", "acc_delta")
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False,
+                 **implementation):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize), **implementation)
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)

@@ -21,6 +21,8 @@ import inspect
 import math
 import numbers
 
+import numpy as np
+
 from ..backend import is_array, to_device, xp_of
 from ..dtype import kind_of
 from ..errors import MinigradError, ShapeError
@@ -74,7 +76,22 @@ class Optimizer:
             return loss
         cls.step = step_with_closure
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults, foreach=None, fused=None, capturable=False,
+                 differentiable=False):
+        """`defaults`: the hyper-parameters of every group that does not set its own.
+        torch's implementation switches are accepted: foreach and fused (None or a bool)
+        change nothing (minigrad picks its own kernel: blocked and threaded on the CPU, one
+        fused kernel on a GPU); capturable and differentiable steps are not supported
+        (MinigradError when True)."""
+        name = type(self).__name__
+        for key, value in (("foreach", foreach), ("fused", fused)):
+            if value is not None and not isinstance(value, bool):
+                raise MinigradError(f"{name}: {key} must be None, True or False, got {value!r}")
+        for key, value in (("capturable", capturable), ("differentiable", differentiable)):
+            if value:
+                raise MinigradError(f"{name}: {key}=True is not supported (minigrad's optimizer "
+                                    "steps are neither captured in CUDA graphs nor recorded by "
+                                    "autograd)")
         self.defaults = dict(defaults)
         self.param_groups = []
         self._state = {}                # parameter -> {name: array or int}; see `state`
@@ -121,6 +138,9 @@ class Optimizer:
     def _check_hyperparameters(self, group):
         """Subclasses extend this: a clear error for a value of the wrong type or out of range."""
         group["lr"] = self._check_number(group, "lr", low=0.0)
+        if not isinstance(group.get("maximize", False), (bool, np.bool_)):
+            raise MinigradError(f"{type(self).__name__}: maximize must be True or False, got "
+                                f"{group['maximize']!r}")
 
     def _check_number(self, group, key, low=None, high=None, high_open=False, value=None):
         """group[key] (or `value`) as a float, checked by `check_number`."""
@@ -154,10 +174,13 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} has no step()")
 
     def _params_with_grad(self, group):
+        """(parameter, gradient array) for each parameter of `group` that has a gradient;
+        the gradient negated when the group maximizes (torch's maximize=True: ascend)."""
+        maximize = group.get("maximize", False)
         for p in group["params"]:
             if p.grad is not None:
                 p._version += 1          # the step changes p in place (autograd checks this)
-                yield p, p.grad.array
+                yield p, (-p.grad.array if maximize else p.grad.array)
 
     def _scratch(self, like):
         """A reusable work array of `like`'s shape, dtype and device, so a step

@@ -13,9 +13,10 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                 weight_decay=0.0):
+                 weight_decay=0.0, maximize=False, **implementation):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      nesterov=nesterov, weight_decay=weight_decay))
+                                      nesterov=nesterov, weight_decay=weight_decay,
+                                      maximize=maximize), **implementation)
 
     def _check_hyperparameters(self, group):
         super()._check_hyperparameters(group)

@@ -75,6 +75,13 @@ OPTIMIZERS = {
     "adamax_all": ("Adamax", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
     "adadelta": ("Adadelta", dict()),
     "adadelta_all": ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
+    # maximize=True: each ascends (the gradient negated), with torch's implementation flags
+    **{f"{name.lower()}_maximize": (name, dict(lr=0.01, weight_decay=0.1, maximize=True,
+                                               foreach=False))
+       for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax",
+                    "Adadelta"]},
+    "adam_maximize_amsgrad_fused": ("Adam", dict(lr=0.01, amsgrad=True, maximize=True,
+                                                 fused=None)),
 }
 
 
@@ -501,3 +508,16 @@ def test_adam_relatives_check_their_hyperparameters():
         optim.Adadelta([p], rho=1.5)
     with pytest.raises(mg.MinigradError, match="RAdam: decoupled_weight_decay must be True or False"):
         optim.RAdam([p], decoupled_weight_decay="yes")
+
+
+def test_torchs_implementation_switches_are_accepted_or_refused_clearly():
+    p = nn.Parameter(mg.ones(3))
+    optim.AdamW([p], foreach=True, fused=False)                  # accepted: no effect
+    with pytest.raises(mg.MinigradError, match="AdamW: capturable=True is not supported"):
+        optim.AdamW([p], capturable=True)
+    with pytest.raises(mg.MinigradError, match="SGD: differentiable=True is not supported"):
+        optim.SGD([p], differentiable=True)
+    with pytest.raises(mg.MinigradError, match="Adam: foreach must be None, True or False"):
+        optim.Adam([p], foreach="yes")
+    with pytest.raises(mg.MinigradError, match="RMSprop: maximize must be True or False"):
+        optim.RMSprop([p], maximize=1)
