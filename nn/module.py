@@ -33,10 +33,12 @@ class RemovableHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks, hook, prepend=False):
         RemovableHandle._next_id += 1
         self.id, self._hooks = RemovableHandle._next_id, hooks
         hooks[self.id] = hook
+        if prepend:                      # run before the hooks registered earlier
+            hooks.move_to_end(self.id, last=False)
 
     def remove(self):
         self._hooks.pop(self.id, None)
@@ -46,6 +48,13 @@ class RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+class _WithKwargs:
+    """A forward (pre-)hook registered with with_kwargs=True: it also gets the keywords."""
+
+    def __init__(self, fn):
+        self.fn = fn
 
 
 class Parameter(Tensor):
@@ -146,6 +155,11 @@ class Module:
         try:
             if self._forward_pre_hooks:
                 for hook in list(self._forward_pre_hooks.values()):
+                    if isinstance(hook, _WithKwargs):   # hook(module, args, kwargs)
+                        new = hook.fn(self, args, kwargs)
+                        if new is not None:             # ... -> None or (args, kwargs)
+                            args, kwargs = new
+                        continue
                     new = hook(self, args)
                     if new is not None:        # a hook may replace the inputs
                         args = new if isinstance(new, tuple) else (new,)
@@ -155,7 +169,8 @@ class Module:
             out = self.forward(*args, **kwargs)
             if self._forward_hooks:
                 for hook in list(self._forward_hooks.values()):
-                    new = hook(self, args, out)
+                    new = hook.fn(self, args, kwargs, out) if isinstance(hook, _WithKwargs) \
+                        else hook(self, args, out)
                     if new is not None:        # ... or the output
                         out = new
             return backward_hooks.wrap_outputs(record, out) if record is not None else out
@@ -163,15 +178,22 @@ class Module:
             _mode_state.scope = outer
             stack.pop()
 
-    def register_forward_pre_hook(self, hook):
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Call hook(module, args) before each forward; a non-None result replaces args.
-        Returns a handle whose remove() takes the hook away (torch.nn.Module's)."""
-        return RemovableHandle(self._forward_pre_hooks, hook)
+        with_kwargs=True: hook(module, args, kwargs), returning None or (args, kwargs).
+        prepend=True: before the hooks already registered. Returns a handle whose remove()
+        takes the hook away (torch.nn.Module's)."""
+        return RemovableHandle(self._forward_pre_hooks,
+                               _WithKwargs(hook) if with_kwargs else hook, prepend)
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
         """Call hook(module, args, output) after each forward; a non-None result replaces
-        the output. Returns a handle whose remove() takes the hook away."""
-        return RemovableHandle(self._forward_hooks, hook)
+        the output. with_kwargs=True: hook(module, args, kwargs, output). prepend as for
+        pre-hooks; always_call is accepted (a forward that raises calls no hook here).
+        Returns a handle whose remove() takes the hook away."""
+        return RemovableHandle(self._forward_hooks,
+                               _WithKwargs(hook) if with_kwargs else hook, prepend)
 
     def register_full_backward_hook(self, hook):
         """Call hook(module, grad_input, grad_output) when the gradients with respect to the

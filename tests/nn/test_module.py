@@ -297,3 +297,21 @@ def test_named_members_remove_duplicate_recurse_and_data_ptr_as_torch():
                      [n for n, _ in m.named_buffers(recurse=False)], len(list(m.buffers(False))),
                      x[1].data_ptr() - x.data_ptr(), x.t().data_ptr() == x.data_ptr()))
     assert seen[1] == seen[0]
+
+
+def test_forward_hooks_with_kwargs_and_prepend_as_torch():
+    torch = require_torch()
+    seen = []
+    for lib in (mg, torch):
+        class Scale(lib.nn.Module):
+            def forward(self, x, scale=1.0):
+                return x * scale
+        m, log = Scale(), []
+        m.register_forward_pre_hook(lambda mod, a, k: (a, {**k, "scale": 3.0}), with_kwargs=True)
+        m.register_forward_hook(lambda mod, a, k, out: out + k["scale"], with_kwargs=True)
+        m.register_forward_pre_hook(lambda mod, a: log.append("prepended"), prepend=True)
+        handle = m.register_forward_hook(lambda mod, a, out: log.append("plain"))
+        out = m(lib.tensor([1.0, 2.0]), scale=2.0).tolist()
+        handle.remove()
+        seen.append((out, log, m(lib.tensor([1.0]), scale=2.0).tolist(), log[:]))
+    assert seen[0] == seen[1]
