@@ -372,7 +372,7 @@ def attend_arrays(q, k, v, scale, blocked=None, additive=None, drop_mask=None, i
 
 # ------------------------------------------------------------------ the public functions
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None):
+                                 is_causal=False, scale=None, enable_gqa=False):
     """Attention of (..., T, d_k) queries over (..., S, d_k) keys and (..., S, d_v) values;
     returns the (..., T, d_v) output. Leading axes broadcast.
 
@@ -381,13 +381,33 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dropout_p: dropout on the attention weights (give 0.0 in evaluation).
     is_causal: query i attends to keys 0..i only (combined with attn_mask if both given).
     scale:     the factor on Q K^T; default 1 / sqrt(d_k).
+    enable_gqa: grouped-query attention: key and value of (..., Hkv, S, d) serve a query
+        of (..., Hq, T, d) when Hkv divides Hq, each key head shared by Hq / Hkv
+        consecutive query heads (torch's repeat_interleave rule).
     Raises ShapeError (shapes that do not fit), DTypeError (mixed or non-float inputs, a
     mask neither bool nor float). For the weights, see
     scaled_dot_product_attention_with_weights. Long sequences run the tiled kernel of
     ops/flash_attention.py (memory linear in T and S; dispatch.why_not_flash says when).
     """
+    if enable_gqa:
+        key, value = _grouped(query, key, value)
     return scaled_dot_product_attention_with_weights(query, key, value, attn_mask, dropout_p,
                                                      is_causal, scale, need_weights=False)[0]
+
+
+def _grouped(query, key, value):
+    """key and value with each head repeated for its group of query heads (enable_gqa)."""
+    if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+        raise ShapeError(f"scaled_dot_product_attention: enable_gqa needs (..., heads, T, d) "
+                         f"inputs, got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+    hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+    if hk != hv or hq % hk:
+        raise ShapeError(f"scaled_dot_product_attention: enable_gqa needs key and value with "
+                         f"the same number of heads dividing the query's, got {hq} query, "
+                         f"{hk} key and {hv} value heads")
+    if hq == hk:
+        return key, value
+    return key.repeat_interleave(hq // hk, dim=-3), value.repeat_interleave(hq // hk, dim=-3)
 
 
 @autocast_op("lower_precision")

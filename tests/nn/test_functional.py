@@ -312,3 +312,27 @@ def test_hard_activations_match_torch_and_finite_differences(name):
                                tfn(torch.tensor(x)).numpy(), rtol=1e-7, atol=1e-12)
     x = x[np.abs(np.abs(x) - 3) > 1e-3]               # away from the kinks at -3 and 3
     assert mg.gradcheck(fn, [mg.tensor(x, dtype=mg.float64, requires_grad=True)], atol=1e-6)
+
+
+@pytest.mark.parametrize("heads", [(6, 2), (4, 4), (3, 1)])
+def test_grouped_query_attention_as_torch(heads):
+    """enable_gqa: each key/value head serves a group of consecutive query heads."""
+    torch = require_torch()
+    hq, hkv = heads
+    rng = np.random.default_rng(hq)
+    q, k, v = (rng.standard_normal(s) for s in [(2, hq, 4, 8), (2, hkv, 5, 8), (2, hkv, 5, 8)])
+    res = []
+    for lib in (mg, torch):
+        Q, K, V = (lib.tensor(a, requires_grad=True) for a in (q, k, v))
+        out = lib.nn.functional.scaled_dot_product_attention(Q, K, V, enable_gqa=True,
+                                                             is_causal=True)
+        (out * out).sum().backward()
+        res.append([out.detach().numpy(), Q.grad.numpy(), K.grad.numpy(), V.grad.numpy()])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_grouped_query_attention_needs_head_counts_that_divide():
+    q, kv = mg.zeros(1, 6, 2, 4), mg.zeros(1, 4, 2, 4)
+    with pytest.raises(mg.ShapeError, match="6 query, 4 key and 4 value heads"):
+        F.scaled_dot_product_attention(q, kv, kv, enable_gqa=True)
