@@ -129,8 +129,11 @@ class MultiheadAttention(Module):
     """Attention of every query over every key, in `num_heads` subspaces of size E / num_heads.
 
     Arguments as torch.nn.MultiheadAttention: embed_dim E (int > 0), num_heads h (int > 0
-    dividing E), dropout on the attention weights (in [0, 1]), bias, batch_first, and the
-    parameters' device and dtype (default: minigrad.get_default_dtype()).
+    dividing E), dropout on the attention weights (in [0, 1]), bias, kdim and vdim (the
+    widths of keys and values, default E: other widths get three projections,
+    q_proj_weight, k_proj_weight, v_proj_weight, instead of the packed in_proj_weight),
+    batch_first, and the parameters' device and dtype (default:
+    minigrad.get_default_dtype()). add_bias_kv and add_zero_attn are not supported.
     Inputs are (T, B, E) (or (B, T, E) with batch_first=True, or unbatched (T, E)).
     Masks follow torch.nn.MultiheadAttention: `attn_mask` (T, S) or (B * num_heads, T, S),
     `key_padding_mask` (B, S); bool masks block where True (the opposite of
@@ -140,24 +143,42 @@ class MultiheadAttention(Module):
     Raises ShapeError, DTypeError or MinigradError naming the argument that is wrong.
     """
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False,
-                 device=None, dtype=None):
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
         super().__init__()
         _check_settings(embed_dim, num_heads, dropout)
+        if add_bias_kv or add_zero_attn:
+            raise MinigradError("MultiheadAttention: add_bias_kv and add_zero_attn are not "
+                                "supported")
         self.embed_dim = int(embed_dim)
         self.num_heads = int(num_heads)
         self.head_dim = self.embed_dim // self.num_heads            # d_k
         self.dropout = float(dropout)
         self.batch_first = bool(batch_first)
         e = self.embed_dim
-        self.in_proj_weight = empty_parameter((3 * e, e), dtype, device)     # W^Q; W^K; W^V
+        self.kdim = e if kdim is None else int(kdim)
+        self.vdim = e if vdim is None else int(vdim)
+        self._qkv_same_embed_dim = self.kdim == e and self.vdim == e
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = empty_parameter((3 * e, e), dtype, device)  # W^Q; W^K; W^V
+        else:      # keys and values of other widths (torch's names): three projections
+            self.in_proj_weight = None
+            self.q_proj_weight = empty_parameter((e, e), dtype, device)
+            self.k_proj_weight = empty_parameter((e, self.kdim), dtype, device)
+            self.v_proj_weight = empty_parameter((e, self.vdim), dtype, device)
         self.in_proj_bias = empty_parameter((3 * e,), dtype, device) if bias else None
         self.out_proj = Linear(e, e, bias=bias, device=device, dtype=dtype)  # W^O
         self._reset_parameters()
 
     def _reset_parameters(self):
-        """As PyTorch: Xavier-uniform packed projection, zero biases."""
-        init.xavier_uniform_(self.in_proj_weight)
+        """As PyTorch: Xavier-uniform projections (the packed one, or each of the three),
+        zero biases."""
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
@@ -207,6 +228,8 @@ class MultiheadAttention(Module):
         run: one new position, nothing to record, no weights, no attention mask, the
         fused kernels on, no autocast, no dropout, one float dtype, no hooks on out_proj."""
         out = self.out_proj
+        if not self._qkv_same_embed_dim:
+            return False
         dtype = self.in_proj_weight.dtype
         return (not need_weights and attn_mask is None and query.ndim == 3
                 and query.shape[1 if self.batch_first else 0] == 1
@@ -278,10 +301,17 @@ class MultiheadAttention(Module):
                 (w[lo:hi], None if bias is None else bias[lo:hi])
             return self._split_heads(linear(x, *rows), (hi - lo) // e, batch_first)
 
+        if not self._qkv_same_embed_dim:      # three projections of their own widths
+            def heads(x, lo, hi):                # noqa: F811  (the same, from its own weight)
+                proj = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[lo // e]
+                return self._split_heads(linear(x, proj, None if bias is None else bias[lo:hi]),
+                                         1, batch_first)
         packed = None
         if cache is not None and cache.static and cache.k is not None:
             return heads(query, 0, e), cache.k, cache.v, None   # the memory's K, V: made once
-        if query is key and key is value:
+        if not self._qkv_same_embed_dim:
+            q, k, v = heads(query, 0, e), heads(key, e, 2 * e), heads(value, 2 * e, 3 * e)
+        elif query is key and key is value:
             # optimisation: self-attention makes Q, K, V in one GEMM, kept packed
             packed = heads(query, 0, 3 * e)                      # (3, B, h, T, d_k)
             q, k, v = packed[0], packed[1], packed[2]
@@ -319,13 +349,15 @@ class MultiheadAttention(Module):
         if query.ndim not in (2, 3):
             raise ShapeError(f"{name}: query must be (T, B, E), (B, T, E) or unbatched (T, E), "
                              f"got shape {tuple(query.shape)}")
-        for arg, x in (("query", query), ("key", key), ("value", value)):
+        for arg, x, width, setting in (("query", query, self.embed_dim, "embed_dim"),
+                                       ("key", key, self.kdim, "kdim"),
+                                       ("value", value, self.vdim, "vdim")):
             if x.ndim != query.ndim:
                 raise ShapeError(f"{name}: {arg} has {x.ndim} dims but query has {query.ndim} "
                                  f"(query {tuple(query.shape)}, {arg} {tuple(x.shape)})")
-            if x.shape[-1] != self.embed_dim:
+            if x.shape[-1] != width:
                 raise ShapeError(f"{name}: {arg} has embedding dimension {x.shape[-1]}, expected "
-                                 f"embed_dim={self.embed_dim} ({arg} shape {tuple(x.shape)})")
+                                 f"{setting}={width} ({arg} shape {tuple(x.shape)})")
             if kind_of(x.dtype) != "f":
                 raise DTypeError(f"{name}: {arg} must be floating point, got dtype {x.dtype}")
         if key.shape[:-1] != value.shape[:-1]:

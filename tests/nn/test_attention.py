@@ -285,3 +285,28 @@ def test_multihead_attention_weights_backpropagate_as_torch():
         (weights * weights.log()).sum().backward()          # an entropy term
         grads.append(mha.in_proj_weight.grad.numpy().copy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-8, atol=1e-12)
+
+
+def test_keys_and_values_of_other_widths_as_torch():
+    """kdim / vdim: three projections under torch's names and order, torch's numbers."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 5, 6)), \
+        rng.standard_normal((2, 5, 4))
+    res = []
+    for lib in (mg, torch):
+        mha = lib.nn.MultiheadAttention(8, 2, kdim=6, vdim=4, batch_first=True).double()
+        with lib.no_grad():
+            for i, (_, p) in enumerate(sorted(mha.named_parameters())):
+                p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape)) * 0.3))
+        Q, K, V = (lib.tensor(a, requires_grad=True) for a in (q, k, v))
+        out, weights = mha(Q, K, V)
+        (out.sum() + (weights * weights).sum()).backward()
+        res.append([[n for n, _ in mha.named_parameters()], out.detach().numpy(),
+                    K.grad.numpy(), V.grad.numpy(), mha.k_proj_weight.grad.numpy()])
+    assert res[0][0] == res[1][0]
+    for a, b in zip(res[0][1:], res[1][1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ShapeError, match="key has embedding dimension 8, expected kdim=6"):
+        mg.nn.MultiheadAttention(8, 2, kdim=6, vdim=4)(mg.zeros(3, 1, 8), mg.zeros(5, 1, 8),
+                                                       mg.zeros(5, 1, 4))
