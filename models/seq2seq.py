@@ -53,6 +53,9 @@ class Seq2SeqTransformer(Module):
         self.transformer = Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers,
                                        dim_feedforward, dropout, activation, layer_norm_eps,
                                        batch_first=True, norm_first=norm_first)
+        # torch's nested-tensor inference path (Encoder) would zero the memory at padded
+        # positions under no_grad only: this model's numbers do not depend on grad mode
+        self.transformer.encoder.use_nested_tensor = False
         self.generator = Linear(d_model, tgt_vocab_size)
         self._reset_parameters()
         if share_embeddings:

@@ -16,11 +16,15 @@ import math
 
 import numpy as np
 
+import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad.amp import is_autocast_enabled
+from minigrad.autograd import is_grad_enabled
 from minigrad.backend import xp_for
 from minigrad.dtype import as_dtype, get_default_dtype, kind_of
 from minigrad.errors import DTypeError, ShapeError
-from minigrad.nn import (Dropout, FeedForward, KeyValueCache, LayerNorm, Module, ModuleList,
-                         MultiheadAttention, init)
+from minigrad.nn import (GELU, Dropout, FeedForward, KeyValueCache, LayerNorm, Module,
+                         ModuleList, MultiheadAttention, ReLU, init)
 from minigrad.tensor import Tensor
 
 
@@ -160,13 +164,23 @@ class DecoderLayer(_TorchSublayerNames, Module):
 
 
 class Encoder(Module):
-    """A stack of encoder layers, then an optional final layer norm."""
+    """A stack of encoder layers, then an optional final layer norm.
 
-    def __init__(self, layers, norm=None):
+    enable_nested_tensor / mask_check: torch's switch for its inference fast path, which
+    packs the unpadded positions into a nested tensor and pads the result with zeros.
+    Where torch would take that path (see `_pads_with_zeros`), the layers' output is set
+    to 0 at the padded positions before the final norm, so the encoder's output is
+    torch's there too (elsewhere the two paths agree anyway).
+    """
+
+    def __init__(self, layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
         self.layers = ModuleList(layers)
         self.num_layers = len(self.layers)
         self.norm = norm
+        self.mask_check = bool(mask_check)
+        self.use_nested_tensor = bool(enable_nested_tensor) and self.num_layers > 0 and \
+            _nested_layer(self.layers[0])
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None, *,
                 attentions=None):
@@ -177,7 +191,50 @@ class Encoder(Module):
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                       is_causal=bool(is_causal), attentions=found)
             _collect(attentions, f"layers.{i}.", found)
+        if self._pads_with_zeros(src, mask, src_key_padding_mask):
+            keep = ~_as_bool_array(src_key_padding_mask)
+            x = x * Tensor(keep[..., None].astype(x.dtype))
         return self.norm(x) if self.norm is not None else x
+
+    def _pads_with_zeros(self, src, mask, pad):
+        """Whether torch.nn.TransformerEncoder would run its nested-tensor path (and so give
+        zeros at the padded positions): set up for it (use_nested_tensor), in evaluation,
+        a batched input with a bool padding mask and no attention mask, padding only at
+        the ends (when mask_check), no CUDA autocast, nothing that needs a gradient."""
+        if not (self.use_nested_tensor and not self.layers[0].training and src.ndim == 3
+                and mask is None and pad is not None and not is_autocast_enabled("cuda")):
+            return False
+        pad = _as_bool_array(pad)
+        if pad is None or pad.shape != (src.shape[0], src.shape[1]):
+            return False
+        if self.mask_check and (pad[:, 1:] < pad[:, :-1]).any():      # a token after padding
+            return False
+        if is_grad_enabled() and (src.requires_grad or
+                                  any(p.requires_grad for p in self.layers[0].parameters())):
+            return False
+        return True
+
+
+def _nested_layer(layer):
+    """torch's conditions (TransformerEncoder.__init__) on the layer for the nested path."""
+    attn = getattr(layer, "self_attn", None)
+    ffn = getattr(layer, "feed_forward", None)
+    return (isinstance(layer, EncoderLayer) and not layer.norm_first and attn.batch_first
+            and attn._qkv_same_embed_dim and attn.in_proj_bias is not None
+            and _relu_or_gelu(ffn.activation) and layer.norm1.eps == layer.norm2.eps
+            and attn.num_heads % 2 == 0)
+
+
+def _relu_or_gelu(activation):
+    """torch's activation_relu_or_gelu: the activations its nested-tensor path runs."""
+    return any(activation is f for f in (mg.relu, mg.gelu, F.relu, F.gelu)) or \
+        isinstance(activation, (ReLU, GELU))
+
+
+def _as_bool_array(mask):
+    """A padding mask's bool array (None for a float mask: torch's path needs a bool one)."""
+    array = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    return array if array.dtype == np.bool_ else None
 
 
 class Decoder(Module):
@@ -340,13 +397,14 @@ class TransformerEncoder(Encoder):
 
     Same arguments and parameter names as torch (`layers.{i}.…`, `norm.…`). The encoder
     layer passed in is copied, not used: as in torch, its own parameters are not the stack's.
-    `enable_nested_tensor` and `mask_check` are accepted and ignored (torch's fast-path
-    switches; results are the same without them).
+    `enable_nested_tensor` and `mask_check`: as torch's, see Encoder (zeros at the padded
+    positions where torch's nested-tensor path would give them).
     """
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
-        super().__init__([copy.deepcopy(encoder_layer) for _ in range(num_layers)], norm=norm)
+        super().__init__([copy.deepcopy(encoder_layer) for _ in range(num_layers)], norm=norm,
+                         enable_nested_tensor=enable_nested_tensor, mask_check=mask_check)
 
 
 class TransformerDecoder(Decoder):

@@ -187,3 +187,31 @@ def test_bias_false_builds_torchs_model_and_torch_state_dicts_load_as_they_are()
     layer = model.encoder.layers[0]
     assert layer.linear1 is layer.feed_forward.linear1 and layer.linear2.bias is None
     assert layer.dropout is layer.feed_forward.dropout
+
+
+@pytest.mark.parametrize("batch_first, nhead", [(True, 2), (False, 2), (True, 3)])
+@pytest.mark.parametrize("grad", [False, True])
+def test_encoder_in_evaluation_gives_torchs_zeros_at_padded_positions(batch_first, nhead, grad):
+    """torch's TransformerEncoder runs a nested-tensor path in evaluation (batch_first, an
+    even head count, a bool padding mask, nothing needing a gradient) whose output is 0 at
+    the padded positions before the final norm; minigrad gives the same numbers whether
+    torch takes that path or not (and so does nn.Transformer, whose encoder is one)."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((3, 5, 6 * nhead)).astype(np.float32)
+    tgt = rng.standard_normal((3, 4, 6 * nhead)).astype(np.float32)
+    pad = np.zeros((3, 5), bool)
+    pad[1, 3:], pad[2, 1:] = True, True
+    if not batch_first:
+        src, tgt = src.transpose(1, 0, 2), tgt.transpose(1, 0, 2)
+    ref = torch.nn.Transformer(6 * nhead, nhead, 2, 1, 32, dropout=0.0,
+                               batch_first=batch_first).eval()
+    model = Transformer(6 * nhead, nhead, 2, 1, 32, dropout=0.0, batch_first=batch_first).eval()
+    model.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    with torch.set_grad_enabled(grad), mg.set_grad_enabled(grad):
+        memory = ref.encoder(torch.tensor(src), src_key_padding_mask=torch.tensor(pad))
+        ours = model.encoder(mg.tensor(src), src_key_padding_mask=mg.tensor(pad))
+        out = ref(torch.tensor(src), torch.tensor(tgt), src_key_padding_mask=torch.tensor(pad))
+        ours_out = model(mg.tensor(src), mg.tensor(tgt), src_key_padding_mask=mg.tensor(pad))
+    np.testing.assert_allclose(ours.detach().numpy(), memory.detach().numpy(), atol=2e-5)
+    np.testing.assert_allclose(ours_out.detach().numpy(), out.detach().numpy(), atol=2e-5)
