@@ -9,7 +9,8 @@ from .adam import Adam, AdamW
 from .adam_variants import Adadelta, Adamax, NAdam, RAdam
 from .adaptive import Adagrad, RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
-from .lr_scheduler import (ConstantLR, CosineAnnealingLR, CosineWithWarmup, ExponentialLR,  # noqa: F401
+from .lr_scheduler import (ConstantLR, CosineAnnealingLR, CosineWithWarmup, CyclicLR,  # noqa: F401
+                           ExponentialLR,
                            LambdaLR, LinearLR, LRScheduler, MultiplicativeLR, MultiStepLR, NoamLR,
                            OneCycleLR,
                            PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)

@@ -1,6 +1,7 @@
 """Schedules that are more than one closed-form rule: OneCycleLR (two or three phases,
-and the momentum cycled against the rate), SequentialLR (hands over from one schedule
-to the next at milestones) and ReduceLROnPlateau (driven by a measured metric).
+and the momentum cycled against the rate), CyclicLR (triangular cycles, the momentum
+against the rate), SequentialLR (hands over from one schedule to the next at
+milestones) and ReduceLROnPlateau (driven by a measured metric).
 Imported into (and used through) `minigrad.optim.lr_scheduler`, as in torch.
 """
 import bisect
@@ -11,7 +12,20 @@ from .lr_scheduler import LRScheduler
 from .optimizer import Optimizer, check_int, check_number
 
 
-class OneCycleLR(LRScheduler):
+class _CycledMomentum:
+    """For schedules that move the momentum against the rate (OneCycleLR, CyclicLR)."""
+
+    use_beta1 = False                # True: the optimizer has betas (Adam), not momentum (SGD)
+
+    def _set_momentum(self, group, value):
+        """Write the cycled momentum: beta1 of an Adam-like group, else its momentum."""
+        if self.use_beta1:
+            group["betas"] = (value, group["betas"][1])
+        else:
+            group["momentum"] = value
+
+
+class OneCycleLR(_CycledMomentum, LRScheduler):
     """The 1cycle policy (Smith and Topin, 2018), as torch.optim.lr_scheduler.OneCycleLR.
 
     The rate rises from max_lr / div_factor to max_lr over the first pct_start of
@@ -74,12 +88,6 @@ class OneCycleLR(LRScheduler):
                     g["base_momentum"], g["max_momentum"] = low, high
         super().__init__(optimizer, last_epoch)
 
-    def _set_momentum(self, group, value):
-        if self.use_beta1:
-            group["betas"] = (value, group["betas"][1])
-        else:
-            group["momentum"] = value
-
     def _anneal(self, start, end, pct):
         if self.anneal_strategy == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
@@ -106,6 +114,95 @@ class OneCycleLR(LRScheduler):
                 self._set_momentum(g, momentum)
             lrs.append(lr)
         return lrs
+
+
+def _per_group(name, key, value, optimizer):
+    """One value per parameter group: a list or tuple of that many, or one for all."""
+    n = len(optimizer.param_groups)
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if len(values) != n:
+        raise MinigradError(f"{name}: got {len(values)} {key} values for {n} parameter groups")
+    return [check_number(name, key, v, low=0.0) for v in values]
+
+
+class CyclicLR(_CycledMomentum, LRScheduler):
+    """Cyclical learning rates (Smith, 2017), as torch.optim.lr_scheduler.CyclicLR.
+
+    The rate climbs from base_lr to max_lr over step_size_up steps and comes back over
+    step_size_down (default: the same), for ever. mode 'triangular' keeps the height,
+    'triangular2' halves it every cycle, 'exp_range' scales it by gamma**step; or a
+    custom scale_fn of the cycle number (scale_mode 'cycle') or of the step ('iterations').
+    With cycle_momentum, momentum (SGD) or beta1 (Adam) moves the opposite way, between
+    base_momentum and max_momentum. base_lr, max_lr and the momenta take one value per
+    parameter group or one for all.
+    """
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        name = "CyclicLR"
+        if not isinstance(optimizer, Optimizer):
+            raise MinigradError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
+        base_lrs = _per_group(name, "base_lr", base_lr, optimizer)
+        if last_epoch == -1:
+            for g, lr in zip(optimizer.param_groups, base_lrs):
+                g["lr"] = g["initial_lr"] = lr
+        self.max_lrs = _per_group(name, "max_lr", max_lr, optimizer)
+        up = check_number(name, "step_size_up", step_size_up, low=0.0)
+        down = up if step_size_down is None else check_number(name, "step_size_down",
+                                                              step_size_down, low=0.0)
+        if up + down <= 0:
+            raise MinigradError(f"{name}: step_size_up + step_size_down must be > 0")
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise MinigradError(f"{name}: mode must be 'triangular', 'triangular2' or "
+                                f"'exp_range' (or give scale_fn), got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise MinigradError(f"{name}: scale_mode must be 'cycle' or 'iterations', got "
+                                f"{scale_mode!r}")
+        self.mode, self.gamma = mode, check_number(name, "gamma", gamma, low=0.0)
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else \
+            ("iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise MinigradError(f"{name}: cycle_momentum needs an optimizer with momentum or "
+                                    f"betas, got {type(optimizer).__name__}")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group(name, "base_momentum", base_momentum, optimizer)
+            self.max_momentums = _per_group(name, "max_momentum", max_momentum, optimizer)
+            if last_epoch == -1:
+                for g, top in zip(optimizer.param_groups, self.max_momentums):
+                    self._set_momentum(g, top)
+        super().__init__(optimizer, last_epoch)
+
+
+    def scale_fn(self, x):
+        """The height's factor for cycle number (or step) x."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def lr_at(self, step):
+        cycle = math.floor(1 + step / self.total_size)
+        x = 1.0 + step / self.total_size - cycle           # where in the cycle, in [0, 1)
+        scale = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        factor = self.scale_fn(cycle if self.scale_mode == "cycle" else step)
+        lrs = [base + (top - base) * scale * factor for base, top in zip(self.base_lrs,
+                                                                          self.max_lrs)]
+        if self.cycle_momentum:
+            for g, low, top in zip(self.optimizer.param_groups, self.base_momentums,
+                                   self.max_momentums):
+                self._set_momentum(g, top - (top - low) * scale * factor)
+        return lrs
+
+    def _unsaved(self):
+        return ("optimizer", "_scale_fn_custom")
 
 
 class SequentialLR(LRScheduler):

@@ -302,5 +302,5 @@ class ConstantLR(LRScheduler):
         return [base * scale for base in self.base_lrs]
 
 
-from .lr_policies import (CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau,  # noqa: E402,F401
-                          SequentialLR)
+from .lr_policies import (CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR,  # noqa: E402,F401
+                          ReduceLROnPlateau, SequentialLR)

@@ -30,6 +30,13 @@ CASES = [
     ("CosineAnnealingWarmRestarts", dict(T_0=7), "SGD", {}),
     ("MultiplicativeLR", dict(lr_lambda=lambda s: 0.97 if s % 3 else 1.01), "SGD", {}),
     ("CosineAnnealingWarmRestarts", dict(T_0=5, T_mult=2, eta_min=1e-3), "Adam", {}),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=7), "SGD", dict(momentum=0.5)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4, step_size_down=9,
+                      mode="triangular2"), "Adam", {}),
+    ("CyclicLR", dict(base_lr=[0.01], max_lr=0.2, step_size_up=5, mode="exp_range", gamma=0.97,
+                      base_momentum=0.7, max_momentum=0.95), "SGD", dict(momentum=0.9)),
+    ("CyclicLR", dict(base_lr=0.001, max_lr=0.01, step_size_up=3, cycle_momentum=False,
+                      scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations"), "Adam", {}),
 ]
 
 
@@ -97,10 +104,13 @@ def test_reduce_on_plateau_matches_torch(kwargs):
         assert mine.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), step
 
 
-def test_state_dict_resumes_the_same_rates():
+@pytest.mark.parametrize("schedule", ["OneCycleLR", "CyclicLR"])
+def test_state_dict_resumes_the_same_rates(schedule):
     def build():
         w = mg.zeros(2, requires_grad=True)
         opt = optim.SGD([w], lr=0.1, momentum=0.9)
+        if schedule == "CyclicLR":
+            return opt, sched.CyclicLR(opt, 0.01, 0.5, step_size_up=6, mode="triangular2")
         return opt, sched.OneCycleLR(opt, max_lr=1.0, total_steps=50)
     opt, s = build()
     for _ in range(17):
