@@ -22,6 +22,7 @@ import collections
 import json
 import numbers
 import os
+import tempfile
 
 import numpy as np
 
@@ -97,15 +98,18 @@ def _pack_key(key, path):
 
 
 def save(obj, f, metadata=None):
-    """Write `obj` (see the module docstring) to the path `f`, atomically.
+    """Write `obj` (see the module docstring) to the path `f`, atomically, or to a binary
+    file object (io.BytesIO, an open file: the same bytes a path would get).
 
     A Module is saved as its state_dict (torch would pickle the module itself).
     `metadata`: optional {str: str} stored in the header too. Raises CheckpointError
     for what cannot be stored, naming its place in `obj`. As torch.save.
     """
     if not isinstance(f, (str, os.PathLike)):
-        raise CheckpointError(f"save: expected a file path, got {type(f).__name__} (file objects "
-                              "are not supported)")
+        if not callable(getattr(f, "write", None)):
+            raise CheckpointError(f"save: expected a file path or a binary file object, got "
+                                  f"{type(f).__name__}")
+        return _through_file(f, "wb", lambda path: save(obj, path, metadata))
     if hasattr(obj, "state_dict") and callable(obj.state_dict) and not isinstance(obj, dict):
         obj = obj.state_dict()
     for key in (FORMAT_KEY, OBJECT_KEY):
@@ -121,7 +125,8 @@ def save(obj, f, metadata=None):
 
 
 def load(f, map_location=None, weights_only=None, mmap=None, device=None):
-    """Read back what `save` wrote (or a plain safetensors file, as {name: Tensor}).
+    """Read back what `save` wrote (or a plain safetensors file, as {name: Tensor}), from a
+    path or a binary file object (read to its end).
 
     map_location (or device): 'cpu', 'cuda', 'cuda:N' or a Tensor device; weights_only
     and mmap are accepted for torch's signature (nothing here can run code). Raises
@@ -134,7 +139,10 @@ def load(f, map_location=None, weights_only=None, mmap=None, device=None):
         raise CheckpointError(f"load: map_location must be a device name such as 'cpu', got "
                               f"{type(device).__name__} (dicts and functions are not supported)")
     if not isinstance(f, (str, os.PathLike)):
-        raise CheckpointError(f"load: expected a file path, got {type(f).__name__}")
+        if not callable(getattr(f, "read", None)):
+            raise CheckpointError(f"load: expected a file path or a binary file object, got "
+                                  f"{type(f).__name__}")
+        return _through_file(f, "rb", lambda path: load(path, device=device))
     meta = io.load_metadata(f)
     tensors = io.load(f, device)
     if meta.get(FORMAT_KEY) is None:
@@ -149,6 +157,29 @@ def load(f, map_location=None, weights_only=None, mmap=None, device=None):
         raise CheckpointError(f"{where}: its structure is nested too deeply") from None
     except (ValueError, TypeError, KeyError, IndexError) as e:
         raise CheckpointError(f"{where}: its structure metadata is malformed ({e})") from None
+
+
+def _through_file(f, mode, run):
+    """save/load with a file object (io.BytesIO, an open file): the bytes go through a
+    temporary file, so the object gets exactly what a path would (and loading checks
+    them the same way). Errors name the file object, not the temporary file."""
+    with tempfile.TemporaryDirectory(prefix="minigrad-") as folder:
+        path = os.path.join(folder, "object.safetensors")
+        try:
+            if mode == "rb":
+                data = f.read()
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise CheckpointError(f"load: the file object gave {type(data).__name__}, "
+                                          "not bytes (open the file in binary mode, 'rb')")
+                with open(path, "wb") as out:
+                    out.write(data)
+                return run(path)
+            run(path)
+            with open(path, "rb") as written:
+                f.write(written.read())
+        except CheckpointError as e:
+            raise CheckpointError(str(e).replace(repr(path), repr(f)).replace(path, repr(f))) \
+                from None
 
 
 def _unpack(node, tensors):

@@ -125,3 +125,22 @@ def test_map_location_cpu_and_module_saved_as_its_state_dict(tmp_path):
     mg.save(model, tmp_path / "m.safetensors")
     back = mg.load(tmp_path / "m.safetensors", map_location="cpu")
     assert set(back) == set(model.state_dict()) and back["0.weight"].device == "cpu"
+
+
+def test_save_and_load_through_file_objects_as_torch():
+    """torch.save(obj, io.BytesIO()) and torch.load of it (a model sent over a socket,
+    kept in memory): the same bytes as a file, checked the same way on the way back."""
+    import io
+    buffer = io.BytesIO()
+    model = mg.nn.Linear(3, 2)
+    mg.save({"model": model.state_dict(), "step": 7, "names": ["a", "b"]}, buffer)
+    buffer.seek(0)
+    back = mg.load(buffer)
+    assert back["step"] == 7 and back["names"] == ["a", "b"]
+    np.testing.assert_array_equal(back["model"]["weight"].numpy(), model.weight.numpy())
+    with pytest.raises(CheckpointError, match=r"load: <_io.BytesIO object .* is not a safetensors"):
+        mg.load(io.BytesIO(b"\x00" * 7 + b"garbage"))
+    with pytest.raises(CheckpointError, match="open the file in binary mode"):
+        mg.load(io.StringIO("text"))
+    with pytest.raises(CheckpointError, match="expected a file path or a binary file object"):
+        mg.save({}, 42)
