@@ -144,7 +144,8 @@ class Tensor:
 
     @property
     def shape(self):
-        return self.array.shape
+        """The shape as a `Size` (a tuple; torch.Tensor.shape), the same as size()."""
+        return Size(self.array.shape)
 
     @property
     def ndim(self):
