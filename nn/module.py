@@ -358,7 +358,9 @@ class Module:
             value = state_dict[k]
             shape = tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
             if shape != tuple(target.shape):
-                problems.append(f"shape mismatch for {k}: checkpoint {shape}, model "
+                # (torch's wording, which programs search for: "size mismatch for ...")
+                problems.append(f"size mismatch for {k}: copying a param with shape {shape} "
+                                f"from checkpoint, the shape in current model is "
                                 f"{tuple(target.shape)}")
         errors = []
         if strict and missing:

@@ -78,7 +78,8 @@ def test_load_state_dict_reports_every_problem_at_once():
     msg = str(e.value)
     assert "missing keys ['head.weight']" in msg
     assert "unexpected keys ['layers.9.fc.weight']" in msg
-    assert "shape mismatch for layers.0.fc.weight: checkpoint (3, 4), model (4, 4)" in msg
+    assert ("size mismatch for layers.0.fc.weight: copying a param with shape (3, 4) from "
+            "checkpoint, the shape in current model is (4, 4)") in msg
 
 
 def test_load_state_dict_not_strict_allows_missing_and_unexpected():
