@@ -341,19 +341,55 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
+        """As torch prints a tensor: floats with 4 decimals, in scientific notation when
+        their magnitudes span more than 1000x (or pass 1e8, or go below 1e-4), whole
+        numbers as "2.", one width per tensor; more than 1000 elements summarized with
+        "..."; the dtype shown unless it is the default float dtype, int64 or bool."""
         values = self.numpy()
         if values.dtype.kind == "V":         # bfloat16: NumPy would print its values as ints
             values = values.astype(np.float32)
-        body = np.array2string(values, separator=", ", precision=4, threshold=200,
-                               prefix="tensor(")
-        extras = [f"dtype={self.dtype}"]
+        body = np.array2string(values, separator=", ", threshold=1000, edgeitems=3,
+                               max_line_width=80, prefix="tensor(",
+                               formatter=_torch_formatter(values))
+        extras = [] if self.dtype in (get_default_dtype(), np.dtype(np.int64),
+                                      np.dtype(np.bool_)) else [f"dtype={self.dtype}"]
+        if self.ndim and self.array.size == 0:
+            extras.insert(0, f"size={tuple(self.shape)}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx.name}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return f"tensor({body}, {', '.join(extras)})"
+        return f"tensor({', '.join([body] + extras)})"
+
+
+def _torch_formatter(values):
+    """np.array2string's formatter for torch's float layout (torch/_tensor_str.py)."""
+    if values.dtype.kind != "f" or values.size == 0:
+        return None
+    finite = np.abs(values[np.isfinite(values)].astype(np.float64))
+    nonzero = finite[finite != 0]
+    whole = np.all(np.ceil(nonzero) == nonzero) if nonzero.size else True
+    big, small = (nonzero.max(), nonzero.min()) if nonzero.size else (0.0, 0.0)
+    sci = bool(nonzero.size) and (big / small > 1000.0 or big > 1e8 or
+                                  (not whole and small < 1e-4))
+    if sci:
+        def text(v):
+            return f"{v:.4e}"
+    elif whole:
+        def text(v):
+            return f"{v:.0f}." if np.isfinite(v) else str(v)
+    else:
+        def text(v):
+            return f"{v:.4f}"
+
+    def shown(v):
+        return str(v) if not np.isfinite(v) else text(float(v))
+    shown_values = values.reshape(-1) if values.size <= 1000 else np.concatenate(
+        [values.reshape(-1)[:3], values.reshape(-1)[-3:]])
+    width = max(len(shown(v)) for v in shown_values)
+    return {"float_kind": lambda v: shown(v).rjust(width)}
 
 
 class HookHandle:

@@ -228,3 +228,18 @@ def test_everyday_idioms_of_a_torch_program_work_as_torch():
     assert seen[0] == seen[1]
     x = mg.ones(2)
     assert x.pin_memory() is x and not x.is_pinned()      # (torch needs a GPU for these)
+
+
+@pytest.mark.parametrize("values", [
+    [[1.0, 2.5]], [0.707, 0.0479], [1e-5, 1.0], [1e9, 3.0], [float("nan"), float("inf"), -1.5],
+    [1.0, 5000.0], [0.0, 0.0], [-0.5, 2000.25], 3.14159, [[True, False]], [[1, 2, 3], [4, 5, 6]]],
+    ids=lambda v: str(v)[:20])
+def test_tensors_print_as_torch_prints_them(values):
+    """Default-dtype floats, int64 and bool print exactly as torch's (4 decimals or
+    scientific notation, whole numbers as "2.", no dtype suffix)."""
+    array = np.array(values)
+    if array.dtype == np.float64:
+        array = array.astype(np.float32)
+    assert repr(mg.tensor(array)) == repr(torch.tensor(array))
+    assert repr(mg.tensor(array, requires_grad=array.dtype.kind == "f")) == \
+        repr(torch.tensor(array, requires_grad=array.dtype.kind == "f"))
