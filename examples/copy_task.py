@@ -54,6 +54,7 @@ DEFAULTS = dict(steps=400, batch_size=64, d_model=64, nhead=4, layers=2, d_ff=12
 CLIP = 1.0          # the gradient norm is clipped to this
 EVAL_SEQUENCES = 200
 DIVERGENCE_HINT = "try a smaller --lr-factor or a longer --warmup"
+SCRIPT = "examples/copy_task.py"        # named in its checkpoints; --resume checks it
 
 
 def random_sequences(rng, n):
@@ -82,7 +83,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Train a Transformer on the copy task (vocabulary 11, length 10).")
     cli.add_common_arguments(parser, DEFAULTS)
-    return parser.parse_args(argv)
+    return cli.parse_args(parser, argv)
 
 
 def train(model, optimizer, scheduler, next_batch, start, history, config, args, run):
@@ -121,14 +122,13 @@ def train(model, optimizer, scheduler, next_batch, start, history, config, args,
             # diverged: raise, keep the last save (a step the GradScaler skipped has an inf norm)
             monitor.check(step, loss_value, None if skipped else grad_norm)
             if stop or (args.checkpoint_every and step % args.checkpoint_every == 0):
-                checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler,
-                                            history, config, extra=amp.checkpoint_extra())
+                run.save(model, optimizer, scheduler, history, config,
+                         extra=amp.checkpoint_extra())
             if stop:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
                 return interrupt.exit_code or 143
     history.tokens_per_second = progress.report_throughput()
-    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
-                                extra=amp.checkpoint_extra())
+    run.save(model, optimizer, scheduler, history, config, extra=amp.checkpoint_extra())
     return None
 
 
@@ -146,8 +146,8 @@ def main(argv=None):
     device = cli.resolve_device(args.device)
     cli.check_common_arguments(args)
     device = parallel.init_distributed(args, device)    # --distributed: join the mpirun job
-    config = checkpoints.run_config(args, DEFAULTS)
-    run = checkpoints.open_run(args)                   # never replaces a checkpoint by accident
+    config = checkpoints.run_config(args, DEFAULTS, SCRIPT)
+    run = checkpoints.open_run(args, SCRIPT)         # never replaces a checkpoint by accident
 
     model, optimizer, scheduler, start, history = checkpoints.make_training(
         config, build_model, device, args.resume)

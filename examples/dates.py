@@ -182,6 +182,7 @@ CLIP = 1.0          # the gradient norm is clipped to this
 # below 2.0 by step 40 (see minigrad.training.DivergenceMonitor).
 CHANCE_LOSS = math.log(10)
 DIVERGENCE_HINT = "try a smaller --lr-factor or a longer --warmup"
+SCRIPT = "examples/dates.py"        # named in its checkpoints; --resume checks it
 
 
 def build_model(config):
@@ -201,7 +202,7 @@ def parse_args(argv):
     parser.add_argument("--show", default=None, metavar="TEXT",
                         help="date to draw the cross-attention of (default: a held-out date "
                              "written like '3rd of March 2021')")
-    return parser.parse_args(argv)
+    return cli.parse_args(parser, argv)
 
 
 def train(model, optimizer, scheduler, next_batch, start, history, config, args, run):
@@ -240,14 +241,13 @@ def train(model, optimizer, scheduler, next_batch, start, history, config, args,
             # diverged: raise, keep the last save (a step the GradScaler skipped has an inf norm)
             monitor.check(step, loss_value, None if skipped else grad_norm)
             if stop or (args.checkpoint_every and step % args.checkpoint_every == 0):
-                checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler,
-                                            history, config, extra=amp.checkpoint_extra())
+                run.save(model, optimizer, scheduler, history, config,
+                         extra=amp.checkpoint_extra())
             if stop:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
                 return interrupt.exit_code or 143
     history.tokens_per_second = progress.report_throughput()
-    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
-                                extra=amp.checkpoint_extra())
+    run.save(model, optimizer, scheduler, history, config, extra=amp.checkpoint_extra())
     return None
 
 
@@ -296,8 +296,8 @@ def main(argv=None):
     if args.show is not None:
         encode(args.show)                            # an unknown character fails here, early
     device = parallel.init_distributed(args, device)      # --distributed: join the mpirun job
-    config = checkpoints.run_config(args, DEFAULTS)
-    run = checkpoints.open_run(args)
+    config = checkpoints.run_config(args, DEFAULTS, SCRIPT)
+    run = checkpoints.open_run(args, SCRIPT)
 
     train_dates, _ = split_dates(config["seed"])
     test = held_out_examples(config["seed"])

@@ -60,6 +60,7 @@ RESUMED_KEYS = MODEL_KEYS + ("batch_size", "lr", "min_lr", "warmup", "weight_dec
 BETAS = (0.9, 0.99)       # nanoGPT's shakespeare_char: beta2 0.99, the batches are small
 GRAD_CLIP = 1.0
 DIVERGENCE_HINT = "try a smaller --lr or a longer --warmup"
+SCRIPT = "examples/shakespeare.py"     # named in its checkpoints; --resume checks it
 
 
 # ------------------------------------------------------------------ data
@@ -128,7 +129,7 @@ def new_config(args):
 def read_run(path, flag):
     """(config, tokenizer) of a checkpoint this script wrote, checked before use."""
     extra = checkpoints.read_checkpoint_extra(path, flag, needs=("config", "tokenizer"),
-                                              writer="examples/shakespeare.py")
+                                              script=SCRIPT)
     try:
         return extra["config"], tokenizer_from_dict(extra["tokenizer"])
     except (KeyError, TypeError, ValueError):
@@ -138,9 +139,8 @@ def read_run(path, flag):
 def save(run, model, optimizer, scheduler, history, config, tokenizer, amp=None):
     """The checkpoint, with the run's own tokenizer (and --amp's GradScaler state) in its
     metadata."""
-    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
-                                extra={"tokenizer": tokenizer.to_dict(),
-                                       **(amp.checkpoint_extra() if amp else {})})
+    run.save(model, optimizer, scheduler, history, config,
+             extra={"tokenizer": tokenizer.to_dict(), **(amp.checkpoint_extra() if amp else {})})
 
 
 # ------------------------------------------------------------------ evaluation and samples
@@ -292,21 +292,26 @@ def parse_args(argv):
     gen.add_argument("--generate", metavar="CHECKPOINT",
                      help="write text from this checkpoint instead of training")
     gen.add_argument("--prompt", default="\n", help="text to continue (default a newline)")
-    gen.add_argument("--max-new-tokens", type=int, default=500)
+    gen.add_argument("--max-new-tokens", type=int, default=500,
+                     help="tokens to write after the prompt (default 500)")
     gen.add_argument("--temperature", type=float, default=0.8, help="0: greedy (default 0.8)")
     gen.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest")
     gen.add_argument("--top-p", type=float, default=None, help="sample from the nucleus p")
-    gen.add_argument("--attention-layer", type=int, default=-1, help="(default the last)")
-    gen.add_argument("--attention-head", type=int, default=0)
-    args = parser.parse_args(argv)
+    gen.add_argument("--attention-layer", type=int, default=-1,
+                     help="layer of the attention picture (default -1: the last)")
+    gen.add_argument("--attention-head", type=int, default=0,
+                     help="head of the attention picture (default 0)")
+    args = cli.parse_args(parser, argv)
+    cli.check_run_arguments(args)
     cli.check_positive(args, "n_layer", "n_head", "n_embd", "block_size", "batch_size", "lr",
                        "steps", "minutes", "eval_every", "eval_minutes", "log_every",
                        "eval_batches", "max_new_tokens")
-    cli.check_run_arguments(args)
-    if not 0.0 <= args.dropout < 1.0 or args.warmup < 0 or args.sample_length < 0 \
-            or args.temperature < 0:
-        raise ExampleError("--dropout must be in [0, 1); --warmup, --sample-length and "
-                           "--temperature must be >= 0")
+    if not 0.0 <= args.dropout < 1.0:
+        raise ExampleError(f"--dropout must be in [0, 1), got {args.dropout}")
+    for name in ("warmup", "sample_length", "temperature"):
+        if getattr(args, name) < 0:
+            raise ExampleError(f"--{name.replace('_', '-')} must be >= 0, got "
+                               f"{getattr(args, name)}")
     if args.block_size < 2:
         raise ExampleError(f"--block-size must be >= 2 (a token and its successor), got "
                            f"{args.block_size}")
@@ -345,10 +350,11 @@ def main(argv=None):
     tokenizer = None
     if args.resume:
         saved, tokenizer = read_run(args.resume, "--resume")
+        checkpoints.note_replaced_flags(args, saved, RESUMED_KEYS)
         config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
     check_attention_choice(config["n_layer"], config["n_head"], args.attention_layer,
                            args.attention_head)
-    run = checkpoints.open_run(args)                # never replaces a checkpoint by accident
+    run = checkpoints.open_run(args, SCRIPT)        # never replaces a checkpoint by accident
     if tokenizer is None and config["tokenizer"] == "bpe":
         print(f"training a sentencepiece BPE vocabulary of {config['vocab_size']} on the "
               "training text ...", flush=True)

@@ -13,8 +13,10 @@ human-translated sentences: Debian's package descriptions (the DDTP).
 The data step (translation/prepare.py) fetches the Translation-en/de/ko indexes
 with apt-get under a private config (nothing on the system changes), checks their
 sha256, pairs sentences by Description-md5 and writes data/en-de/{train,valid,
-test}.tsv and one joint SentencePiece model. `data --tsv PAIRS.tsv --pair en-xx`
-uses your own tab-separated pairs instead.
+test}.tsv and one joint SentencePiece model (an existing one is replaced only with
+--overwrite). `data --tsv PAIRS.tsv --pair en-xx` uses your own tab-separated pairs
+instead. Each run keeps a copy of its tokenizer (tokenizer.model) beside its
+checkpoint; --resume trains on with that copy, whatever the data folder holds now.
 
 Training follows the paper (section 5) at CPU scale: post-norm, dropout 0.1, label
 smoothing 0.1, Adam (0.9, 0.98, 1e-9) with the Noam warmup, one shared vocabulary
@@ -26,8 +28,10 @@ scores the test split with sacrebleu (greedy and beam 4, length penalty 0.6).
 as the paper did. The training loop is `train()` below, every step in view.
 """
 import argparse
+import filecmp
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -44,7 +48,7 @@ from support.mixed_precision import MixedPrecision
 from support.progress import Progress
 from translation import averaging, figures, scoring
 from translation.batching import TokenBatches, source_ids, target_ids
-from translation.prepare import load_split, pair_folder, prepare
+from translation.prepare import TOKENIZER, load_split, pair_folder, prepare
 from translation.tokenizer import Tokenizer
 from translation.validation import Validation
 
@@ -60,6 +64,8 @@ SIZES = {"tiny": (64, 1, 256, 4), "small": (128, 2, 512, 4), "base": (256, 3, 10
          "paper": (512, 6, 2048, 8)}
 CLIP = 1.0
 DIVERGENCE_HINT = "try a smaller --lr-factor or a longer --warmup"
+SCRIPT = "examples/translate.py"     # named in its checkpoints; --resume checks it
+RUN_TOKENIZER = "tokenizer.model"    # a run's own copy of its tokenizer, beside the checkpoint
 EXAMPLES_SHOWN = 5
 
 
@@ -109,8 +115,8 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
                 model.train()
             if interrupt.requested or (args.checkpoint_every and
                                        step % args.checkpoint_every == 0):
-                checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler,
-                                            history, config, extra=amp.checkpoint_extra())
+                run.save(model, optimizer, scheduler, history, config,
+                         extra=amp.checkpoint_extra())
                 averaging.snapshot(run.folder, model, step, args.average)
             if interrupt.requested:
                 progress.print(checkpoints.stopped_message(interrupt, step, run.checkpoint))
@@ -118,8 +124,7 @@ def train(model, optimizer, scheduler, batches, start, history, config, args, ru
             if done:
                 break
     history.tokens_per_second = progress.report_throughput()
-    checkpoints.save_checkpoint(run.checkpoint, model, optimizer, scheduler, history, config,
-                                extra=amp.checkpoint_extra())
+    run.save(model, optimizer, scheduler, history, config, extra=amp.checkpoint_extra())
     averaging.snapshot(run.folder, model, len(history), args.average)
     return None
 
@@ -161,6 +166,35 @@ def load_test(args, pair):
     return sources[:n], references[:n]
 
 
+def run_tokenizer(args, config):
+    """The tokenizer a run trains with: for a new run the data step's DATA/PAIR/spm.model;
+    for a resumed run its own copy beside the checkpoint (tokenizer.model), since its model
+    was trained on ids of that one: the data step run again writes a new spm.model, and
+    its ids would mean other pieces. The data is encoded with the tokenizer returned."""
+    data_model = os.path.join(pair_folder(args.data, config["pair"]), TOKENIZER)
+    if not args.resume:
+        return Tokenizer(data_model)
+    own = os.path.join(os.path.dirname(os.path.abspath(args.resume)), RUN_TOKENIZER)
+    if not os.path.exists(own):
+        raise ExampleError(f"--resume {args.resume}: its run's tokenizer {own} is missing; "
+                           "the run cannot go on without the tokenizer it was trained with "
+                           f"(translate.py train writes {RUN_TOKENIZER} beside its checkpoint)")
+    tokenizer = check_run_tokenizer(Tokenizer(own), config)
+    if os.path.exists(data_model) and not filecmp.cmp(data_model, own, shallow=False):
+        print(f"note: the data folder's tokenizer {data_model} differs from the run's own "
+              f"{own} (the data step ran again since the run started): the run goes on with "
+              "its own tokenizer, and the data is encoded with it", flush=True)
+    return tokenizer
+
+
+def check_run_tokenizer(tokenizer, config):
+    """`tokenizer`, after checking that it has the vocabulary of the run's model."""
+    if len(tokenizer) != config["vocab_size"]:
+        raise ExampleError(f"the tokenizer {tokenizer.path} has {len(tokenizer)} pieces, the "
+                           f"checkpoint's model {config['vocab_size']}: not the run's tokenizer")
+    return tokenizer
+
+
 # ------------------------------------------------------------------ commands
 def parse_train_args(argv):
     parser = argparse.ArgumentParser(
@@ -184,10 +218,12 @@ def parse_train_args(argv):
         help="average the last N snapshots (every --checkpoint-every steps) for the "
              "evaluation, as the paper did (default 0: the last weights)")
     parser.set_defaults(**{key: None for key in PRESET_KEYS})    # None: not given
-    args = parser.parse_args(argv)
+    args = cli.parse_args(parser, argv)
     for key, value in zip(PRESET_KEYS, SIZES[args.size]):
         if getattr(args, key) is None:
             setattr(args, key, value)
+            if "size" in args.given:            # set on the command line, through --size
+                args.given.add(key)
     return args
 
 
@@ -205,17 +241,15 @@ def main_train(argv):
     args = parse_train_args(argv)
     check_train_args(args)
     device = cli.resolve_device(args.device)
-    config = checkpoints.run_config(args, DEFAULTS)
-    config["pair"] = args.pair
-    if args.resume:        # the resumed run's data and vocabulary, not the flags'
-        config.update({k: v for k, v in checkpoints.read_checkpoint_config(args.resume).items()
-                       if k in ("pair", "vocab_size")})
-    run = checkpoints.open_run(args)
-    tokenizer = Tokenizer(os.path.join(pair_folder(args.data, config["pair"]), "spm.model"))
+    # a resumed run keeps its language pair and vocabulary, whatever the flags say
+    config = checkpoints.run_config(args, dict(DEFAULTS, pair=args.pair), SCRIPT,
+                                    more_resumed=("pair", "vocab_size"))
+    tokenizer = run_tokenizer(args, config)
     config["vocab_size"] = len(tokenizer)
-    tokenizer_copy = run.path("tokenizer.model")       # the checkpoint's own tokenizer
-    with open(tokenizer.path, "rb") as f, open(tokenizer_copy, "wb") as out:
-        out.write(f.read())
+    run = checkpoints.open_run(args, SCRIPT)
+    tokenizer_copy = run.path(RUN_TOKENIZER)           # the checkpoint's own tokenizer
+    if not (os.path.exists(tokenizer_copy) and os.path.samefile(tokenizer.path, tokenizer_copy)):
+        shutil.copyfile(tokenizer.path, tokenizer_copy)
 
     sources, targets = load_split(args.data, config["pair"], "train")
     batches = TokenBatches([source_ids(s) for s in tokenizer.encode(sources)],
@@ -243,7 +277,7 @@ def main_train(argv):
     averaged = averaging.average_last(run.folder, model, args.average)
     if averaged:      # a model of its own for the translate command; the checkpoint resumes
         mg.io.save_checkpoint(run.path("averaged.safetensors"), model=model, rng=False,
-                              extra={"config": config})
+                              extra={"config": config, checkpoints.SCRIPT_KEY: SCRIPT})
         print(f"evaluating the average of {averaged} snapshots "
               f"(saved as {run.path('averaged.safetensors')})")
 
@@ -307,6 +341,7 @@ def main_translate(argv):
                         help="(default 0.6, or the Marian folder's length_penalty)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    cli.check_finite(args)
     if args.beam is not None:
         cli.check_positive(args, "beam")
     device = cli.resolve_device(args.device)
@@ -343,14 +378,12 @@ def translate_with_marian(args, sentences, device):
 
 def load_translation_checkpoint(path, tokenizer_path, device):
     """(model, tokenizer) of a checkpoint written by `translate.py train`."""
-    config = checkpoints.read_checkpoint_config(path, flag="--checkpoint")
+    config = checkpoints.read_checkpoint_config(path, flag="--checkpoint", script=SCRIPT)
     if "vocab_size" not in config:
-        raise ExampleError(f"--checkpoint {path}: not a translation checkpoint")
-    tokenizer = Tokenizer(tokenizer_path or os.path.join(
-        os.path.dirname(os.path.abspath(path)), "tokenizer.model"))
-    if len(tokenizer) != config["vocab_size"]:
-        raise ExampleError(f"the tokenizer {tokenizer.path} has {len(tokenizer)} pieces, the "
-                           f"checkpoint's model {config['vocab_size']}: not the run's tokenizer")
+        raise ExampleError(f"--checkpoint {path}: not a checkpoint of {SCRIPT} (its settings "
+                           "have no vocab_size)")
+    tokenizer = check_run_tokenizer(Tokenizer(tokenizer_path or os.path.join(
+        os.path.dirname(os.path.abspath(path)), RUN_TOKENIZER)), config)
     model = build_model(config).to(device)
     try:
         mg.io.Checkpoint(model).load(path, restore_rng=False)
@@ -369,26 +402,42 @@ def main_data(argv):
     parser.add_argument("--pair", action="append", help="en-de, en-ko (default both); with --tsv "
                                                         "the name of your pair")
     parser.add_argument("--tsv", help="your own pairs instead: 'source<TAB>target' lines")
-    parser.add_argument("--vocab-size", type=int, default=8000)
-    parser.add_argument("--model-type", choices=("bpe", "unigram"), default="bpe")
+    parser.add_argument("--vocab-size", type=int, default=8000,
+                        help="SentencePiece vocabulary size (default 8000)")
+    parser.add_argument("--model-type", choices=("bpe", "unigram"), default="bpe",
+                        help="SentencePiece model type (default bpe)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a pair folder's existing files, spm.model included "
+                             "(without it the data step refuses: runs resumed later use "
+                             "their own copy, but new runs would get another vocabulary)")
     args = parser.parse_args(argv)
     cli.check_positive(args, "vocab_size")
     prepare(args.data, tuple(args.pair or ("en-de", "en-ko")), tsv=args.tsv, ddtp=args.ddtp,
-            vocab_size=args.vocab_size, model_type=args.model_type)
+            vocab_size=args.vocab_size, model_type=args.model_type, overwrite=args.overwrite)
     return 0
 
 
 COMMANDS = {"data": main_data, "train": main_train, "translate": main_translate}
 
 
+def print_help():
+    argparse.ArgumentParser(
+        prog="translate.py", usage="%(prog)s {data,train,translate} [options]",
+        description=__doc__, epilog="translate.py COMMAND --help lists a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter).print_help()
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
-        print(__doc__)
+        print_help()
         return 0
-    if not argv or argv[0] not in COMMANDS:
-        raise ExampleError(f"give a command: {', '.join(COMMANDS)} (e.g. translate.py train "
-                           "--help)")
+    commands = ", ".join(COMMANDS)
+    if not argv:
+        raise ExampleError(f"give a command: {commands} (e.g. translate.py train --help)")
+    if argv[0] not in COMMANDS:
+        raise ExampleError(f"unknown command {argv[0]!r}: the commands are {commands} "
+                           "(translate.py --help describes them)")
     return COMMANDS[argv[0]](argv[1:])
 
 

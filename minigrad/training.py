@@ -17,7 +17,9 @@ examples/ use all three; nothing here knows a model, a data set or a flag):
                 sys.exit(interrupt.exit_code)        # 130 for SIGINT, 143 for SIGTERM
 
 - `check_run_folder` refuses to start a run that would replace a folder's
-  checkpoint unless the run resumes from that checkpoint or overwriting was asked for.
+  checkpoint unless the run resumes from that checkpoint or overwriting was asked for;
+  it then creates the folder and checks that a file can be written in it, so a run
+  does not train for hours to fail at its first save (`make_run_folder` does only that).
 - `graceful_interrupt` turns SIGINT and SIGTERM into a flag the loop reads
   between steps, so the checkpoint it then saves holds a whole step (a signal
   raised inside `optimizer.step()` would leave half the parameters updated).
@@ -30,6 +32,7 @@ examples/ use all three; nothing here knows a model, a data set or a flag):
 import math
 import os
 import signal
+import tempfile
 import threading
 
 from .errors import MinigradError
@@ -42,7 +45,8 @@ class TrainingError(MinigradError, RuntimeError):
 
 
 class RunFolderError(TrainingError):
-    """The run folder holds a checkpoint that this run would overwrite."""
+    """The run folder holds a checkpoint that this run would overwrite, or it cannot be
+    created or written to."""
 
 
 class DivergenceError(TrainingError):
@@ -54,7 +58,8 @@ class DivergenceError(TrainingError):
 
 
 # ------------------------------------------------------------------ run folders
-def check_run_folder(folder, resume=None, overwrite=False, name=CHECKPOINT_NAME, choices=None):
+def check_run_folder(folder, resume=None, overwrite=False, name=CHECKPOINT_NAME, choices=None,
+                     create=True):
     """The checkpoint path of run folder `folder`, after checking that using it loses nothing.
 
     A run may write `folder/name` when it does not exist yet, when the run resumes
@@ -62,18 +67,45 @@ def check_run_folder(folder, resume=None, overwrite=False, name=CHECKPOINT_NAME,
     `overwrite` is True. Otherwise raises RunFolderError with one line naming the
     folder, the checkpoint's step (when readable) and the choices; `choices`
     replaces the generic wording of those (e.g. to name a program's flags).
-    Reads only the file's header; creates nothing.
+
+    Then, with `create` (the default), makes the folder (and its parents) if needed and
+    checks that a file can be created in it (make_run_folder): a RunFolderError naming
+    the folder and the system's reason otherwise. `create=False` only checks (reading
+    the existing checkpoint's header), e.g. on the processes of a distributed job that
+    write nothing.
     """
     path = os.path.join(os.fspath(folder), name)
-    if overwrite or not os.path.lexists(path):
-        return path
-    if resume is not None and os.path.exists(resume) and os.path.samefile(resume, path):
-        return path
-    if choices is None:
-        choices = ("resume from it, write to another run folder, or ask explicitly to "
-                   "overwrite it")
-    raise RunFolderError(f"the run folder {folder} already holds a checkpoint"
-                         f"{_step_note(path)} that this run would overwrite: {choices}")
+    resumes_it = (resume is not None and os.path.exists(resume)
+                  and os.path.lexists(path) and os.path.samefile(resume, path))
+    if not (overwrite or not os.path.lexists(path) or resumes_it):
+        if choices is None:
+            choices = ("resume from it, write to another run folder, or ask explicitly to "
+                       "overwrite it")
+        raise RunFolderError(f"the run folder {folder} already holds a checkpoint"
+                             f"{_step_note(path)} that this run would overwrite: {choices}")
+    if create:
+        make_run_folder(folder)
+    return path
+
+
+def make_run_folder(folder):
+    """Create `folder` (and its parents) if needed, then create and remove a probe file in
+    it: a RunFolderError naming the folder and the system's reason (read-only file
+    system, permission denied, a file in the way, ...) when either fails."""
+    folder = os.fspath(folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"cannot create the run folder {folder}: "
+                             f"{e.strerror or e}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise RunFolderError(f"the run folder {folder} is not writable: {e.strerror or e} "
+                             "(creating a file in it failed); choose another folder or "
+                             "fix its permissions") from None
 
 
 def _step_note(path):

@@ -6,6 +6,7 @@ switched off.
 Generic example code (data batches, checkpoints, plots) lives in examples/support/;
 this file holds what the insight scripts need to *measure and show* a claim.
 """
+import argparse
 import contextlib
 import functools
 import os
@@ -19,6 +20,15 @@ matplotlib.use("Agg")                  # no display needed: every figure goes to
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIGURE_DIR = os.path.join(ROOT, "runs", "insights")
+
+
+# ---------------------------------------------------------------- command line
+def parse_args(doc, argv=None):
+    """An experiment's command line: no options, and --help prints `doc` (the script's
+    docstring: the claim and how the script measures it)."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser.parse_args(argv)
 
 
 # ---------------------------------------------------------------- BLAS threads

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
+from _common import one_blas_thread, parse_args, print_table, pyplot, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
@@ -172,7 +172,8 @@ def plot(r, directory=None):
     return save_figure(fig, "positional_encoding", directory)
 
 
-def main():
+def main(argv=None):
+    parse_args(__doc__, argv)
     r = run()
     report(r)
     plot(r)

@@ -20,7 +20,8 @@ import time
 import statistics
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import graph_depth, one_blas_thread, print_table, pyplot, save_figure  # noqa: E402
+from _common import (graph_depth, one_blas_thread, parse_args, print_table,  # noqa: E402
+                     pyplot, save_figure)
 
 import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
@@ -145,7 +146,8 @@ def plot(r, directory=None):
     return save_figure(fig, "rnn_vs_attention", directory)
 
 
-def main():
+def main(argv=None):
+    parse_args(__doc__, argv)
     mg.manual_seed(0)
     r = run()
     report(r)

@@ -3,8 +3,10 @@ model, optimizer and schedule, and saving and loading them.
 
 A checkpoint is one safetensors file written atomically by minigrad.io.Checkpoint:
 model, optimizer, schedule, step and random generator state, plus the run's
-settings and loss history in its metadata. A run folder's checkpoint is never
-replaced by accident (minigrad.training.check_run_folder).
+settings, loss history and the script that wrote it in its metadata. A run folder's
+checkpoint is never replaced by accident (minigrad.training.check_run_folder), the
+folder is checked to be writable before any work, and a run that fails before
+writing anything leaves no empty folder behind.
 """
 import json
 import os
@@ -12,9 +14,9 @@ import os
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad.errors import MinigradError
-from minigrad.training import check_run_folder
+from minigrad.training import RunFolderError, check_run_folder, make_run_folder
 
-from .cli import ExampleError
+from .cli import ExampleError, undo_on_error
 from .parallel import unwrap
 
 MODEL_KEYS = ("d_model", "nhead", "layers", "d_ff", "dropout", "norm")
@@ -22,21 +24,29 @@ MODEL_KEYS = ("d_model", "nhead", "layers", "d_ff", "dropout", "norm")
 RESUMED_KEYS = MODEL_KEYS + ("seed", "batch_size", "warmup", "lr_factor", "label_smoothing")
 # Flags that steer this invocation only; they are not settings of the run.
 NOT_SAVED = ("steps", "out", "log_every", "checkpoint_every")
+# The metadata entry naming the script that wrote a checkpoint ("examples/copy_task.py").
+SCRIPT_KEY = "script"
 
 
 class Run:
     """The folder that holds one run's pictures, checkpoint and results (made by
-    rank 0 only in a distributed job: the other ranks write nothing)."""
+    rank 0 only in a distributed job: the other ranks write nothing), checked to be
+    writable. `script` (e.g. "examples/copy_task.py") is recorded in its checkpoints.
 
-    def __init__(self, folder):
-        self.folder = folder
+    Folders it had to create are removed again if the script stops with an error while
+    they are still empty (cli.run_main)."""
+
+    def __init__(self, folder, script=None):
+        self.folder, self.script = folder, script
         if not dist.is_main_process():
             return
+        created = missing_folders(folder)
         try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as e:
-            raise ExampleError(f"--out: cannot create the run folder {folder}: "
-                               f"{e.strerror}") from None
+            make_run_folder(folder)
+        except RunFolderError as e:
+            raise ExampleError(f"--out: {e}") from None
+        if created:
+            undo_on_error(lambda: remove_empty_folders(created))
 
     def path(self, name):
         return os.path.join(self.folder, name)
@@ -45,6 +55,12 @@ class Run:
     def checkpoint(self):
         return self.path("checkpoint.safetensors")
 
+    def save(self, model, optimizer, scheduler, history, config, extra=None):
+        """save_checkpoint into this run's checkpoint, naming the script that wrote it."""
+        extra = dict(extra or {}, **({SCRIPT_KEY: self.script} if self.script else {}))
+        save_checkpoint(self.checkpoint, model, optimizer, scheduler, history, config,
+                        extra=extra)
+
     def write_results(self, results):
         """results.json: the measured numbers of the run, for people and for tests."""
         with open(self.path("results.json"), "w") as f:
@@ -52,23 +68,65 @@ class Run:
             f.write("\n")
 
 
-def open_run(args):
-    """The run folder of a training script, after refusing to replace its checkpoint
-    unless --resume names that checkpoint or --overwrite is given."""
+def open_run(args, script):
+    """The run folder of training script `script` (e.g. "examples/copy_task.py"), after
+    refusing to replace its checkpoint unless --resume names that checkpoint or
+    --overwrite is given; created if needed and checked to be writable."""
     run = os.path.join(args.out, "checkpoint.safetensors")
-    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite,
+    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite, create=False,
                      choices=f"resume it with --resume {run}, choose a new --out, or pass "
                              "--overwrite to start over")
-    return Run(args.out)
+    return Run(args.out, script)
 
 
-def run_config(args, defaults):
-    """The run's settings: from the flags, and for a resumed run from its checkpoint."""
+def missing_folders(folder):
+    """`folder` and those of its parents that do not exist yet, deepest first."""
+    missing, folder = [], os.path.abspath(folder)
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def remove_empty_folders(folders):
+    """Remove `folders` (deepest first) as long as they are empty."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:          # not empty (or gone): leave it and its parents
+            return
+
+
+def run_config(args, defaults, script=None, more_resumed=()):
+    """The run's settings: from the flags, and for a resumed run from its checkpoint
+    (which must be one of `script`'s): RESUMED_KEYS and `more_resumed` (a script's own,
+    e.g. translate.py's pair). Flags given on the command line that the checkpoint's
+    settings replace are named in a note."""
     config = {k: getattr(args, k) for k in defaults if k not in NOT_SAVED}
     if args.resume:
-        saved = check_saved_config(args.resume, read_checkpoint_config(args.resume))
-        config.update({k: saved[k] for k in RESUMED_KEYS if k in saved})
+        saved = read_checkpoint_config(args.resume, script=script)
+        lacking = [k for k in ("d_model", "nhead", "layers", "d_ff") if k not in saved]
+        if lacking:
+            raise ExampleError(f"--resume {args.resume}: not a checkpoint of "
+                               f"{script or 'this script'} (its settings have no "
+                               f"{', '.join(lacking)})")
+        check_saved_config(args.resume, saved)
+        resumed = RESUMED_KEYS + tuple(more_resumed)
+        note_replaced_flags(args, saved, resumed)
+        config.update({k: saved[k] for k in resumed if k in saved})
     return config
+
+
+def note_replaced_flags(args, saved, keys):
+    """One printed note naming each flag given on the command line (args.given, see
+    cli.parse_args) that a resumed run ignores: its value differs from the checkpoint's
+    saved setting, and the saved one is used."""
+    given = getattr(args, "given", ())
+    replaced = [f"--{k.replace('_', '-')} {getattr(args, k)} (saved: {saved[k]})" for k in keys
+                if k in given and k in saved and getattr(args, k) != saved[k]]
+    if replaced:
+        dist.print_main(f"note: --resume {args.resume}: the checkpoint's saved settings are "
+                        f"used, not {', '.join(replaced)}")
 
 
 # What a saved setting may be: (kind, low, high). A file can say anything, and a model
@@ -223,26 +281,32 @@ def save_checkpoint(path, model, optimizer, scheduler, history, config, extra=No
                       extra={"config": config, "history": history.to_json(), **(extra or {})})
 
 
-def read_checkpoint_extra(path, flag="--resume", needs=("config",),
-                          writer="these examples"):
+def read_checkpoint_extra(path, flag="--resume", needs=("config",), script=None):
     """The metadata a checkpoint of these examples carries (settings, history and what
-    save_checkpoint's `extra` added), checked to hold the keys `needs` before use."""
+    save_checkpoint's `extra` added), checked to hold the keys `needs` before use and,
+    with `script` (e.g. "examples/shakespeare.py"), to have been written by that script
+    when it names its writer (checkpoints written before they did are let through)."""
     check_resume_path(path, flag)
+    wanted = f"not a checkpoint of {script or 'these examples'}"
     try:
         extra = json.loads(mg.io.load_metadata(path)["extra"])
-        if not all(key in extra for key in needs):
-            raise KeyError(needs)
-        return extra
+        written_by = extra.get(SCRIPT_KEY)
     except MinigradError as e:
         raise ExampleError(f"{flag} {path}: {e}") from None
-    except (KeyError, TypeError, ValueError):
-        raise ExampleError(f"{flag} {path}: not a checkpoint of {writer} (no "
-                           f"{' or '.join(needs)} in its metadata)") from None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ExampleError(f"{flag} {path}: {wanted} (no {' or '.join(needs)} in its "
+                           "metadata)") from None
+    if script and written_by and written_by != script:
+        raise ExampleError(f"{flag} {path}: {wanted} (it was written by {written_by})")
+    if not all(key in extra for key in needs):
+        raise ExampleError(f"{flag} {path}: {wanted} (no {' or '.join(needs)} in its "
+                           "metadata)")
+    return extra
 
 
-def read_checkpoint_config(path, flag="--resume"):
+def read_checkpoint_config(path, flag="--resume", script=None):
     """The settings a checkpoint was trained with (to rebuild its model before loading)."""
-    return read_checkpoint_extra(path, flag)["config"]
+    return read_checkpoint_extra(path, flag, script=script)["config"]
 
 
 def load_checkpoint(path, model, optimizer, scheduler):
@@ -252,12 +316,24 @@ def load_checkpoint(path, model, optimizer, scheduler):
         extra = info["extra"] if isinstance(info["extra"], dict) else {}
         history = History.from_json(extra.get("history"), where="its history")
     except MinigradError as e:
-        raise ExampleError(f"--resume {path}: {e}") from None
+        raise ExampleError(f"--resume {path}: {shortened(str(e))}") from None
     step = int(info["step"])
     if len(history) != step:
         raise ExampleError(f"--resume {path}: the checkpoint is at step {step} but holds "
                            f"{len(history)} loss values")
     return step, history
+
+
+def shortened(message, limit=400):
+    """A checkpoint error of many problems ('... does not fit: a; b; ...', every missing
+    key of another model) cut to its first ones, with the count and the likely cause."""
+    head, sep, rest = message.partition(" does not fit: ")
+    if len(message) <= limit or not sep:
+        return message
+    problems = rest.split("; ")
+    first = "; ".join(p if len(p) <= 150 else p[:150] + " ..." for p in problems[:2])
+    return (f"{head}{sep}{first}; ... ({len(problems)} problems in all: a checkpoint of other "
+            "settings or of another script?)")
 
 
 def stopped_message(interrupt, step, path):

@@ -1,5 +1,7 @@
 """The command line every training example shares: flags, their checks, the device,
 and turning a user's mistake into one line on stderr (run_main)."""
+import argparse
+import math
 import os
 import sys
 
@@ -14,6 +16,16 @@ class ExampleError(Exception):
     """A problem the user can fix (a bad flag, a missing file): one line, no traceback."""
 
 
+# What to undo when main stops with an error (undo_on_error), newest first.
+_UNDO = []
+
+
+def undo_on_error(action):
+    """Have run_main call `action()` if this main stops with an error (e.g. remove the run
+    folder it created while that is still empty)."""
+    _UNDO.append(action)
+
+
 def run_main(main, argv=None):
     """Call main(argv) and turn user errors into one line on stderr and exit status 1.
 
@@ -21,10 +33,11 @@ def run_main(main, argv=None):
     user errors too; anything else is a bug and keeps its traceback. In a
     distributed job of several processes the error also ends the other ranks
     (MPI_Abort), which would otherwise wait for this one in their next collective.
+    Whatever the error, what main registered with undo_on_error is undone first.
     """
     prog = os.path.basename(sys.argv[0]) or "example"
     try:
-        return main(argv) or 0
+        return _call_undoing_on_error(main, argv)
     except (ExampleError, MinigradError) as e:
         if not (dist.is_initialized() and dist.get_world_size() > 1):
             print(f"{prog}: error: {e}", file=sys.stderr)
@@ -37,6 +50,18 @@ def run_main(main, argv=None):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def _call_undoing_on_error(main, argv):
+    _UNDO.clear()
+    try:
+        return main(argv) or 0
+    except BaseException:
+        while _UNDO:
+            _UNDO.pop()()
+        raise
+    finally:
+        _UNDO.clear()
 
 
 def one_blas_thread_unless_chosen():
@@ -118,21 +143,44 @@ def add_run_arguments(parser, defaults):
 
 
 def check_common_arguments(args):
+    check_run_arguments(args)
     check_positive(args, "steps", "batch_size", "d_model", "nhead", "layers", "d_ff", "warmup",
                    "lr_factor", "log_every")
     if not 0.0 <= args.dropout < 1.0 or not 0.0 <= args.label_smoothing < 1.0:
         raise ExampleError(f"--dropout and --label-smoothing must be in [0, 1), got "
                            f"{args.dropout} and {args.label_smoothing}")
-    check_run_arguments(args)
 
 
 def check_run_arguments(args):
-    """The checks of add_run_arguments' flags."""
+    """The checks of add_run_arguments' flags, and of every float flag (check_finite)."""
+    check_finite(args)
     if args.checkpoint_every < 0:
         raise ExampleError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    if args.seed < 0:
+        raise ExampleError(f"--seed must be an integer >= 0, got {args.seed}")
     if args.resume and args.overwrite:
         raise ExampleError("--resume and --overwrite contradict each other: --resume goes on "
                            "from the checkpoint, --overwrite starts over")
+
+
+def check_finite(args):
+    """One clear error for any float flag given nan or inf (argparse's float() takes them,
+    and every comparison with nan is False, so range checks let it through)."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExampleError(f"--{name.replace('_', '-')} must be a finite number, got "
+                               f"{value}")
+
+
+def parse_args(parser, argv):
+    """parser.parse_args(argv), with `given` added: the names of the options given on the
+    command line rather than left at their defaults (a resumed run names those its
+    checkpoint's settings replace)."""
+    args = parser.parse_args(argv)
+    unset = object()     # argparse sets a default only where the namespace has no value
+    marked = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args), unset)))
+    args.given = {name for name, value in vars(marked).items() if value is not unset}
+    return args
 
 
 def check_positive(args, *names):

@@ -14,6 +14,7 @@ from . import corpus, fetch
 from .tokenizer import train_tokenizer
 
 SPLITS = ("train", "valid", "test")
+TOKENIZER = "spm.model"
 
 
 def pair_folder(data, pair):
@@ -21,10 +22,15 @@ def pair_folder(data, pair):
 
 
 def prepare(data, pairs=("en-de", "en-ko"), tsv=None, ddtp=None, vocab_size=8000,
-            model_type="bpe", log=print):
+            model_type="bpe", log=print, overwrite=False):
     """Build every pair's folder under `data`. The DDTP files are fetched with apt into
     `ddtp` (default DATA/ddtp) unless already there; with `tsv` the user's pairs are
-    used instead (one pair, named by `pairs[0]`). Returns {pair: corpus.json dict}."""
+    used instead (one pair, named by `pairs[0]`). A pair folder that already holds a
+    tokenizer is refused (before any work) unless `overwrite`: new runs would get another
+    vocabulary. Returns {pair: corpus.json dict}."""
+    if not overwrite:
+        for pair in pairs:
+            check_not_prepared(data, pair)
     made = {}
     if tsv is not None:
         if len(pairs) != 1:
@@ -51,6 +57,16 @@ def prepare(data, pairs=("en-de", "en-ko"), tsv=None, ddtp=None, vocab_size=8000
     return made
 
 
+def check_not_prepared(data, pair):
+    """An ExampleError if the pair's folder already holds a tokenizer (spm.model)."""
+    path = os.path.join(pair_folder(data, pair), TOKENIZER)
+    if os.path.exists(path):
+        raise ExampleError(f"{path} already exists: the data step would replace it and the "
+                           "splits (a run trained with it keeps its own copy, tokenizer.model, "
+                           "but new runs would get another vocabulary); pass --overwrite to "
+                           "replace them, or choose another --data folder")
+
+
 def _write(data, pair, pairs, source, vocab_size, model_type, log):
     folder = pair_folder(data, pair)
     os.makedirs(folder, exist_ok=True)
@@ -61,7 +77,7 @@ def _write(data, pair, pairs, source, vocab_size, model_type, log):
     if not train:
         raise ExampleError(f"{pair}: no training pairs")
     tokenizer = train_tokenizer([p.source for p in train] + [p.target for p in train],
-                                os.path.join(folder, "spm.model"), vocab_size, model_type)
+                                os.path.join(folder, TOKENIZER), vocab_size, model_type)
     info = dict(source, pair=pair, pairs=len(pairs),
                 **{name: len(splits[name]) for name in SPLITS},
                 vocab_size=len(tokenizer), tokenizer=model_type)

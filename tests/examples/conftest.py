@@ -20,8 +20,8 @@ def train_copy_task():
 
     def run(argv):
         args = copy_task.parse_args(argv)
-        config = checkpoints.run_config(args, copy_task.DEFAULTS)
-        folder = checkpoints.open_run(args)
+        config = checkpoints.run_config(args, copy_task.DEFAULTS, copy_task.SCRIPT)
+        folder = checkpoints.open_run(args, copy_task.SCRIPT)
         model, optimizer, scheduler, start, history = checkpoints.make_training(
             config, copy_task.build_model, "cpu", args.resume)
         copy_task.train(model, optimizer, scheduler,

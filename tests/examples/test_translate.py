@@ -128,7 +128,9 @@ def test_missing_data_and_unknown_command_are_one_line_errors(tmp_path, capsys):
                                          "--out", str(tmp_path / "run")]) == 1
     assert "run the data step first" in capsys.readouterr().err
     assert cli.run_main(translate.main, ["fly"]) == 1
-    assert "give a command" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown command 'fly'" in err and "data, train, translate" in err
+    assert not (tmp_path / "run").exists()          # no empty run folder is left behind
 
 
 def test_size_presets_and_explicit_flags():
@@ -186,3 +188,80 @@ def test_korean_attention_labels_draw_without_glyph_warnings(tmp_path):
             pass
     assert note is None or "fonts-noto-cjk" in note
     assert (tmp_path / "ko.png").exists()
+
+
+# ------------------------------------------------------------------ the run's own tokenizer
+TINY_RUN = ["--size", "tiny", "--d-model", "16", "--d-ff", "32", "--batch-size", "100",
+            "--warmup", "10", "--valid-every", "1000", "--valid-sentences", "1",
+            "--test-sentences", "1", "--beam", "1", "--no-progress", "--log-every", "1000"]
+
+
+def test_resume_uses_the_runs_own_tokenizer_when_the_data_step_ran_again(tmp_path, capsys):
+    data = write_data(tmp_path / "data")
+    out = tmp_path / "run"
+    assert cli.run_main(translate.main, ["train", "--data", data, "--out", str(out),
+                                         "--steps", "2", *TINY_RUN]) == 0
+    own = (out / "tokenizer.model").read_bytes()
+    data_model = tmp_path / "data" / "en-de" / "spm.model"
+    assert data_model.read_bytes() == own
+    # the data step run again: another vocabulary in the data folder
+    train_tokenizer([s for s, _ in PAIRS] + [t for _, t in PAIRS], str(data_model),
+                    vocab_size=45)
+    assert len(Tokenizer(str(data_model))) != len(Tokenizer(str(out / "tokenizer.model")))
+    capsys.readouterr()
+    checkpoint = str(out / "checkpoint.safetensors")
+    status = cli.run_main(translate.main, ["train", "--data", data, "--out", str(out),
+                                           "--steps", "4", "--resume", checkpoint, *TINY_RUN])
+    printed, err = capsys.readouterr()
+    assert status == 0, err
+    notes = [line for line in printed.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and str(data_model) in notes[0], printed
+    assert str(out / "tokenizer.model") in notes[0] and "its own tokenizer" in notes[0]
+    assert (out / "tokenizer.model").read_bytes() == own          # not replaced
+    with open(out / "results.json") as f:
+        results = json.load(f)
+    assert results["steps"] == 4 and results["config"]["vocab_size"] == len(
+        Tokenizer(str(out / "tokenizer.model")))
+
+
+def test_resume_without_the_runs_tokenizer_is_one_line_error(tmp_path, capsys):
+    data = write_data(tmp_path / "data")
+    out = tmp_path / "run"
+    assert cli.run_main(translate.main, ["train", "--data", data, "--out", str(out),
+                                         "--steps", "1", *TINY_RUN]) == 0
+    os.remove(out / "tokenizer.model")
+    capsys.readouterr()
+    elsewhere = tmp_path / "new" / "run"
+    status = cli.run_main(translate.main, ["train", "--data", data, "--out", str(elsewhere),
+                                           "--steps", "2", "--resume",
+                                           str(out / "checkpoint.safetensors"), *TINY_RUN])
+    err = capsys.readouterr().err
+    assert status == 1 and len(err.strip().splitlines()) == 1, err
+    assert str(out / "tokenizer.model") in err and "missing" in err
+    assert not (tmp_path / "new").exists()            # no empty run folder left behind
+
+
+def test_the_data_step_does_not_replace_a_tokenizer_unless_asked(tmp_path, capsys):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS * 20), encoding="utf-8")
+    command = ["data", "--tsv", str(pairs), "--pair", "en-de", "--data", str(tmp_path / "d"),
+               "--vocab-size", "60"]
+    assert cli.run_main(translate.main, command) == 0
+    model = tmp_path / "d" / "en-de" / "spm.model"
+    before = model.read_bytes()
+    capsys.readouterr()
+    assert cli.run_main(translate.main, command[:-1] + ["50"]) == 1
+    err = capsys.readouterr().err
+    assert str(model) in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert model.read_bytes() == before
+    assert cli.run_main(translate.main, command[:-1] + ["50", "--overwrite"]) == 0
+    assert model.read_bytes() != before
+
+
+def test_help_has_a_usage_line_and_the_translate_flags_are_checked(capsys):
+    assert translate.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: translate.py {data,train,translate}")
+    assert cli.run_main(translate.main, ["translate", "--checkpoint", "x", "--length-penalty",
+                                         "nan", "hello"]) == 1
+    assert "--length-penalty must be a finite number, got nan" in capsys.readouterr().err

@@ -133,9 +133,17 @@ def test_prepare_writes_splits_tokenizer_and_hashes(tmp_path, capsys):
     assert len(sources) == info["test"] == len(targets)
     folder = tmp_path / "data" / "en-de"
     assert (folder / "spm.model").exists() and (folder / "corpus.json").exists()
-    # the same corpus prepared again gives the same files
+    # prepared again: refused (naming the tokenizer a run may depend on) unless asked for,
+    # and the same corpus then gives the same files
     before = (folder / "train.tsv").read_bytes()
-    prepare.prepare(str(tmp_path / "data"), pairs=("en-de",), ddtp=str(ddtp), vocab_size=200)
+    tokenizer = (folder / "spm.model").read_bytes()
+    with pytest.raises(ExampleError, match="spm.model already exists.*--overwrite") as e:
+        prepare.prepare(str(tmp_path / "data"), pairs=("en-de",), ddtp=str(ddtp),
+                        vocab_size=100)
+    assert str(folder / "spm.model") in str(e.value)
+    assert (folder / "spm.model").read_bytes() == tokenizer
+    prepare.prepare(str(tmp_path / "data"), pairs=("en-de",), ddtp=str(ddtp), vocab_size=200,
+                    overwrite=True)
     assert (folder / "train.tsv").read_bytes() == before
 
 
