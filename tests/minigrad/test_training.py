@@ -16,10 +16,14 @@ from minigrad.training import (DivergenceError, DivergenceMonitor, RunFolderErro
 
 # ------------------------------------------------------------------ check_run_folder
 def test_a_new_or_empty_folder_is_free(tmp_path):
+    assert check_run_folder(tmp_path / "other", create=False) == \
+        os.path.join(str(tmp_path / "other"), "checkpoint.safetensors")
+    assert not (tmp_path / "other").exists()             # create=False: only checks
     assert check_run_folder(tmp_path / "new") == os.path.join(str(tmp_path / "new"),
                                                               "checkpoint.safetensors")
+    assert (tmp_path / "new").is_dir()                   # made, so the first save works
+    assert list((tmp_path / "new").iterdir()) == []      # (its write probe is gone)
     assert check_run_folder(tmp_path) == str(tmp_path / "checkpoint.safetensors")
-    assert not (tmp_path / "new").exists()               # nothing is created
 
 
 def test_a_folder_with_a_checkpoint_is_refused_unless_resumed_or_overwritten(tmp_path):
