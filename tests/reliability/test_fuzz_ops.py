@@ -674,8 +674,8 @@ def test_in_place_changes(op, data, requires_grad, under_no_grad, computed):
     """As in PyTorch: in-place changes of plain tensors, and of any tensor under no_grad
     (a leaf that requires grad, or a computed one: its version goes up), are allowed; of a
     leaf that requires grad with grad mode on, refused with a MinigradError naming the op.
-    A computed tensor with grad mode on is refused too (PyTorch records these four ops;
-    minigrad records only the arithmetic ones: docs/torch_compat.md)."""
+    On a computed tensor with grad mode on, copy_ and item assignment are recorded, as in
+    PyTorch; zero_ and fill_ are refused (PyTorch records them too: docs/torch_compat.md)."""
     x = mg.randn(2, 3, requires_grad=requires_grad)
     if computed:
         x = x * 2
@@ -688,7 +688,8 @@ def test_in_place_changes(op, data, requires_grad, under_no_grad, computed):
                                                         before[1:]])}[op]
     ctx = mg.no_grad() if under_no_grad else mg.enable_grad()
     with ctx:
-        allowed = under_no_grad or not x.requires_grad
+        allowed = under_no_grad or not x.requires_grad or \
+            (computed and op in ("copy_", "setitem"))              # recorded (CopySlices)
         if allowed:
             data_before = x.array
             result = calls[op]()
