@@ -20,7 +20,7 @@ from . import creation, sampling, typeinfo  # noqa: E402  (create15)
 from .ops import scatter  # noqa: E402  (create15)
 from .ops import math_extra as mx, views_extra as vx  # noqa: E402  (alias15)
 from .ops import more_torch as more  # noqa: E402
-from .ops import more_math as mm2  # noqa: E402
+from .ops import more_math as mmath  # noqa: E402
 from .tensor import Tensor
 
 
@@ -363,7 +363,6 @@ METHODS = {
 }
 
 
-
 def _get_device(self):
     """torch.Tensor.get_device: -1 on the CPU, else the GPU's index."""
     if self.device == "cpu":
@@ -391,11 +390,11 @@ METHODS.update({
     "tan": unary.tan, "sinh": unary.sinh, "cosh": unary.cosh, "asin": unary.asin,
     "acos": unary.acos, "atan": unary.atan, "atan2": unary.atan2,
     "arcsin": unary.asin, "arccos": unary.acos, "arctan": unary.atan, "arctan2": unary.atan2,
-    "log10": mm2.log10, "exp2": mm2.exp2, "xlogy": mm2.xlogy, "logaddexp": mm2.logaddexp,
-    "hypot": mm2.hypot, "logit": mm2.logit, "nansum": mm2.nansum, "nanmean": mm2.nanmean,
-    "addcmul": mm2.addcmul, "addcdiv": mm2.addcdiv, "take_along_dim": mm2.take_along_dim,
-    "tensor_split": mm2.tensor_split,
-    "addcmul_": _in_place("addcmul_", mm2.addcmul), "addcdiv_": _in_place("addcdiv_", mm2.addcdiv),
+    "log10": mmath.log10, "exp2": mmath.exp2, "xlogy": mmath.xlogy, "logaddexp": mmath.logaddexp,
+    "hypot": mmath.hypot, "logit": mmath.logit, "nansum": mmath.nansum, "nanmean": mmath.nanmean,
+    "addcmul": mmath.addcmul, "addcdiv": mmath.addcdiv, "take_along_dim": mmath.take_along_dim,
+    "tensor_split": mmath.tensor_split,
+    "addcmul_": _in_place("addcmul_", mmath.addcmul), "addcdiv_": _in_place("addcdiv_", mmath.addcdiv),
     "lerp_": _in_place("lerp_", mx.lerp),
     **{f"{n}_": _in_place(f"{n}_", f) for n, f in [
         ("relu", ew.relu), ("sigmoid", ew.sigmoid), ("tanh", ew.tanh), ("log", ew.log),
@@ -403,9 +402,9 @@ METHODS.update({
         ("atan2", unary.atan2), ("clamp_min", mx.clamp_min), ("clamp_max", mx.clamp_max),
         ("square", mx.square), ("reciprocal", ew.reciprocal), ("floor", mx.floor),
         ("ceil", mx.ceil), ("round", mx.round), ("trunc", mx.trunc), ("sign", mx.sign),
-        ("log1p", mx.log1p), ("expm1", mx.expm1), ("log2", mx.log2), ("log10", mm2.log10),
-        ("exp2", mm2.exp2), ("erf", mx.erf), ("xlogy", mm2.xlogy), ("hypot", mm2.hypot),
-        ("logit", mm2.logit),
+        ("log1p", mx.log1p), ("expm1", mx.expm1), ("log2", mx.log2), ("log10", mmath.log10),
+        ("exp2", mmath.exp2), ("erf", mx.erf), ("xlogy", mmath.xlogy), ("hypot", mmath.hypot),
+        ("logit", mmath.logit),
         ("multiply", ew.mul), ("subtract", _sub), ("divide", mx.div_mode),
         ("true_divide", ew.div), ("negative", ew.neg), ("absolute", ew.abs)]},
     "multiply": ew.mul, "subtract": mx.sub_alpha, "divide": mx.div_mode,
@@ -424,7 +423,7 @@ METHODS.update({
     "is_cpu": property(lambda self: self.device == "cpu"),
     "nbytes": property(lambda self: self.array.nbytes),
     "pin_memory": lambda self, device=None: self, "is_pinned": lambda self, device=None: False,
-    "addmm": mm2.addmm, "baddbmm": mm2.baddbmm,
+    "addmm": mmath.addmm, "baddbmm": mmath.baddbmm,
     "itemsize": property(lambda self: self.dtype.itemsize),
 })
 

@@ -1,7 +1,7 @@
 """Everyday torch math found missing by PyTorch users' programs (second round): log10,
-exp2, logit, xlogy, logaddexp, hypot, nansum / nanmean, addcmul / addcdiv,
-take_along_dim, tensor_split, broadcast_tensors, and the distances cosine_similarity,
-pairwise_distance and cdist.
+exp2, logit, xlogy, logaddexp, hypot, nansum / nanmean, addcmul / addcdiv, addmm /
+baddbmm, take_along_dim, tensor_split, broadcast_tensors, and the distances
+cosine_similarity, pairwise_distance and cdist.
 
 log10, exp2, xlogy, logaddexp and hypot are primitive ops whose backward is written with
 tensor ops (so it is differentiable again), each with PyTorch's derivative. The rest are
