@@ -1,2 +1,3 @@
-"""Utilities in torch.utils' places: `minigrad.utils.data` (datasets, samplers, DataLoader)."""
-from . import data  # noqa: F401
+"""Utilities in torch.utils' places: `minigrad.utils.data` (datasets, samplers, DataLoader)
+and `minigrad.utils.checkpoint` (activation checkpointing)."""
+from . import checkpoint, data  # noqa: F401
