@@ -138,6 +138,9 @@ def _in_place(name, op):
     return method
 
 
+in_place = _in_place     # nn.functional's activations with inplace=True use it
+
+
 def _records(name, self, args, kwargs):
     """Whether autograd records an in-place op on `self` with these operands: grad mode on
     and self or any Tensor operand requiring grad (addcmul_(t1, t2) records when only t2

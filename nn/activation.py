@@ -16,14 +16,17 @@ class Identity(Module):
 
 
 class ReLU(Module):
-    """max(x, 0) (torch.nn.ReLU; `inplace` is accepted, a new tensor is returned)."""
+    """max(x, 0) (torch.nn.ReLU; inplace=True writes into the input, as torch)."""
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, x):
-        return F.relu(x)
+        return F.relu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class GELU(Module):
@@ -47,9 +50,10 @@ class SiLU(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -57,10 +61,10 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -71,10 +75,10 @@ class ELU(Module):
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
 
 class Softplus(Module):
@@ -93,17 +97,17 @@ class Hardtanh(Module):
 
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
-        self.min_val, self.max_val = min_val, max_val
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x):
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
 
 class ReLU6(Hardtanh):
     """min(max(x, 0), 6) (torch.nn.ReLU6)."""
 
     def __init__(self, inplace=False):
-        super().__init__(0.0, 6.0)
+        super().__init__(0.0, 6.0, inplace)
 
 
 class _Elementwise(Module):
@@ -112,9 +116,12 @@ class _Elementwise(Module):
 
     def __init__(self, inplace=False, **settings):
         super().__init__()
+        self.inplace = inplace
         self._settings = settings
 
     def forward(self, x):
+        if self.inplace:
+            return type(self)._fn(x, **self._settings, inplace=True)
         return type(self)._fn(x, **self._settings)
 
 
@@ -128,7 +135,7 @@ class CELU(_Elementwise):
     _fn = staticmethod(F.celu)
 
     def __init__(self, alpha=1.0, inplace=False):
-        super().__init__(alpha=alpha)
+        super().__init__(inplace, alpha=alpha)
 
 
 class Hardsigmoid(_Elementwise):
@@ -151,7 +158,7 @@ class Threshold(_Elementwise):
     _fn = staticmethod(F.threshold)
 
     def __init__(self, threshold, value, inplace=False):
-        super().__init__(threshold=threshold, value=value)
+        super().__init__(inplace, threshold=threshold, value=value)
 
 
 class Softmin(_Elementwise):
@@ -174,9 +181,10 @@ class Mish(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.mish(x)
+        return F.mish(x, self.inplace)
 
 
 class GLU(Module):

@@ -14,9 +14,11 @@ accumulate in float32); under `minigrad.autocast` they run in float32 and return
 (torch.autocast's float32 list).
 """
 import functools
+import math
 
 import numpy as np
 
+from minigrad import methods as _methods
 from minigrad import ops as _ops
 from minigrad.amp.autocast_mode import autocast_op
 from minigrad.backend import int_range, xp_of
@@ -30,8 +32,18 @@ from minigrad.tensor import Tensor, constant
 # ---------------------------------------------------------------- activations
 
 
+def _in_place(name, fn, input, *args):
+    """fn(input, *args) written into `input` (an activation's inplace=True), as the Tensor
+    methods' in-place forms do (minigrad/methods.py): recorded on input's old value when
+    autograd records (kept for the backward only if it reads it), refused on a leaf that
+    requires grad, straight into memory otherwise. Returns input."""
+    return _methods.in_place(name, lambda t: fn(t, *args))(input)
+
+
 def relu(input, inplace=False):
-    """max(input, 0) (torch.nn.functional.relu; `inplace` is accepted, a new tensor is returned)."""
+    """max(input, 0) (torch.nn.functional.relu; inplace=True writes into input)."""
+    if inplace:
+        return _in_place("relu_", relu, input)
     return _ops.relu(input)
 
 
@@ -44,36 +56,45 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x), also called swish (torch.nn.functional.silu)."""
+    if inplace:
+        return _in_place("silu_", silu, input)
     return input * _ops.sigmoid(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope * x otherwise (torch.nn.functional.leaky_relu; the
-    gradient at 0 is negative_slope, as torch's). `inplace` is accepted; a new tensor is returned."""
+    gradient at 0 is negative_slope, as torch's)."""
+    if inplace:
+        return _in_place("leaky_relu_", leaky_relu, input, negative_slope)
     return _ops.where(input > 0, input, input * negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha * (exp(x) - 1) otherwise (torch.nn.functional.elu)."""
+    if inplace:
+        return _in_place("elu_", elu, input, alpha)
     # exp of the clamped input: the branch not taken must not overflow to inf (inf * 0 = nan)
-    return _ops.where(input > 0, input, alpha * (_ops.clamp(input, max=0.0).exp() - 1.0))
+    out = _ops.where(input > 0, input, alpha * (_ops.clamp(input, max=0.0).exp() - 1.0))
+    return out
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold
-    (torch.nn.functional.softplus). Written as max(z, 0) + log(1 + exp(-|z|)) so it never overflows."""
-    z = input * beta
-    smooth = (_ops.relu(z) + (1.0 + (-z.abs()).exp()).log()) / beta
-    return _ops.where(z > threshold, input, smooth)
+    (torch.nn.functional.softplus): one op (ops/activation.py), exact for large negative
+    x and with torch's derivative sigmoid(beta * x), 0.5 at 0."""
+    return _ops.softplus(input, beta, threshold)
 
 
 def logsigmoid(input):
-    """log(sigmoid(x)) = -softplus(-x), without overflow (torch.nn.functional.logsigmoid)."""
-    return -softplus(-input)
+    """log(sigmoid(x)) = -softplus(-x), without overflow or cancellation
+    (torch.nn.functional.logsigmoid); derivative sigmoid(-x)."""
+    return -_ops.softplus(-input, 1.0, math.inf)
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x)) (torch.nn.functional.mish)."""
+    if inplace:
+        return _in_place("mish_", mish, input)
     return input * _ops.tanh(softplus(input))
 
 
@@ -95,18 +116,27 @@ def prelu(input, weight):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """input clamped to [min_val, max_val] (torch.nn.functional.hardtanh)."""
-    return _ops.clamp(input, min_val, max_val)
+    """input clamped to [min_val, max_val] (torch.nn.functional.hardtanh). Its gradient
+    is 1 strictly between the bounds and 0 at and beyond them, as torch's (clamp's
+    passes at the bounds themselves)."""
+    if inplace:
+        return _in_place("hardtanh_", hardtanh, input, min_val, max_val)
+    inside = (input > min_val) & (input < max_val)
+    out = _ops.where(inside, input, _ops.clamp(input.detach(), min_val, max_val))
+    return out
 
 
 def relu6(input, inplace=False):
-    """min(max(x, 0), 6) (torch.nn.functional.relu6)."""
-    return _ops.clamp(input, 0.0, 6.0)
+    """min(max(x, 0), 6) (torch.nn.functional.relu6, which is hardtanh(x, 0, 6): gradient 0
+    at 0 and 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al., 2017
     (torch.nn.functional.selu)."""
+    if inplace:
+        return _in_place("selu_", selu, input)
     return elu(input, alpha=_SELU_ALPHA) * _SELU_SCALE
 
 
@@ -115,19 +145,31 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) (torch.nn.functional.celu)."""
+    if inplace:
+        return _in_place("celu_", celu, input, alpha)
     if alpha == 0:
         raise MinigradError("celu: alpha must not be 0")
-    return _ops.where(input > 0, input, alpha * (_ops.clamp(input / alpha, max=0.0).exp() - 1.0))
+    out = _ops.where(input > 0, input, alpha * (_ops.clamp(input / alpha, max=0.0).exp() - 1.0))
+    return out
 
 
 def hardsigmoid(input, inplace=False):
-    """relu6(x + 3) / 6 (torch.nn.functional.hardsigmoid)."""
-    return _ops.clamp((input + 3.0) / 6.0, 0.0, 1.0)
+    """relu6(x + 3) / 6 (torch.nn.functional.hardsigmoid); gradient 1/6 strictly inside
+    (-3, 3), 0 elsewhere (at +-3 too), as torch's."""
+    if inplace:
+        return _in_place("hardsigmoid_", hardsigmoid, input)
+    inside = (input > -3.0) & (input < 3.0)
+    outside = _ops.clamp((input.detach() + 3.0) / 6.0, 0.0, 1.0)
+    return _ops.where(inside, (input + 3.0) / 6.0, outside)
 
 
 def hardswish(input, inplace=False):
-    """x * relu6(x + 3) / 6 (Howard et al., 2019; torch.nn.functional.hardswish)."""
-    return input * hardsigmoid(input)
+    """x * relu6(x + 3) / 6 (Howard et al., 2019; torch.nn.functional.hardswish): 0 up to
+    -3, x from 3 on, x (x + 3) / 6 between; the gradient is torch's, 0 at -3 and 1 at 3."""
+    if inplace:
+        return _in_place("hardswish_", hardswish, input)
+    middle = _ops.where(input > -3.0, input * (input + 3.0) / 6.0, 0.0)
+    return _ops.where(input >= 3.0, input, middle)
 
 
 def softsign(input):
@@ -137,6 +179,8 @@ def softsign(input):
 
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else `value` (torch.nn.functional.threshold)."""
+    if inplace:
+        return _in_place("threshold_", lambda t: _ops.where(t > threshold, t, value), input)
     return _ops.where(input > threshold, input, value)
 
 
@@ -173,6 +217,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (torch.nn.functional.dropout)."""
     if not 0.0 <= p <= 1.0:
         raise MinigradError(f"dropout: p must be in [0, 1], got {p}")
+    if inplace and training and p > 0:
+        return _in_place("dropout_", _ops.dropout, input, p, training)
     return _ops.dropout(input, p, training)
 
 
@@ -322,7 +368,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """-input[n, target[n]] * weight[target[n]] for log-probabilities input (N, C) or (N, C, d...).
 
     'mean' divides by the total weight of the targets that are not `ignore_index`,
-    as torch.nn.functional.nll_loss. The pick is a product with a one-hot mask.
+    as torch.nn.functional.nll_loss. The pick is a gather.
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
@@ -344,8 +390,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     safe = xp.where(keep, t, 0)
     row_w = _target_weights(w, t, ignore_index)
     class_axis = 1 if input.ndim > 1 else 0
-    mask = xp.moveaxis(safe[..., None] == xp.arange(c), -1, class_axis)
-    picked = (input * constant(mask.astype(input.dtype))).sum(class_axis)
+    # the target's entry by a gather (a product with a one-hot mask would turn a -inf
+    # elsewhere in the row, a masked-out class, into 0 * -inf = NaN); ignored rows 0
+    picked = input.gather(class_axis, constant(xp.expand_dims(safe, class_axis)))
+    picked = _ops.where(constant(keep), picked.squeeze(class_axis), 0.0)
     loss = -picked * constant(row_w)
     if reduction == "mean":
         return _mean_over_weight(loss, row_w)
@@ -444,13 +492,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      reduction="mean", pos_weight=None):
     """-[pos_weight * t * log sigmoid(x) + (1 - t) * log(1 - sigmoid(x))], computed stably as
 
-        (1 - t) * x + (1 + (pos_weight - 1) * t) * (log(1 + exp(-|x|)) + max(-x, 0))
+        (1 - t) * x + (1 + (pos_weight - 1) * t) * softplus(-x)
 
-    (torch.nn.functional.binary_cross_entropy_with_logits).
+    (-log sigmoid(x) = softplus(-x): the softplus op, exact for large |x|, with torch's
+    gradient at x = 0) (torch.nn.functional.binary_cross_entropy_with_logits).
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy_with_logits")
-    log_sigmoid_neg = _ops.log(1.0 + _ops.exp(-_ops.abs(input))) + _ops.relu(-input)  # -log sigmoid(x)
+    log_sigmoid_neg = _ops.softplus(-input, 1.0, math.inf)                # -log sigmoid(x)
     scale = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * target
     loss = (1.0 - target) * input + scale * log_sigmoid_neg
     if weight is not None:

@@ -7,7 +7,7 @@ which of the two a call runs."""
 from . import (activation, attention, cross_entropy, dispatch, dropout, elementwise, embedding,
                gather_scatter, index, layer_norm, linalg, reduce, shape, softmax, special,
                triangular, unary)
-from .activation import gelu, gelu_reference
+from .activation import gelu, gelu_reference, softplus
 from .attention import (scaled_dot_product_attention, scaled_dot_product_attention_reference,
                         scaled_dot_product_attention_with_weights)
 from .cross_entropy import cross_entropy, cross_entropy_reference

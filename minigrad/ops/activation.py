@@ -1,4 +1,5 @@
-"""GELU (Hendrycks and Gimpel, 2016), exact and tanh-approximated, as torch.nn.functional.gelu:
+"""GELU (Hendrycks and Gimpel, 2016), exact and tanh-approximated, as torch.nn.functional.gelu
+(and softplus, at the end: one op, for its value's precision and its derivative at 0):
 
     exact:  gelu(x) = x * Phi(x) = x * (1 + erf(x / sqrt(2))) / 2
     tanh:   gelu(x) = x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) / 2   (GPT-2)
@@ -18,6 +19,7 @@ from ..dtype import is_half, kind_of
 from ..errors import DTypeError, MinigradError
 from ..tensor import constant
 from .dispatch import reference, why_not_fused
+from .elementwise import sigmoid, where
 from .special import erf, erf_array
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -114,3 +116,35 @@ def gelu(x, approximate="none"):
     if why_not_fused("gelu", x) is not None:
         return gelu_reference(x, approximate)
     return GELU.apply(x, approximate=approximate)
+
+
+class Softplus(Function):
+    """softplus(x) = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold
+    (torch.nn.functional.softplus), computed without overflow or cancellation as
+    (max(z, 0) + log1p(exp(-|z|))) / beta, z = beta x. Its derivative is sigmoid(z)
+    (1 past the threshold), torch's: 0.5 at x = 0 (a formula built from relu and |z|
+    would give their slopes at the kink, 0, there)."""
+    name = "softplus"
+    beta: float
+    threshold: float
+
+    def forward(self, x):
+        xp = xp_of(x)
+        with np.errstate(over="ignore"):
+            z = x * x.dtype.type(self.beta)
+            smooth = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
+            return xp.where(z > self.threshold, x, smooth).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        z = self.inputs[0] * self.beta
+        return grad * where(z > self.threshold, 1.0, sigmoid(z))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """softplus of a float tensor elementwise (see Softplus); same shape and dtype.
+    Raises DTypeError for a non-float tensor, MinigradError for beta = 0."""
+    if kind_of(x.dtype) != "f":
+        raise DTypeError(f"softplus: expected a floating point tensor, got {x.dtype}")
+    if beta == 0:
+        raise MinigradError("softplus: beta must not be 0")
+    return Softplus.apply(x, beta=float(beta), threshold=float(threshold))

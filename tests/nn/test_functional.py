@@ -336,3 +336,79 @@ def test_grouped_query_attention_needs_head_counts_that_divide():
     q, kv = mg.zeros(1, 6, 2, 4), mg.zeros(1, 4, 2, 4)
     with pytest.raises(mg.ShapeError, match="6 query, 4 key and 4 value heads"):
         F.scaled_dot_product_attention(q, kv, kv, enable_gqa=True)
+
+
+KINKS = [-6.0, -3.0, -1.0, -0.5, 0.0, 0.75, 1.0, 3.0, 6.0, -30.0, 30.0]
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("relu", {}), ("relu6", {}), ("hardtanh", {}), ("hardtanh", dict(min_val=-0.5, max_val=0.75)),
+    ("hardsigmoid", {}), ("hardswish", {}), ("softplus", {}), ("softplus", dict(beta=2.0, threshold=5.0)),
+    ("logsigmoid", {}), ("leaky_relu", {}), ("elu", {}), ("celu", {}), ("selu", {}), ("silu", {}),
+    ("mish", {}), ("threshold", dict(threshold=1.0, value=-2.0))])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_activations_at_their_kinks_give_torchs_values_and_gradients(name, kwargs, dtype):
+    """At the points where a piecewise activation changes formula (0, +-1, +-3, 6, the
+    clamp bounds) torch's derivative is a convention: relu6/hardtanh/hardsigmoid 0 at the
+    bounds, hardswish 0 at -3 and 1 at 3, softplus/logsigmoid sigmoid's 0.5 at 0. Those
+    are what training from zero weights starts at, so they must be torch's."""
+    torch = require_torch()
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(KINKS, dtype=getattr(lib, dtype), requires_grad=True)
+        y = getattr(lib.nn.functional, name)(x, **kwargs)
+        y.backward(lib.ones_like(y))
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    (ours, our_grad), (theirs, their_grad) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-12)
+    # (float64 hardsigmoid/hardswish: torch multiplies by float32's 1/6)
+    np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6, atol=1e-7)
+
+
+def test_softplus_and_logsigmoid_keep_tiny_values_and_bce_with_logits_its_gradient_at_zero():
+    torch = require_torch()
+    x = np.array([-40.0, -20.0, -10.0, 0.0, 20.0])
+    for name in ("softplus", "logsigmoid"):
+        ours = getattr(F, name)(mg.tensor(x)).numpy()
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)         # exp(-40) is not 0
+    z = mg.zeros(2, dtype=mg.float64, requires_grad=True)
+    F.binary_cross_entropy_with_logits(z, mg.tensor([1.0, 0.0], dtype=mg.float64),
+                                       reduction="sum").backward()
+    assert z.grad.tolist() == [-0.5, 0.5]                             # sigmoid(0) - t
+
+
+def test_nll_loss_ignores_minus_infinity_at_other_classes():
+    """Masked-out classes (log-probability -inf: action masking, constrained vocabularies)
+    must not turn the loss into NaN; ignored rows stay 0 even where their class 0 is -inf."""
+    torch = require_torch()
+    x = np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, 0.5], [-np.inf, 0.0, 0.0]])
+    target = np.array([2, 1, -100])
+    results = []
+    for lib in (mg, torch):
+        logits = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.nll_loss(lib.nn.functional.log_softmax(logits, 1),
+                                          lib.tensor(target))
+        loss.backward()
+        results.append((loss.item(), logits.grad.numpy()))
+    assert np.isfinite(results[0][0])
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "leaky_relu", "elu", "selu",
+                                  "celu", "silu", "mish", "hardsigmoid", "hardswish"])
+def test_inplace_activations_write_into_their_input_as_torch(name):
+    """F.relu(h, inplace=True) changes h itself, so a later use of h sees the result and
+    the gradient flows as torch's (a copy would leave h as it was)."""
+    torch = require_torch()
+    results = []
+    for lib in (mg, torch):
+        a = lib.tensor([-1.5, 0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        h = a * 1.0
+        out = getattr(lib.nn.functional, name)(h, inplace=True)
+        assert out is h
+        (out.sum() + (h * h).sum()).backward()
+        results.append((h.detach().numpy(), a.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6)

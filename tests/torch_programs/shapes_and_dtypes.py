@@ -61,7 +61,7 @@ R("squeeze", tuple(torch.ones(1, 3, 1).squeeze().shape) + tuple(torch.ones(1, 3,
 R("unsqueeze", tuple(f.unsqueeze(0).unsqueeze(-1).shape), "equal", "-")
 R("flatten", tuple(a.flatten(1).shape), "equal", "-")
 R("none_index", tuple(f[None, :, None].shape), "equal", "-")
-R("size_method", (a.size(), a.size(-1), a.dim(), a.numel()), "equal", "-")
+R("size_method", (tuple(a.size()), a.size(-1), a.dim(), a.numel()), "equal", "-")
 R("T_2d", i.T.tolist(), "equal", "-")
 R("flip", i.flip(1).tolist(), "equal", "-")
 R("tril", torch.tril(torch.ones(3, 3), diagonal=-1).sum().item(), "equal", "-")

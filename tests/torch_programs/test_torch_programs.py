@@ -40,3 +40,15 @@ def test_program_runs_unchanged_with_torchs_results(program):
     pytest.importorskip("torch")
     failures = run.check(os.path.join(HERE, program))
     assert not failures, "\n".join(failures)
+
+
+def test_the_runner_reads_lists_and_fails_nan_and_unknown_rules():
+    """The shared runner split RESULT lines on every space, so a printed list's second
+    element became the rule and the line passed unchecked; NaN passed `close`. This copy
+    reads the rule from the end and fails those."""
+    assert run.parse_result("RESULT ids [1, 2, 0] equal -") == ("ids", ("[1, 2, 0]", "equal", "-"))
+    assert run.parse_result("RESULT loss 0.5 close 1e-3") == ("loss", ("0.5", "close", "1e-3"))
+    assert run.parse_result("RESULT odd [1, 2]")[1][1] is None
+    assert run._close(1.0, 1.0005, 1e-3) and not run._close(1.0, 1.01, 1e-3)
+    assert not run._close(float("nan"), 1.0, 1e-3) and not run._close(1.0, float("nan"), 1e-3)
+    assert run._close(float("nan"), float("nan"), 1e-3)
