@@ -29,8 +29,8 @@ from .creation import (arange, as_tensor, eye, from_numpy, full, full_like, ones
 from .dtype import (TORCH_NAMES, bool_, float16, float32, float64, get_default_dtype,  # noqa: E402
                     int32, int64, set_default_dtype, uint8)
 from .errors import (AnomalyError, AutogradError, DeviceError, DTypeError,  # noqa: E402
-                     IndexOutOfRangeError, MinigradError, MissingPackageError, ShapeError,
-                     ViewError)
+                     IndexOutOfRangeError, MinigradError, MissingPackageError,
+                     RequiresGradDTypeError, ShapeError, ViewError)
 from .gradcheck import gradcheck  # noqa: E402
 from .ops import (abs, all, amax, amin, any, argmax, argmin, cat, chunk, clamp, clip,  # noqa: E402
                   concat, cos, cross_entropy, dropout, embedding, exp, gather, gelu, layer_norm, log,

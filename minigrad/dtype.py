@@ -22,6 +22,8 @@ float16 = np.dtype("float16")
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
 uint8 = np.dtype("uint8")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
 int32 = np.dtype("int32")
 int64 = np.dtype("int64")
 bool_ = np.dtype("bool")
@@ -34,13 +36,15 @@ _ALIASES = {
     "float": float32, "float16": float16, "half": float16, "float32": float32,
     "float64": float64, "double": float64, "int32": int32, "int": int32,   # torch.int, Tensor.int()
     "int64": int64, "long": int64, "bool": bool_, "uint8": uint8,
+    "int8": int8, "char": int8, "int16": int16, "short": int16,
 }
 if _ml_dtypes is not None:
     _ALIASES["bfloat16"] = bfloat16
 # torch's dtype names, as minigrad attributes (minigrad.long, minigrad.double, ...)
 TORCH_NAMES = {"float": float32, "float32": float32, "float64": float64, "double": float64,
                "half": float16, "float16": float16, "long": int64, "int64": int64,
-               "int": int32, "int32": int32, "uint8": uint8, "bool": bool_}
+               "int": int32, "int32": int32, "uint8": uint8, "bool": bool_,
+               "int8": int8, "int16": int16, "short": int16}
 if _ml_dtypes is not None:
     TORCH_NAMES["bfloat16"] = bfloat16
 

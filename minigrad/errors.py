@@ -31,6 +31,11 @@ class AutogradError(MinigradError, RuntimeError):
     """Misuse of the autograd engine (backward twice, double backward of a fused op...)."""
 
 
+class RequiresGradDTypeError(DTypeError, AutogradError):
+    """requires_grad on a tensor that cannot have a gradient (an integer or bool one): a
+    DTypeError, and a RuntimeError as torch raises."""
+
+
 class IndexOutOfRangeError(MinigradError, IndexError):
     """An index outside the dimension it indexes."""
 

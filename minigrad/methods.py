@@ -265,6 +265,8 @@ METHODS = {
     "long": lambda self: self.astype(np.int64),
     "int": lambda self: self.astype(np.int32),
     "bool": lambda self: self.astype(np.bool_),
+    "byte": lambda self: self.astype(np.uint8), "char": lambda self: self.astype(np.int8),
+    "short": lambda self: self.astype(np.int16),
     "T": property(lambda self: self.permute(*reversed(range(self.ndim)))),
     # operators
     "__add__": ew.add, "__radd__": lambda self, other: ew.add(other, self),
@@ -366,6 +368,30 @@ METHODS = {
 }
 
 
+def _view_in_place(name, op):
+    """`x.squeeze_()`, `x.t_()`, ...: x itself becomes op(x), a view of its own memory with
+    another shape. On a tensor autograd records, x takes the view op's node (as torch);
+    on a leaf that requires grad it raises, as torch."""
+    def method(self, *args, **kwargs):
+        if _records(name, self, (), {}):
+            out = op(self, *args, **kwargs)
+            self._ctx = out._ctx
+        else:
+            out = op(Tensor._make(self.array, False, None), *args, **kwargs)
+        self.array = out.array
+        self._version += 1
+        return self
+    method.__name__ = name
+    return method
+
+
+def _detach_(self):
+    """torch.Tensor.detach_: this tensor cut from the graph, in place (no grad_fn, does not
+    require grad); returns it."""
+    self._ctx, self.requires_grad = None, False
+    return self
+
+
 def _get_device(self):
     """torch.Tensor.get_device: -1 on the CPU, else the GPU's index."""
     if self.device == "cpu":
@@ -422,6 +448,12 @@ METHODS.update({
     "is_signed": lambda self: kind_of(self.dtype) in "fi",
     "is_complex": lambda self: False,
     "is_same_size": lambda self, other: tuple(self.shape) == tuple(other.shape),
+    "squeeze_": _view_in_place("squeeze_", shape.squeeze),
+    "unsqueeze_": _view_in_place("unsqueeze_", shape.unsqueeze),
+    "t_": _view_in_place("t_", vx.t), "transpose_": _view_in_place("transpose_", shape.transpose),
+    "swapdims_": _view_in_place("swapdims_", shape.swapaxes),
+    "swapaxes_": _view_in_place("swapaxes_", shape.swapaxes),
+    "detach_": _detach_, "is_inference": lambda self: False,
     "is_cuda": property(lambda self: self.device != "cpu"),
     "is_cpu": property(lambda self: self.device == "cpu"),
     "nbytes": property(lambda self: self.array.nbytes),

@@ -11,7 +11,8 @@ import numpy as np
 
 from .backend import device, device_of, is_array, to_device, to_numpy, wrap_result, xp_of
 from .dtype import as_dtype, get_default_dtype, is_floating, kind_of
-from .errors import AutogradError, DeviceError, DTypeError, MinigradError, ShapeError
+from .errors import (AutogradError, DeviceError, DTypeError, MinigradError,
+                     RequiresGradDTypeError, ShapeError)
 from .modes import is_grad_enabled
 
 
@@ -194,10 +195,17 @@ class Tensor:
         return self._ctx
 
     def requires_grad_(self, flag=True):
+        """Set requires_grad in place (torch.Tensor.requires_grad_); returns self. Raises
+        RequiresGradDTypeError (a RuntimeError, as torch) for a non-float tensor, and
+        AutogradError for turning it off on a computed tensor (use detach())."""
         if flag and not is_floating(self.array.dtype):
-            raise DTypeError(
+            raise RequiresGradDTypeError(
                 f"requires_grad: only floating point tensors can require gradients, "
                 f"got dtype {self.array.dtype}")
+        if not flag and self._ctx is not None:
+            raise AutogradError("requires_grad_: you can only change requires_grad flags of "
+                                "leaf variables; for a computed tensor use detach() (or "
+                                "detach_())")
         self.requires_grad = bool(flag)
         return self
 

@@ -243,3 +243,28 @@ def test_tensors_print_as_torch_prints_them(values):
     assert repr(mg.tensor(array)) == repr(torch.tensor(array))
     assert repr(mg.tensor(array, requires_grad=array.dtype.kind == "f")) == \
         repr(torch.tensor(array, requires_grad=array.dtype.kind == "f"))
+
+
+def test_in_place_views_detach_and_requires_grad_rules_as_torch():
+    seen = []
+    for lib in (mg, torch):
+        x = lib.ones(2, 1, requires_grad=True)
+        y = x * 2
+        y.squeeze_()
+        y.unsqueeze_(0)
+        y.t_()
+        (y * lib.tensor([[1.0], [2.0]])).sum().backward()
+        z = x * 3
+        z.detach_()
+        errors = []
+        for bad in (lambda: (x * 2).requires_grad_(False), lambda: x.squeeze_(),
+                    lambda: lib.tensor([1, 2], requires_grad=True)):
+            try:
+                bad()
+            except RuntimeError:
+                errors.append("RuntimeError")
+        seen.append((tuple(y.shape), x.grad.tolist(), z.requires_grad, z.grad_fn is None,
+                     errors, str(lib.tensor([1], dtype=lib.int8).short().dtype).split(".")[-1],
+                     str((lib.tensor([1], dtype=lib.int8) + lib.tensor([1], dtype=lib.uint8)).dtype)
+                     .split(".")[-1]))
+    assert seen[0] == seen[1]
