@@ -64,10 +64,10 @@ def type_(self, dtype=None):
     return str(self.dtype) if dtype is None else self.to(dtype)
 
 
-def backward(self, gradient=None, retain_graph=None, create_graph=False):
-    """Accumulate the gradient of this tensor into every leaf's `.grad`
-    (see minigrad/autograd/engine.py for the walk)."""
-    autograd.backward(self, gradient, retain_graph, create_graph)
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradient of this tensor into every leaf's `.grad`, or only into
+    `inputs`' (see minigrad/autograd/engine.py for the walk)."""
+    autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
 
 def setitem(self, index_, value):
@@ -454,6 +454,8 @@ METHODS.update({
     "swapdims_": _view_in_place("swapdims_", shape.swapaxes),
     "swapaxes_": _view_in_place("swapaxes_", shape.swapaxes),
     "detach_": _detach_, "is_inference": lambda self: False,
+    "register_post_accumulate_grad_hook":
+        lambda self, hook: autograd.register_post_accumulate_grad_hook(self, hook),
     "is_cuda": property(lambda self: self.device != "cpu"),
     "is_cpu": property(lambda self: self.device == "cpu"),
     "nbytes": property(lambda self: self.array.nbytes),

@@ -83,9 +83,13 @@ class enable_grad(_BareDecoratorMode):
 
 
 class inference_mode(_BareDecoratorMode):
-    """Like no_grad (minigrad has no separate inference tensors). PyTorch: torch.inference_mode."""
+    """Like no_grad (minigrad has no separate inference tensors). PyTorch: torch.inference_mode;
+    `inference_mode(False)` / `inference_mode(mode=False)` leave grad mode on."""
 
     mode = False                 # grad mode inside: off (`inference_mode(False)`: on)
+
+    def __new__(cls, mode=True):
+        return super().__new__(cls, mode)
 
     def __init__(self, mode=True):
         self.mode = not (mode if isinstance(mode, bool) else True)

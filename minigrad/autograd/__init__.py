@@ -18,7 +18,7 @@ from . import hooks  # noqa: F401
 from .engine import Function, backward, grad, run_backward, topological_order  # noqa: F401
 from .once_differentiable import once_differentiable  # noqa: F401
 from .function import FunctionCtx  # noqa: F401
-from .anomaly import detect_anomaly  # noqa: F401
+from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: F401
 from .grad_norms import record_grad_norms  # noqa: F401
 from .post_accumulate import (hooked_leaves, queue_callback,  # noqa: F401
                               register_post_accumulate_grad_hook)

@@ -103,3 +103,18 @@ def _describe_scope(scope):
     path, kind = ".".join(n for n, _ in scope if n), scope[-1][1]
     kind = f" ({kind})" if kind else ""
     return f" in module '{path}'{kind}" if path else f" in the top-level module{kind}"
+
+
+class set_detect_anomaly:
+    """torch.autograd.set_detect_anomaly(mode): anomaly detection on (or off) from now on;
+    used as a context manager, the previous setting comes back at the end."""
+
+    def __init__(self, mode, check_nan=True):
+        self._context = detect_anomaly(bool(mode))
+        self._context.__enter__()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._context.__exit__(*exc)

@@ -352,20 +352,44 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
 
 # ------------------------------------------------------------------ entry points
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
-    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (torch.autograd.backward)."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (torch.autograd.backward);
+    with `inputs` (a tensor or a sequence), into those tensors' `.grad` only (leaves or
+    computed tensors; the other leaves are left alone)."""
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     grads = _root_grads(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
-    run_backward(tensors, grads, retain_graph or create_graph, create_graph)
+    if inputs is None:
+        run_backward(tensors, grads, retain_graph or create_graph, create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise AutogradError("backward: inputs, when given, must not be empty")
+    for t in inputs:
+        if not t.requires_grad:
+            raise AutogradError(f"backward: an input of shape {tuple(t.shape)} does not "
+                                "require grad")
+    before = [t.grad for t in inputs]
+    found = run_backward(tensors, grads, retain_graph or create_graph, create_graph,
+                         inputs=inputs)
+    for t, g, old in zip(inputs, found, before):
+        if g is not None and t.grad is old:          # (retain_grad may have stored it already)
+            t.grad = g if t.grad is None else t.grad + g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Gradients of `outputs` with respect to `inputs`, returned as a tuple (one per input)
     rather than accumulated (torch.autograd.grad). With `create_graph=True` the result
-    is itself differentiable."""
+    is itself differentiable. An input the outputs do not depend on raises unless
+    allow_unused (then None) or materialize_grads (then zeros of its shape).
+    is_grads_batched is not supported (AutogradError when True)."""
+    if is_grads_batched:
+        raise AutogradError("grad: is_grads_batched=True is not supported; loop over the "
+                            "grad_outputs instead")
+    if allow_unused is None:
+        allow_unused = materialize_grads
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     root_grads = _root_grads(outputs, grad_outputs, "grad")
@@ -380,6 +404,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise AutogradError(
                 f"grad: an input of shape {tuple(t.shape)} was not used to compute the outputs "
                 "(pass allow_unused=True to get None for it)")
+    if materialize_grads:
+        result = [Tensor._make(t.xp.zeros(t.shape, dtype=t.dtype), False, None) if g is None
+                  else g for t, g in zip(inputs, result)]
     return tuple(result)
 
 

@@ -403,3 +403,29 @@ def test_index_put_matches_torch(accumulate):
     leaf = mg.zeros(2, requires_grad=True)
     with pytest.raises(AutogradError, match="leaf"):
         leaf.index_put_((mg.tensor([0]),), mg.tensor(1.0))
+
+
+def test_backward_inputs_materialized_grads_inference_mode_keyword_and_anomaly_switch():
+    """backward(inputs=) fills only those tensors' .grad; grad(materialize_grads=True) gives
+    zeros for unused inputs; inference_mode(mode=False); set_detect_anomaly; the tensor
+    method register_post_accumulate_grad_hook. Each as torch."""
+    torch = require_torch()
+    seen = []
+    for lib in (mg, torch):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0], requires_grad=True)
+        h = (a * 3)
+        h.retain_grad()
+        ((a * a).sum() + b.sum() * 2 + h.sum()).backward(inputs=[a, h])
+        unused = lib.autograd.grad((a * 2).sum(), [a, b], materialize_grads=True)
+        with lib.inference_mode(mode=False):
+            z = a * 2
+        with lib.autograd.set_detect_anomaly(True):
+            w = (a * 2).sum()
+        hooked = []
+        leaf = lib.tensor([1.0], requires_grad=True)
+        leaf.register_post_accumulate_grad_hook(lambda t: hooked.append(t.grad.tolist()))
+        (leaf * 3).sum().backward()
+        seen.append((a.grad.tolist(), b.grad, h.grad.tolist(), [g.tolist() for g in unused],
+                     z.requires_grad, w.item(), hooked))
+    assert seen[0] == seen[1]
