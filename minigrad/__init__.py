@@ -82,6 +82,12 @@ from .ops.math_extra import div_mode as divide, sub_alpha as subtract  # noqa: E
 from .ops.shape import swapaxes as swapdims  # noqa: E402
 from .ops.index import index_put  # noqa: E402
 from .ops.more_math import addmm, baddbmm  # noqa: E402
+from .ops.more_math import (bucketize, cummax, cummin, dist, fmax, fmin, frac,  # noqa: E402
+                            kthvalue, quantile, searchsorted, unique_consecutive)
+from .ops.combine import (atleast_1d, atleast_2d, atleast_3d, block_diag,  # noqa: E402
+                          cartesian_prod, column_stack, dstack, fliplr, flipud, hstack, kron,
+                          rot90, vstack)
+from .ops.combine import vstack as row_stack  # noqa: E402
 from .ops.reduce import std_mean, var_mean  # noqa: E402
 from .amp import is_autocast_enabled  # noqa: E402
 

@@ -21,6 +21,7 @@ from .ops import scatter  # noqa: E402  (create15)
 from .ops import math_extra as mx, views_extra as vx  # noqa: E402  (alias15)
 from .ops import more_torch as more  # noqa: E402
 from .ops import more_math as mmath  # noqa: E402
+from .ops import combine  # noqa: E402
 from .tensor import Tensor
 
 
@@ -461,6 +462,11 @@ METHODS.update({
     "nbytes": property(lambda self: self.array.nbytes),
     "pin_memory": lambda self, device=None: self, "is_pinned": lambda self, device=None: False,
     "addmm": mmath.addmm, "baddbmm": mmath.baddbmm,
+    "frac": mmath.frac, "fmax": mmath.fmax, "fmin": mmath.fmin, "dist": mmath.dist,
+    "kthvalue": mmath.kthvalue, "cummax": mmath.cummax, "cummin": mmath.cummin,
+    "quantile": mmath.quantile, "unique_consecutive": mmath.unique_consecutive,
+    "fliplr": combine.fliplr, "flipud": combine.flipud, "rot90": combine.rot90,
+    "kron": combine.kron,
     "itemsize": property(lambda self: self.dtype.itemsize),
 })
 

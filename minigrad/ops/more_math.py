@@ -9,24 +9,26 @@ built from ops that have their gradients already (where, sum, gather, narrow,
 vector_norm, ...), so their gradients come for free and equal PyTorch's.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import to_device, to_numpy, xp_of
 from ..dtype import is_half, kind_of
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, MinigradError, ShapeError
 from ..tensor import Tensor
 from .compare import ne
 from .dims import torch_dims
 from .elementwise import _float, clip, log, mul, sigmoid, where
 from .gather_scatter import gather
-from .math_extra import isnan
+from .math_extra import isnan, trunc
 from .norms import vector_norm
 from .promotion import binary
 from .reduce import normalize_axes
 from .reduce import sum as _sum
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, reshape, stack
+from .sorting import sort
 from .views_extra import bmm, mm, narrow
 
 
@@ -288,3 +290,189 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 __all__ = ["log10", "exp2", "xlogy", "logaddexp", "hypot", "logit", "nansum", "nanmean",
            "addcmul", "addcdiv", "addmm", "baddbmm", "take_along_dim", "tensor_split", "broadcast_tensors",
            "cosine_similarity", "pairwise_distance", "cdist"]
+
+
+# ------------------------------------------------------------------ order statistics, NaN-aware
+def frac(input):
+    """torch.frac: input - trunc(input), the part after the point (sign kept); gradient 1."""
+    return input - trunc(input)
+
+
+def fmax(input, other):
+    """torch.fmax: the larger of the two, ignoring a NaN where only one is NaN. The
+    gradient goes to input where input >= other (ties too) or other is NaN, as torch."""
+    return where((input >= other) | isnan(other), input, other)
+
+
+def fmin(input, other):
+    """torch.fmin: the smaller of the two, ignoring a NaN where only one is NaN."""
+    return where((input <= other) | isnan(other), input, other)
+
+
+def dist(input, other, p=2):
+    """torch.dist: the p-norm of input - other (broadcast), over every entry."""
+    return vector_norm(input - other, p)
+
+
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+CummaxResult = namedtuple("cummax", ["values", "indices"])
+CumminResult = namedtuple("cummin", ["values", "indices"])
+
+
+@torch_dims
+def kthvalue(input, k, axis=-1, keepdims=False):
+    """torch.kthvalue: the k-th smallest entry along `dim` (k from 1) and its index, as a
+    named tuple (values, indices). Raises ShapeError for k outside [1, size]."""
+    ax = normalize_axes(axis, max(input.ndim, 1), "kthvalue")[0]
+    n = input.shape[ax] if input.ndim else 1
+    if not 1 <= k <= n:
+        raise ShapeError(f"kthvalue: k={k} is out of range for a dimension of size {n}")
+    values, indices = sort(input, ax)
+    values, indices = narrow(values, ax, k - 1, 1), narrow(indices, ax, k - 1, 1)
+    if not keepdims:
+        values, indices = values.squeeze(ax), indices.squeeze(ax)
+    return KthvalueResult(values, indices)
+
+
+def _cumulative(input, axis, largest):
+    ax = normalize_axes(axis, max(input.ndim, 1), "cummax" if largest else "cummin")[0]
+    # the indices on the host (NumPy's ufunc.accumulate; CuPy's ufuncs may lack it), the
+    # values then gathered on the tensor's device
+    x = to_numpy(input.array).reshape(input.shape or (1,))
+    running = (np.maximum if largest else np.minimum).accumulate(x, axis=ax)
+    positions = np.arange(x.shape[ax]).reshape((-1,) + (1,) * (x.ndim - ax - 1))
+    # an entry takes the index when it equals the running extreme (ties: the later one, as
+    # torch) or is NaN (from then on the running value is NaN, with the NaN's index)
+    takes = (x == running) | (np.isnan(x) if kind_of(x.dtype) == "f" else False)
+    indices = np.maximum.accumulate(np.where(takes, positions, 0), axis=ax).astype(np.int64)
+    indices = Tensor._make(to_device(indices.reshape(input.shape), input.device), False, None)
+    values = gather(input, ax, indices) if input.ndim else input * 1
+    return (CummaxResult if largest else CumminResult)(values, indices)
+
+
+@torch_dims
+def cummax(input, axis):
+    """torch.cummax: the running maximum along `dim` and the index where it was reached
+    (ties and NaN: the later index), as a named tuple (values, indices); the gradient goes
+    to the entries the maxima came from."""
+    return _cumulative(input, axis, True)
+
+
+@torch_dims
+def cummin(input, axis):
+    """torch.cummin: the running minimum along `dim` and its index (see cummax)."""
+    return _cumulative(input, axis, False)
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """torch.searchsorted: for each value of `input`, the index where it would go in
+    `sorted_sequence` (1-D, or with the same leading dims as input: one sorted row per row);
+    right=True (or side='right') places it after equal entries. int64 (int32 with
+    out_int32); no gradient. Raises ShapeError when the leading dims differ."""
+    if side is not None:
+        if side not in ("left", "right") or (right and side == "left"):
+            raise ShapeError(f"searchsorted: side must be 'left' or 'right' (and agree with "
+                             f"right={right}), got {side!r}")
+        right = side == "right"
+    xp = sorted_sequence.xp
+    seq = sorted_sequence.array
+    values = input.array if isinstance(input, Tensor) else xp.asarray(input)
+    if sorter is not None:
+        seq = xp.take_along_axis(seq, sorter.array if isinstance(sorter, Tensor) else sorter, -1)
+    how = "right" if right else "left"
+    if seq.ndim == 1:
+        out = xp.searchsorted(seq, values, side=how)
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise ShapeError(f"searchsorted: sorted_sequence {tuple(seq.shape)} and input "
+                             f"{tuple(values.shape)} must share their leading dims")
+        rows_seq, rows_val = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
+        out = xp.stack([xp.searchsorted(s, v, side=how) for s, v in zip(rows_seq, rows_val)])
+        out = out.reshape(values.shape)
+    return Tensor._make(xp.asarray(out).astype(xp.int32 if out_int32 else xp.int64), False, None)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """torch.bucketize: the bucket of each input value among the 1-D `boundaries`
+    (right=False: boundaries[i-1] < x <= boundaries[i]); no gradient."""
+    if boundaries.ndim != 1:
+        raise ShapeError(f"bucketize: boundaries must be 1-D, got shape {tuple(boundaries.shape)}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """torch.unique_consecutive: runs of equal entries (or equal slices along `dim`)
+    collapsed to one; optionally each entry's run index (shaped as input, or as input's
+    `dim`) and each run's length. No gradient."""
+    xp = input.xp
+    x = input.array
+    if dim is None:
+        rows = x.reshape(-1, 1)
+    else:
+        ax = normalize_axes(dim, input.ndim, "unique_consecutive")[0]
+        rows = xp.moveaxis(x, ax, 0).reshape(x.shape[ax], -1)
+    starts = xp.ones(rows.shape[0], dtype=bool)
+    if rows.shape[0] > 1:
+        starts[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    if dim is None:
+        out = x.reshape(-1)[starts]
+    else:
+        out = xp.moveaxis(xp.moveaxis(x, ax, 0)[starts], 0, ax)
+    result = [Tensor._make(out, False, None)]
+    if return_inverse:
+        inverse = xp.cumsum(starts) - 1
+        result.append(Tensor._make(inverse.reshape(x.shape if dim is None else -1).astype(
+            xp.int64), False, None))
+    if return_counts:
+        first = xp.flatnonzero(starts)
+        result.append(Tensor._make(xp.diff(xp.append(first, rows.shape[0])).astype(xp.int64),
+                                   False, None))
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """torch.quantile: the q-quantiles (q a number or 1-D tensor in [0, 1]) along `dim` (of
+    the flattened input when None), with torch's interpolation between the two nearest
+    sorted entries ('linear', 'lower', 'higher', 'midpoint', 'nearest'); a 1-D q adds a
+    leading dim. NaN in a slice gives NaN. Differentiable (sort and gather).
+    Raises MinigradError for q outside [0, 1] or an unknown interpolation."""
+    if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise MinigradError(f"quantile: unknown interpolation {interpolation!r}")
+    xp = input.xp
+    qs = q.array if isinstance(q, Tensor) else xp.asarray(q, dtype=input.dtype)
+    if qs.ndim > 1 or (qs.size and (float(qs.min()) < 0 or float(qs.max()) > 1)):
+        raise MinigradError(f"quantile: q must be a number or 1-D tensor in [0, 1], got {q!r}")
+    x = reshape(input, (-1,)) if dim is None else input
+    ax = 0 if dim is None else normalize_axes(dim, input.ndim, "quantile")[0]
+    n = x.shape[ax]
+    values, _ = sort(x, ax)
+    position = qs.astype(xp.float64) * (n - 1)
+    low = xp.floor(position).astype(xp.int64)
+    high = xp.ceil(position).astype(xp.int64)
+    weight = (position - low).astype(input.dtype)
+    if interpolation == "lower":
+        high, weight = low, weight * 0
+    elif interpolation == "higher":
+        low, weight = high, weight * 0
+    elif interpolation == "nearest":
+        low = high = xp.round(position).astype(xp.int64)      # (half to even, as torch.round)
+        weight = weight * 0
+    elif interpolation == "midpoint":
+        weight = xp.where(high > low, 0.5, 0.0).astype(input.dtype)
+    has_nan = isnan(x).any(ax, keepdims=True) if kind_of(x.dtype) == "f" else None
+    out = []
+    for lo, hi, w in zip(low.reshape(-1), high.reshape(-1), weight.reshape(-1)):
+        a, b = narrow(values, ax, int(lo), 1), narrow(values, ax, int(hi), 1)
+        one = a + (b - a) * float(w)                       # size 1 along ax
+        out.append(one if has_nan is None else where(has_nan, float("nan"), one))
+    if qs.ndim == 1:                                       # the q dim goes first
+        result, ax = stack(out, 0), ax + 1
+    else:
+        result = out[0]
+    if not keepdim:
+        return result.squeeze(ax)
+    if dim is None:                                        # keepdim of all dims: all 1
+        return reshape(result, tuple(result.shape[:1]) * (qs.ndim == 1) + (1,) * input.ndim)
+    return result
+

@@ -363,13 +363,117 @@ def draw_addmm(batched):
     return draw
 
 
-def _torch_cdist(*xs, p):
-    """torch.cdist; torch has no float16 cdist on the CPU: float16 inputs are compared
-    with its float32 result rounded to float16."""
-    torch = __import__("torch")
-    half = xs[0].dtype == torch.float16
-    out = torch.cdist(*(x.float() if half else x for x in xs), p=p)
-    return out.half() if half else out
+def draw_distinct_rows(data):
+    """Distinct quarters (no ties: order statistics pick one entry), with a dim."""
+    r = rng(data)
+    shape = shape_of(data, min_dims=1)
+    x = (r.permutation(int(np.prod(shape))) - 5).reshape(shape) / 4
+    return Case([x], dict(dim=data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")))
+
+
+def draw_kthvalue(data):
+    case = draw_distinct_rows(data)
+    n = case.values[0].shape[case.params["dim"]]
+    case.params["k"] = data.draw(st.integers(1, n), label="k")
+    case.params["keepdim"] = data.draw(st.booleans(), label="keepdim")
+    return case
+
+
+def draw_quantile(data):
+    case = draw_distinct_rows(data)
+    case.params["q"] = data.draw(st.sampled_from([0.0, 0.3, 0.5, 1.0, (0.1, 0.75)]), label="q")
+    case.params["keepdim"] = data.draw(st.booleans(), label="keepdim")
+    case.params["interpolation"] = data.draw(st.sampled_from(
+        ["linear", "lower", "higher", "midpoint", "nearest"]), label="interpolation")
+    if data.draw(st.booleans(), label="all dims"):
+        case.params["dim"] = None
+    return case
+
+
+def _quantile(lib):
+    def call(x, q, **p):
+        q = lib.tensor(q, dtype=x.dtype) if isinstance(q, tuple) else q
+        return lib.quantile(x, q, **p)
+    return call
+
+
+def draw_pair_same(data):
+    r = rng(data)
+    shape = shape_of(data)
+    return Case([r.standard_normal(shape), r.standard_normal(shape)])
+
+
+def draw_matrices(data):
+    r = rng(data)
+    n = data.draw(st.integers(1, 3), label="count")
+    return Case([r.standard_normal(shape_of(data, 0, 2)) for _ in range(n)])
+
+
+def draw_rows_to_stack(data):
+    r = rng(data)
+    shape = shape_of(data, 1, 3)
+    n = data.draw(st.integers(1, 3), label="count")
+    return Case([r.standard_normal(shape) for _ in range(n)])
+
+
+def draw_rot90(data):
+    r = rng(data)
+    x = r.standard_normal(shape_of(data, 2, 3))
+    a, b = data.draw(st.permutations(range(x.ndim)), label="dims")[:2]
+    return Case([x], dict(k=data.draw(st.integers(-2, 5), label="k"), dims=(a, b)))
+
+
+def draw_kron(data):
+    r = rng(data)
+    return Case([r.standard_normal(shape_of(data, 0, 3)), r.standard_normal(shape_of(data, 0, 3))])
+
+
+def draw_vectors(data):
+    r = rng(data)
+    n = data.draw(st.integers(1, 3), label="count")
+    return Case([r.standard_normal(data.draw(st.integers(1, 3), label="length")) for _ in range(n)])
+
+
+def draw_sorted_search(data):
+    r = rng(data)
+    seq = np.sort(r.integers(-5, 6, data.draw(st.integers(1, 6), label="n"))) / 2
+    values = r.integers(-6, 7, shape_of(data)) / 2
+    return Case([], dict(seq=seq, values=values, right=data.draw(st.booleans(), label="right")))
+
+
+def _search(lib, op):
+    def call(seq, values, right):
+        seq, values = lib.tensor(seq), lib.tensor(values)
+        return lib.searchsorted(seq, values, right=right) if op == "searchsorted" else \
+            lib.bucketize(values, seq, right=right)
+    return call
+
+
+def draw_runs(data):
+    r = rng(data)
+    return Case([], dict(x=r.integers(0, 3, shape_of(data, 1, 3)),
+                         dim=data.draw(st.none() | st.just(0), label="dim")))
+
+
+def _unique_consecutive(lib):
+    def call(x, dim):
+        return lib.unique_consecutive(lib.tensor(x), return_inverse=True, return_counts=True,
+                                      dim=dim)
+    return call
+
+
+def _torch_via_float32(fn):
+    """torch's `fn` for ops torch has no float16 CPU kernel for (cdist, quantile): float16
+    inputs are compared with its float32 result rounded to float16."""
+    def call(*xs, **params):
+        torch = __import__("torch")
+        half = xs[0].dtype == torch.float16
+        out = fn(*(x.float() if half else x for x in xs), **params)
+        return out.half() if half else out
+    return call
+
+
+_torch_cdist = _torch_via_float32(lambda *xs, p: __import__("torch").cdist(*xs, p=p))
 
 
 def _functional(name):
@@ -476,6 +580,39 @@ SPECS = [
     Spec("pairwise_distance", draw_pairwise_distance,
          lambda *xs, **p: _functional("pairwise_distance")("mg")(*xs, **p),
          lambda *xs, **p: _functional("pairwise_distance")("torch")(*xs, **p)),
+    Spec("frac", unary("any"), both("frac"), both("frac")),
+    Spec("fmax", draw_pair_same, lambda a, b: mg.fmax(a, b),
+         lambda a, b: __import__("torch").fmax(a, b)),
+    Spec("fmin", draw_pair_same, lambda a, b: mg.fmin(a, b),
+         lambda a, b: __import__("torch").fmin(a, b)),
+    Spec("dist", draw_pair_same, lambda a, b: mg.dist(a, b, 3),
+         lambda a, b: __import__("torch").dist(a, b, 3)),
+    Spec("kthvalue", draw_kthvalue, both("kthvalue"), both("kthvalue")),
+    Spec("cummax", draw_distinct_rows, both("cummax"), both("cummax")),
+    Spec("cummin", draw_distinct_rows, both("cummin"), both("cummin")),
+    Spec("quantile", draw_quantile, _quantile(mg),
+         _torch_via_float32(lambda *xs, **p: _quantile(__import__("torch"))(*xs, **p))),
+    *(Spec(n, draw_rows_to_stack, lambda *xs, n=n: getattr(mg, n)(list(xs)),
+           lambda *xs, n=n: getattr(__import__("torch"), n)(list(xs)))
+      for n in ["hstack", "vstack", "column_stack", "dstack"]),
+    Spec("block_diag", draw_matrices, lambda *xs: mg.block_diag(*xs),
+         lambda *xs: __import__("torch").block_diag(*xs)),
+    Spec("cartesian_prod", draw_vectors, lambda *xs: mg.cartesian_prod(*xs),
+         lambda *xs: __import__("torch").cartesian_prod(*xs)),
+    Spec("atleast_2d", lambda data: Case([rng(data).standard_normal(shape_of(data, 0, 3))]),
+         lambda x: mg.atleast_2d(x), lambda x: __import__("torch").atleast_2d(x)),
+    Spec("fliplr", lambda data: Case([rng(data).standard_normal(shape_of(data, 2, 3))]),
+         both("fliplr"), both("fliplr")),
+    Spec("flipud", lambda data: Case([rng(data).standard_normal(shape_of(data, 1, 3))]),
+         both("flipud"), both("flipud")),
+    Spec("rot90", draw_rot90, both("rot90"), both("rot90")),
+    Spec("kron", draw_kron, both("kron"), both("kron")),
+    Spec("searchsorted", draw_sorted_search, _search(mg, "searchsorted"),
+         _search(__import__("torch"), "searchsorted"), gradcheck=False),
+    Spec("bucketize", draw_sorted_search, _search(mg, "bucketize"),
+         _search(__import__("torch"), "bucketize"), gradcheck=False),
+    Spec("unique_consecutive", draw_runs, _unique_consecutive(mg),
+         _unique_consecutive(__import__("torch")), gradcheck=False),
     Spec("addmm", draw_addmm(False), lambda *xs, **p: mg.addmm(*xs, **p),
          lambda *xs, **p: __import__("torch").addmm(*xs, **p)),
     Spec("baddbmm", draw_addmm(True), lambda *xs, **p: mg.baddbmm(*xs, **p),
@@ -534,7 +671,9 @@ logaddexp hypot logit nansum nanmean addcmul addcdiv take_along_dim tensor_split
 broadcast_tensors cosine_similarity pairwise_distance cdist multiply subtract divide true_divide
 negative absolute greater greater_equal less less_equal not_equal swapdims moveaxis ravel
 index_put addmm baddbmm var_mean std_mean set_float32_matmul_precision
-get_default_device is_autocast_enabled""".split()
+get_default_device is_autocast_enabled frac fmax fmin dist kthvalue cummax cummin quantile
+searchsorted bucketize unique_consecutive hstack vstack row_stack column_stack dstack atleast_1d
+atleast_2d atleast_3d fliplr flipud rot90 kron block_diag cartesian_prod""".split()
 
 
 def test_every_listed_name_exists():
