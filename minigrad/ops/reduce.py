@@ -118,7 +118,8 @@ class Max(Function):
         out = a.min(axis=self.axes, keepdims=True) if self.smallest else \
             a.max(axis=self.axes, keepdims=True)
         winners = (a == out).astype(a.dtype)
-        self.share = winners / winners.sum(axis=self.axes, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a NaN max: no winner, 0 / 0
+            self.share = winners / winners.sum(axis=self.axes, keepdims=True)
         self.in_shape = a.shape
         return out if self.keepdims else out.reshape(
             tuple(s for i, s in enumerate(a.shape) if i not in self.axes))

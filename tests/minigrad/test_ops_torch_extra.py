@@ -562,3 +562,17 @@ def test_module_level_functions_are_torchs():
     assert mg.cumsum(x, dim=0).tolist() == [0.0, 1.0, 3.0, 6.0]
     assert mg.prod(x + 1).item() == 24.0
     assert mg.linalg.vector_norm(x, ord=1, dtype=mg.float64).dtype == np.float64
+
+
+def test_a_nan_maximum_warns_nothing_and_gives_torchs_nan_gradient():
+    torch = require_torch()
+    import warnings
+    seen = []
+    for lib in (mg, torch):
+        x = lib.tensor([[1.0, float("nan"), 2.0]], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = x.amax(1)
+            y.sum().backward()
+        seen.append((np.isnan(y.detach().numpy()).tolist(), np.isnan(x.grad.numpy()).tolist()))
+    assert seen[0] == seen[1]
