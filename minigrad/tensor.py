@@ -396,7 +396,9 @@ def _torch_formatter(values):
         return str(v) if not np.isfinite(v) else text(float(v))
     shown_values = values.reshape(-1) if values.size <= 1000 else np.concatenate(
         [values.reshape(-1)[:3], values.reshape(-1)[-3:]])
-    width = max(len(shown(v)) for v in shown_values)
+    # the width of the finite values (torch's): nan / inf are padded to it, never widen it
+    finite_values = [v for v in shown_values if np.isfinite(v)] or list(shown_values)
+    width = max(len(shown(v)) for v in finite_values)
     return {"float_kind": lambda v: shown(v).rjust(width)}
 
 

@@ -232,7 +232,8 @@ def test_everyday_idioms_of_a_torch_program_work_as_torch():
 
 @pytest.mark.parametrize("values", [
     [[1.0, 2.5]], [0.707, 0.0479], [1e-5, 1.0], [1e9, 3.0], [float("nan"), float("inf"), -1.5],
-    [1.0, 5000.0], [0.0, 0.0], [-0.5, 2000.25], 3.14159, [[True, False]], [[1, 2, 3], [4, 5, 6]]],
+    [1.0, 5000.0], [0.0, 0.0], [-0.5, 2000.25], 3.14159, [[True, False]], [[1, 2, 3], [4, 5, 6]],
+    [float("nan"), 4.0], [float("-inf"), 1000.0, 0.5]],
     ids=lambda v: str(v)[:20])
 def test_tensors_print_as_torch_prints_them(values):
     """Default-dtype floats, int64 and bool print exactly as torch's (4 decimals or
