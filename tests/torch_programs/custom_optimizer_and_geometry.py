@@ -1,7 +1,6 @@
 """A user's own optimizer written with addcmul_/addcdiv_/lerp_, the Adam relatives from
 torch.optim, and everyday geometry: rotary angles with atan2/hypot, nearest neighbours
 with cdist, cosine similarity and pairwise distances, nan-aware statistics, RMSNorm."""
-import math
 
 import numpy as np
 import torch
