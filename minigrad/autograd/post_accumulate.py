@@ -12,12 +12,18 @@ from . import hooks
 
 
 class PostAccumulate(hooks.EngineHook):
+    """The state of the running backward (callbacks, uses) is saved when a backward starts
+    inside another one (an op's backward that runs one: checkpoint's rerun) and restored
+    when it ends, so the outer backward's hooks and callbacks carry on."""
+
     def __init__(self):
         self.hooked_leaves = 0       # leaves carrying hooks; at 0 this hook unregisters
         self.callbacks = None        # while a backward runs: functions to call at its end
         self.uses = None             # id(leaf) -> ops that still have to pass it a gradient
+        self.outer = []              # (callbacks, uses) of the backward runs this one is in
 
     def on_backward_begin(self, order, roots, accumulate):
+        self.outer.append((self.callbacks, self.uses))
         self.callbacks = []
         if not accumulate:          # minigrad.grad: no .grad is accumulated, no hook fires
             self.uses = None
@@ -44,7 +50,8 @@ class PostAccumulate(hooks.EngineHook):
                         hook(t)
 
     def on_backward_end(self, finished):
-        callbacks, self.callbacks, self.uses = self.callbacks, None, None
+        callbacks = self.callbacks
+        self.callbacks, self.uses = self.outer.pop() if self.outer else (None, None)
         if finished:
             for callback in callbacks:
                 callback()

@@ -13,7 +13,10 @@ the forward of the checkpointed part runs twice.
 The random generator's state is saved before the first run and restored for the rerun
 (preserve_rng_state), so dropout draws the same mask both times. Autocast's state is
 restored for the rerun too. The function's parameters get their gradients from the
-rerun's backward (they accumulate into `.grad` as usual).
+rerun's backward (they accumulate into `.grad` as usual), inside the outer backward, as
+torch's reentrant checkpoint does: a post-accumulate-grad hook on such a parameter (the
+data-parallel gradient averaging of minigrad.distributed) may run before that rerun has
+added its part, so do not checkpoint blocks of a model trained data-parallel.
 """
 from .. import backend
 from ..amp.autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled

@@ -424,8 +424,30 @@ def test_backward_inputs_materialized_grads_inference_mode_keyword_and_anomaly_s
             w = (a * 2).sum()
         hooked = []
         leaf = lib.tensor([1.0], requires_grad=True)
-        leaf.register_post_accumulate_grad_hook(lambda t: hooked.append(t.grad.tolist()))
+        handle = leaf.register_post_accumulate_grad_hook(lambda t: hooked.append(t.grad.tolist()))
         (leaf * 3).sum().backward()
+        handle.remove()
         seen.append((a.grad.tolist(), b.grad, h.grad.tolist(), [g.tolist() for g in unused],
                      z.requires_grad, w.item(), hooked))
     assert seen[0] == seen[1]
+
+
+def test_a_backward_inside_a_backward_keeps_the_outer_ones_hooks_and_callbacks():
+    """checkpoint's rerun runs a backward inside an op's backward: the outer backward's
+    post-accumulate hooks and queued callbacks carry on after it (the inner one reset
+    them, and the outer one then failed at its end)."""
+    from minigrad.utils.checkpoint import checkpoint
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    fired, done = [], []
+
+    def hook(t):
+        fired.append(t.grad.tolist())
+        mg.autograd.queue_callback(lambda: done.append(t.grad.tolist()))
+    handle = w.register_post_accumulate_grad_hook(hook)
+    x = mg.tensor([0.5, 0.5], requires_grad=True)
+    y = checkpoint(lambda a: a * w, x)
+    ((y * mg.tensor([1.0, 3.0])).sum() + (w * 3).sum()).backward()
+    handle.remove()
+    assert w.grad.tolist() == [3.5, 4.5] and x.grad.tolist() == [1.0, 6.0]
+    assert fired[-1] == [3.5, 4.5] and done[-1] == [3.5, 4.5]
+    assert mg.autograd.hooked_leaves() == 0
