@@ -74,8 +74,7 @@ def elu(input, alpha=1.0, inplace=False):
     if inplace:
         return _in_place("elu_", elu, input, alpha)
     # exp of the clamped input: the branch not taken must not overflow to inf (inf * 0 = nan)
-    out = _ops.where(input > 0, input, alpha * (_ops.clamp(input, max=0.0).exp() - 1.0))
-    return out
+    return _ops.where(input > 0, input, alpha * (_ops.clamp(input, max=0.0).exp() - 1.0))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -122,8 +121,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if inplace:
         return _in_place("hardtanh_", hardtanh, input, min_val, max_val)
     inside = (input > min_val) & (input < max_val)
-    out = _ops.where(inside, input, _ops.clamp(input.detach(), min_val, max_val))
-    return out
+    return _ops.where(inside, input, _ops.clamp(input.detach(), min_val, max_val))
 
 
 def relu6(input, inplace=False):
@@ -149,8 +147,7 @@ def celu(input, alpha=1.0, inplace=False):
         return _in_place("celu_", celu, input, alpha)
     if alpha == 0:
         raise MinigradError("celu: alpha must not be 0")
-    out = _ops.where(input > 0, input, alpha * (_ops.clamp(input / alpha, max=0.0).exp() - 1.0))
-    return out
+    return _ops.where(input > 0, input, alpha * (_ops.clamp(input / alpha, max=0.0).exp() - 1.0))
 
 
 def hardsigmoid(input, inplace=False):
