@@ -51,11 +51,20 @@ class _TorchSublayerNames:
     `layers.0.feed_forward.linear1.weight`; Module._torch_names)."""
 
     _torch_names = {"linear1": "feed_forward.linear1", "linear2": "feed_forward.linear2"}
+    _FEED_FORWARD_PARTS = ("linear1", "linear2", "dropout", "activation")
 
     linear1 = property(lambda self: self.feed_forward.linear1)
     linear2 = property(lambda self: self.feed_forward.linear2)
     dropout = property(lambda self: self.feed_forward.dropout)
     activation = property(lambda self: self.feed_forward.activation)
+
+    def __setattr__(self, name, value):
+        """`layer.dropout = nn.Dropout(0.2)` (a torch subclass's habit) replaces the
+        feed-forward network's part, which is what torch's layer.dropout is."""
+        if name in self._FEED_FORWARD_PARTS and "feed_forward" in self.__dict__.get("_modules", {}):
+            setattr(self.feed_forward, name, value)
+            return
+        super().__setattr__(name, value)
 
 
 class EncoderLayer(_TorchSublayerNames, Module):

@@ -215,3 +215,16 @@ def test_encoder_in_evaluation_gives_torchs_zeros_at_padded_positions(batch_firs
         ours_out = model(mg.tensor(src), mg.tensor(tgt), src_key_padding_mask=mg.tensor(pad))
     np.testing.assert_allclose(ours.detach().numpy(), memory.detach().numpy(), atol=2e-5)
     np.testing.assert_allclose(ours_out.detach().numpy(), out.detach().numpy(), atol=2e-5)
+
+
+def test_assigning_torchs_sublayer_names_replaces_the_feed_forward_parts():
+    """A torch-style subclass sets self.dropout / self.activation / self.linear1: those are
+    the feed-forward network's parts here, so that is what changes (no second copy)."""
+    import minigrad.nn as nn
+    layer = nn.TransformerEncoderLayer(8, 2, 16)
+    drop, act, lin = nn.Dropout(0.3), nn.GELU(), nn.Linear(8, 16)
+    layer.dropout, layer.activation, layer.linear1 = drop, act, lin
+    assert layer.feed_forward.dropout is drop and layer.feed_forward.activation is act
+    assert layer.feed_forward.linear1 is lin and layer.linear1 is lin
+    names = [n for n, _ in layer.named_parameters()]
+    assert "feed_forward.linear1.weight" in names and "linear1.weight" not in names
