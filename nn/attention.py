@@ -293,19 +293,19 @@ class MultiheadAttention(Module):
         """Steps 1 and 2: Q = query W^Q^T + b^Q (K, V likewise), split into (B, h, T, d_k)
         heads; with a cache, K and V of earlier steps come from it. Returns (q, k, v, packed):
         `packed` is the tensor q, k, v are views of (or None), for the fused attention."""
-        e, w, bias = self.embed_dim, self.in_proj_weight, self.in_proj_bias
+        e, bias = self.embed_dim, self.in_proj_bias
 
         def heads(x, lo, hi):
-            """Project x with rows lo:hi of the packed weight (one GEMM), split into heads."""
-            rows = (w, bias) if (lo, hi) == (0, 3 * e) else \
-                (w[lo:hi], None if bias is None else bias[lo:hi])
-            return self._split_heads(linear(x, *rows), (hi - lo) // e, batch_first)
+            """Project x with rows lo:hi of the packed weight (one GEMM), split into heads;
+            (keys and values of other widths: the one projection of those rows)."""
+            if self._qkv_same_embed_dim:
+                w = self.in_proj_weight
+                w = w if (lo, hi) == (0, 3 * e) else w[lo:hi]
+            else:
+                w = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[lo // e]
+            b = None if bias is None else bias if (lo, hi) == (0, 3 * e) else bias[lo:hi]
+            return self._split_heads(linear(x, w, b), (hi - lo) // e, batch_first)
 
-        if not self._qkv_same_embed_dim:      # three projections of their own widths
-            def heads(x, lo, hi):                # noqa: F811  (the same, from its own weight)
-                proj = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[lo // e]
-                return self._split_heads(linear(x, proj, None if bias is None else bias[lo:hi]),
-                                         1, batch_first)
         packed = None
         if cache is not None and cache.static and cache.k is not None:
             return heads(query, 0, e), cache.k, cache.v, None   # the memory's K, V: made once
