@@ -2,22 +2,10 @@
 import numpy as np
 import torch
 
+from _report import R, section
+
 torch.manual_seed(0)
 rng = np.random.RandomState(0)
-
-
-def R(name, v, rule="close", arg=1e-5):
-    print(f"RESULT {name} {str(v).replace(' ', '')} {rule} {arg}")  # no spaces: run.py splits on them
-    if rule != "equal":  # run.py lets NaN through close/min/max: check finiteness separately
-        print(f"RESULT {name}_isnan {str(v) == 'nan'} equal -")
-
-
-def section(name, fn):
-    try:
-        fn()
-    except Exception as e:  # keep going so one failure does not hide the rest
-        print(f"# {name} raised {type(e).__name__}: {e}")
-        R(name + "_raised", "yes", "equal", "-")
 
 
 W = torch.tensor(rng.randn(4, 3), dtype=torch.float32)

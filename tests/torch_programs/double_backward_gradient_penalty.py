@@ -4,21 +4,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from _report import R, section
+
 rng = np.random.RandomState(1)
-
-
-def R(name, v, rule="close", arg=1e-5):
-    print(f"RESULT {name} {str(v).replace(' ', '')} {rule} {arg}")  # no spaces: run.py splits on them
-    if rule != "equal":  # run.py lets NaN through close/min/max: check finiteness separately
-        print(f"RESULT {name}_isnan {str(v) == 'nan'} equal -")
-
-
-def section(name, fn):
-    try:
-        fn()
-    except Exception as e:
-        print(f"# {name} raised {type(e).__name__}: {e}")
-        R(name + "_raised", "yes", "equal", "-")
 
 
 class Critic(nn.Module):

@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from _report import R
+
 torch.manual_seed(0)
 text = ("the quick brown fox jumps over the lazy dog. " * 8 +
         "pack my box with five dozen liquor jugs. " * 8)
@@ -12,12 +14,6 @@ chars = sorted(set(text))
 stoi = {c: i for i, c in enumerate(chars)}
 data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
 V, T, C, H, L = len(chars), 16, 32, 4, 2
-
-
-def R(name, v, rule="close", arg=1e-5):
-    print(f"RESULT {name} {str(v).replace(' ', '')} {rule} {arg}")  # no spaces: run.py splits on them
-    if rule != "equal":  # run.py lets NaN through close/min/max: check finiteness separately
-        print(f"RESULT {name}_isnan {str(v) == 'nan'} equal -")
 
 
 class Block(nn.Module):

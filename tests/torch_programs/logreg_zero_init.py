@@ -5,16 +5,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from _report import R
+
 rng = np.random.RandomState(12)
 X = torch.tensor(rng.randn(64, 5), dtype=torch.float32)
 w_true = torch.tensor([1.5, -2.0, 0.0, 0.5, 1.0])
 y = (X @ w_true + 0.3 * torch.tensor(rng.randn(64), dtype=torch.float32) > 0).float()
-
-
-def R(name, v, rule="close", arg=1e-5):
-    print(f"RESULT {name} {str(v).replace(' ', '')} {rule} {arg}")  # no spaces: run.py splits on them
-    if rule != "equal":  # run.py lets NaN through close/min/max: check finiteness separately
-        print(f"RESULT {name}_isnan {str(v) == 'nan'} equal -")
 
 
 # --- 1. logistic regression, zero init (what every tutorial does)

@@ -22,8 +22,8 @@ MISSING = {   # program -> the missing API it needs (none today: add one here wh
 }             # program needs an API minigrad does not have yet)
 SLOW = {"gpt_train.py", "transformer_padding.py", "nanogpt_tied.py", "encoder_classifier.py",
         "translation_tutorial.py", "gpt_resume.py"}
-PROGRAMS = sorted(f for f in os.listdir(HERE) if f.endswith(".py")
-                  and f not in ("run.py", os.path.basename(__file__)))
+PROGRAMS = sorted(f for f in os.listdir(HERE) if f.endswith(".py") and not f.startswith("_")
+                  and f not in ("run.py", os.path.basename(__file__)))   # (_report.py: a helper)
 
 
 def _marks(program):

@@ -2,25 +2,9 @@
 import numpy as np
 import torch
 
+from _report import R, dt, section
+
 rng = np.random.RandomState(7)
-
-
-def R(name, v, rule="close", arg=1e-5):
-    print(f"RESULT {name} {str(v).replace(' ', '')} {rule} {arg}")  # no spaces: run.py splits on them
-    if rule != "equal":  # run.py lets NaN through close/min/max: check finiteness separately
-        print(f"RESULT {name}_isnan {str(v) == 'nan'} equal -")
-
-
-def dt(d):
-    return str(d).replace("torch.", "")
-
-
-def section(name, fn):
-    try:
-        fn()
-    except Exception as e:
-        print(f"# {name} raised {type(e).__name__}: {e}")
-        R(name + "_raised", "yes", "equal", "-")
 
 
 def where_nonzero():
